@@ -1,0 +1,65 @@
+import Logging
+
+/// A shard as configured: its name, its SQLite file, and what the strategies need to know.
+public struct ShardDescriptor: Sendable, Hashable {
+    public var name: String
+    /// The SQLite file; nil means `DATA_DIR/shards/NAME.sqlite`.
+    public var path: String?
+    public var weight: Double
+    public var region: Region?
+    public var priority: Double
+
+    public init(name: String, path: String? = nil, weight: Double = 1, region: Region? = nil, priority: Double = 1) {
+        self.name = name
+        self.path = path
+        self.weight = weight
+        self.region = region
+        self.priority = priority
+    }
+
+    var candidate: ShardCandidate {
+        ShardCandidate(name: name, weight: weight, region: region, priority: priority)
+    }
+}
+
+/// Everything the engine needs to open: where its data lives, its shards, and its policies.
+public struct CollegeDBConfiguration: Sendable {
+    public var dataDirectory: String
+    /// The shards, in shard order. Empty means the embedded default.
+    public var shards: [ShardDescriptor]
+    public var strategy: RoutingStrategy
+    public var targetRegion: Region?
+    /// Shards at or over this many bytes get no new keys.
+    public var maxDatabaseSize: Int64?
+    /// Keep lookup keys as SHA-256 digests (the default) rather than plain text.
+    public var hashesKeys: Bool
+    /// Let `flush` and `clearAllMappings` run (development only).
+    public var allowsFlush: Bool
+
+    public init(
+        dataDirectory: String, shards: [ShardDescriptor] = [], strategy: RoutingStrategy = RoutingStrategy(.hash),
+        targetRegion: Region? = nil, maxDatabaseSize: Int64? = nil, hashesKeys: Bool = true, allowsFlush: Bool = false
+    ) {
+        self.dataDirectory = dataDirectory
+        self.shards = shards
+        self.strategy = strategy
+        self.targetRegion = targetRegion
+        self.maxDatabaseSize = maxDatabaseSize
+        self.hashesKeys = hashesKeys
+        self.allowsFlush = allowsFlush
+    }
+
+    /// The shards the daemon starts with when none is configured anywhere.
+    public static let embeddedDefaultShards = ["db-1", "db-2", "db-3"].map { ShardDescriptor(name: $0) }
+
+    /// Whether no shard is configured, so the embedded default applies.
+    public var usesEmbeddedDefault: Bool { shards.isEmpty }
+
+    var effectiveShards: [ShardDescriptor] { shards.isEmpty ? Self.embeddedDefaultShards : shards }
+
+    var mappingStorePath: String { dataDirectory + "/mapping.sqlite" }
+
+    func path(of shard: ShardDescriptor) -> String {
+        shard.path ?? "\(dataDirectory)/shards/\(shard.name).sqlite"
+    }
+}

@@ -1,0 +1,66 @@
+import Logging
+
+/// Owns the known shards and allocates unmapped keys. Its state (mappings, per-shard record
+/// counts, the round-robin position) is persisted in the mapping store, so it survives restarts.
+public actor ShardCoordinator {
+    /// The shards known now, in shard order.
+    public private(set) var registry: ShardRegistry
+    let store: MappingStore
+    let selection: ShardSelection
+    let maxDatabaseSize: Int64?
+    let logger: Logger
+
+    init(registry: ShardRegistry, store: MappingStore, selection: ShardSelection, maxDatabaseSize: Int64?, logger: Logger) {
+        self.registry = registry
+        self.store = store
+        self.selection = selection
+        self.maxDatabaseSize = maxDatabaseSize
+        self.logger = logger
+    }
+
+    /// The mapping of `key`, created with `kind` when it has none; atomic across racing callers.
+    public func allocate(key: String, kind: StrategyKind) async throws -> Allocation {
+        let candidates = try await eligibleCandidates()
+        let selection = self.selection
+        let store = self.store
+        return try await BlockingWork.run {
+            try store.allocate(key: key) { position in
+                var generator = SystemRandomNumberGenerator()
+                return selection.select(
+                    kind, key: key, candidates: candidates, roundRobinPosition: position, using: &generator)
+            }
+        }
+    }
+
+    /// Where a read of the unmapped `key` goes under `kind`; nothing is persisted.
+    public func readTarget(key: String, kind: StrategyKind) async throws -> ShardDatabase {
+        let registry = self.registry
+        guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
+        let selection = self.selection
+        let store = self.store
+        let name = try await BlockingWork.run {
+            let position = kind == .roundRobin ? try store.roundRobinPosition() : 0
+            var generator = SystemRandomNumberGenerator()
+            return selection.select(
+                kind, key: key, candidates: registry.candidates, roundRobinPosition: position, using: &generator
+            ).shard
+        }
+        return try registry.database(named: name)
+    }
+
+    /// The shards that may take new keys: those under the size limit, or, when every shard is at
+    /// or over it, the smallest (with a warning).
+    private func eligibleCandidates() async throws -> [ShardCandidate] {
+        let registry = self.registry
+        guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
+        guard let limit = maxDatabaseSize else { return registry.candidates }
+        let sizes = try await BlockingWork.run { try registry.shards.map { try $0.sizeInBytes() } }
+        let underLimit = zip(registry.candidates, sizes).filter { $0.1 < limit }.map(\.0)
+        if !underLimit.isEmpty { return underLimit }
+        let smallest = zip(registry.candidates, sizes).min { $0.1 < $1.1 }!.0
+        logger.warning(
+            "every shard is at or over the size limit; allocating on the smallest",
+            metadata: ["limit": "\(limit)", "shard": "\(smallest.name)"])
+        return [smallest]
+    }
+}

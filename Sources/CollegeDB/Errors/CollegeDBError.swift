@@ -1,0 +1,64 @@
+/// An error of the engine. Its `code` is stable and travels to clients as `error.data.code`;
+/// the message is for people.
+public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
+    /// A stable, machine-readable error code. New codes may be added; clients should treat an
+    /// unknown code as a generic failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The wire spelling, for example `SHARD_NOT_FOUND`.
+        public let rawValue: String
+
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+
+        public var description: String { rawValue }
+
+        /// A parameter is missing, of the wrong type, or out of range.
+        public static let invalidParams = Code("INVALID_PARAMS")
+        public static let shardNotFound = Code("SHARD_NOT_FOUND")
+        public static let mappingNotFound = Code("MAPPING_NOT_FOUND")
+        /// SQLite refused or failed the statement; `sqlite` says why.
+        public static let queryFailed = Code("QUERY_FAILED")
+        public static let invalidTableName = Code("INVALID_TABLE_NAME")
+        public static let recordNotFound = Code("RECORD_NOT_FOUND")
+        public static let shardNotEmpty = Code("SHARD_NOT_EMPTY")
+        public static let shardUnavailable = Code("SHARD_UNAVAILABLE")
+        public static let noShards = Code("NO_SHARDS")
+        public static let flushDisabled = Code("FLUSH_DISABLED")
+        public static let requestTooLarge = Code("REQUEST_TOO_LARGE")
+        public static let overloaded = Code("OVERLOADED")
+        public static let migrationInProgress = Code("MIGRATION_IN_PROGRESS")
+        /// The disk holding a database is full; nothing was written.
+        public static let storageFull = Code("STORAGE_FULL")
+        /// The mapping store could not be read or written.
+        public static let mappingStoreFailed = Code("MAPPING_STORE_FAILED")
+        /// A bug or an unexpected condition inside the daemon.
+        public static let internalError = Code("INTERNAL_ERROR")
+    }
+
+    /// What SQLite reported for a failed statement.
+    public struct SQLiteFailure: Sendable, Hashable {
+        public let code: Int32
+        public let extendedCode: Int32
+        public let message: String
+    }
+
+    public let code: Code
+    public let message: String
+    /// Present for errors that SQLite reported.
+    public let sqlite: SQLiteFailure?
+
+    public init(_ code: Code, _ message: String, sqlite: SQLiteFailure? = nil) {
+        self.code = code
+        self.message = message
+        self.sqlite = sqlite
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    static func invalidParams(_ message: String) -> CollegeDBError {
+        CollegeDBError(.invalidParams, message)
+    }
+
+    static func shardNotFound(_ shard: String) -> CollegeDBError {
+        CollegeDBError(.shardNotFound, "no shard named '\(shard)'")
+    }
+}

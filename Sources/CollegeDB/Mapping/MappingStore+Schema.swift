@@ -1,0 +1,58 @@
+import GRDB
+
+extension MappingStore {
+    /// The mapping store's schema, applied in order and recorded by GRDB's migrator.
+    ///
+    /// A record is one row of `record`; each of its lookup keys is a row of `lookup_key`, so a
+    /// key belongs to at most one record. `shard_stats.record_count` is kept exact by triggers,
+    /// in the same transaction as the change that moves it.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (name TEXT PRIMARY KEY, value ANY) WITHOUT ROWID;
+                    CREATE TABLE record (
+                        id INTEGER PRIMARY KEY,
+                        shard TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX record_by_shard ON record (shard, id);
+                    CREATE TABLE lookup_key (
+                        key BLOB PRIMARY KEY,
+                        record_id INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE
+                    ) WITHOUT ROWID;
+                    CREATE INDEX lookup_key_by_record ON lookup_key (record_id);
+                    CREATE TABLE shard_stats (
+                        shard TEXT PRIMARY KEY,
+                        record_count INTEGER NOT NULL DEFAULT 0 CHECK (record_count >= 0),
+                        last_updated INTEGER
+                    ) WITHOUT ROWID;
+                    CREATE TRIGGER record_inserted AFTER INSERT ON record BEGIN
+                        INSERT INTO shard_stats (shard, record_count, last_updated)
+                            VALUES (NEW.shard, 1, NEW.updated_at)
+                            ON CONFLICT (shard) DO UPDATE
+                            SET record_count = record_count + 1, last_updated = NEW.updated_at;
+                    END;
+                    CREATE TRIGGER record_deleted AFTER DELETE ON record BEGIN
+                        UPDATE shard_stats
+                            SET record_count = max(record_count - 1, 0),
+                                last_updated = CAST(unixepoch('subsec') * 1000 AS INTEGER)
+                            WHERE shard = OLD.shard;
+                    END;
+                    CREATE TRIGGER record_moved AFTER UPDATE OF shard ON record
+                    WHEN OLD.shard <> NEW.shard BEGIN
+                        UPDATE shard_stats
+                            SET record_count = max(record_count - 1, 0), last_updated = NEW.updated_at
+                            WHERE shard = OLD.shard;
+                        INSERT INTO shard_stats (shard, record_count, last_updated)
+                            VALUES (NEW.shard, 1, NEW.updated_at)
+                            ON CONFLICT (shard) DO UPDATE
+                            SET record_count = record_count + 1, last_updated = NEW.updated_at;
+                    END;
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+
+/// The persistent map from lookup keys to shards, in its own SQLite database, together with the
+/// coordinator's persisted state (round-robin position, per-shard statistics).
+/// Every method blocks on SQLite: call it off any event loop.
+public final class MappingStore: Sendable {
+    public let path: String
+    public let keyCodec: MappingKeyCodec
+    let pool: DatabasePool
+
+    private static let keyHashingName = "key_hashing"
+    private static let roundRobinName = "round_robin_next"
+
+    /// Opens (creating when missing) the store at `path`. A store made with the other key
+    /// hashing setting is refused: its keys could never be found.
+    public init(path: String, keyCodec: MappingKeyCodec) throws {
+        self.path = path
+        self.keyCodec = keyCodec
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: ShardDatabase.configuration())
+            try Self.migrator.migrate(pool)
+            try pool.write { db in
+                let hashing = keyCodec.hashesKeys ? "sha256" : "plain"
+                try db.execute(
+                    sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    arguments: [Self.keyHashingName, hashing])
+                let stored = try String.fetchOne(
+                    db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.keyHashingName])
+                guard stored == hashing else {
+                    throw CollegeDBError(
+                        .mappingStoreFailed,
+                        "the mapping store at \(path) keeps \(stored ?? "unknown") keys, but this daemon is "
+                            + "configured for \(hashing) keys; start it with the setting the store was made with")
+                }
+            }
+        } catch {
+            throw CollegeDBError.fromMappingStore(error)
+        }
+    }
+
+    /// The shard of the record that `key` belongs to, or nil when the key is unmapped.
+    public func shard(forKey key: String) throws -> String? {
+        try guarded {
+            try pool.unsafeRead { db in
+                try String.fetchOne(
+                    db.cachedStatement(sql: Self.shardByKeySQL), arguments: [keyCodec.storedValue(for: key)])
+            }
+        }
+    }
+
+    /// The mapping of the record that `key` belongs to, or nil.
+    public func mapping(forKey key: String) throws -> ShardMapping? {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT r.shard, r.created_at, r.updated_at FROM lookup_key k
+                        JOIN record r ON r.id = k.record_id WHERE k.key = ?
+                        """,
+                    arguments: [keyCodec.storedValue(for: key)]
+                ).map { ShardMapping(shard: $0[0], createdAt: $0[1], updatedAt: $0[2]) }
+            }
+        }
+    }
+
+    /// Returns the existing mapping of `key`, or creates one on the shard that `choose` picks,
+    /// in one write transaction, so racing first writes of one key end on one shard.
+    /// `choose` gets the round-robin position and says whether it consumed it.
+    public func allocate(
+        key: String, choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool)
+    ) throws -> Allocation {
+        try guarded {
+            try pool.write { db in
+                let storedKey = keyCodec.storedValue(for: key)
+                if let shard = try String.fetchOne(db.cachedStatement(sql: Self.shardByKeySQL), arguments: [storedKey]) {
+                    return Allocation(shard: shard, created: false)
+                }
+                let position = try Int64.fetchOne(
+                    db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName]) ?? 0
+                let choice = try choose(position)
+                let now = Self.nowMilliseconds()
+                try db.execute(
+                    sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)",
+                    arguments: [choice.shard, now, now])
+                try db.execute(
+                    sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)",
+                    arguments: [storedKey, db.lastInsertedRowID])
+                if choice.consumesPosition {
+                    try db.execute(
+                        sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        arguments: [Self.roundRobinName, position + 1])
+                }
+                return Allocation(shard: choice.shard, created: true)
+            }
+        }
+    }
+
+    /// The round-robin position the next allocation will use.
+    public func roundRobinPosition() throws -> Int64 {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName]) ?? 0
+            }
+        }
+    }
+
+    /// Statistics for each shard that has ever held a record.
+    public func statistics() throws -> [String: ShardStatistics] {
+        try guarded {
+            try pool.unsafeRead { db in
+                let rows = try Row.fetchAll(db, sql: "SELECT shard, record_count, last_updated FROM shard_stats")
+                return Dictionary(
+                    uniqueKeysWithValues: rows.map {
+                        ($0[0], ShardStatistics(shard: $0[0], count: $0[1], lastUpdated: $0[2]))
+                    })
+            }
+        }
+    }
+
+    /// Deletes every mapping and the coordinator's state; returns how many records were deleted.
+    @discardableResult
+    public func clearAll() throws -> Int {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM lookup_key")
+                try db.execute(sql: "DELETE FROM record")
+                let deleted = db.changesCount
+                try db.execute(sql: "DELETE FROM shard_stats")
+                try db.execute(sql: "DELETE FROM meta WHERE name = ?", arguments: [Self.roundRobinName])
+                return deleted
+            }
+        }
+    }
+
+    /// Whether the store answers a trivial query.
+    public func isHealthy() -> Bool {
+        (try? pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
+    private static let shardByKeySQL =
+        "SELECT r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
+
+    private func guarded<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw CollegeDBError.fromMappingStore(error)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+extension CollegeDB {
+    /// The default number of shards a fan-out call runs at once.
+    public static let defaultFanOutBatchSize = 50
+
+    /// Runs a statement on the named shard, with no routing. `rowLimit` 1 serves `firstShard`.
+    public func execute(onShard shard: String, _ statement: SQLStatement, rowLimit: Int? = nil) async throws
+        -> QueryResult
+    {
+        let database = try await coordinator.registry.database(named: shard)
+        return try await BlockingWork.run { try database.execute(statement, rowLimit: rowLimit) }
+    }
+
+    /// Runs a statement on every shard, at most `batchSize` at once, and returns one entry per
+    /// shard in shard order; a failing shard fails only its own entry.
+    public func executeOnAllShards(_ statement: SQLStatement, batchSize: Int = defaultFanOutBatchSize, rowLimit: Int? = nil)
+        async throws -> [FanOutResult]
+    {
+        guard batchSize >= 1 else { throw CollegeDBError.invalidParams("batchSize: must be >= 1") }
+        let shards = await coordinator.registry.shards
+        guard !shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
+        return await withTaskGroup(of: (Int, FanOutResult).self) { group in
+            var results = [FanOutResult?](repeating: nil, count: shards.count)
+            var next = 0
+            func startNext() {
+                let index = next
+                let shard = shards[index]
+                next += 1
+                group.addTask {
+                    do {
+                        let result = try await BlockingWork.run { try shard.execute(statement, rowLimit: rowLimit) }
+                        return (index, FanOutResult(shard: shard.name, outcome: .success(result)))
+                    } catch {
+                        return (index, FanOutResult(shard: shard.name, outcome: .failure(.fromQuery(error, shard: shard.name))))
+                    }
+                }
+            }
+            while next < min(batchSize, shards.count) { startNext() }
+            for await (index, result) in group {
+                results[index] = result
+                if next < shards.count { startNext() }
+            }
+            return results.map { $0! }
+        }
+    }
+
+    /// The size of the named shard in bytes (`page_count * page_size`).
+    public func databaseSize(shard: String) async throws -> Int64 {
+        let database = try await coordinator.registry.database(named: shard)
+        return try await BlockingWork.run { try database.sizeInBytes() }
+    }
+
+    /// Runs every statement of `schema` on each shard (or only `shard`), each shard in one
+    /// transaction, in shard order; stops at the first shard that fails, naming those done.
+    public func createSchema(_ schema: String, shard: String? = nil) async throws -> SchemaResult {
+        let registry = await coordinator.registry
+        let targets = try shard.map { [try registry.database(named: $0)] } ?? registry.shards
+        var done: [String] = []
+        var statementCount = 0
+        for target in targets {
+            do {
+                statementCount = try await BlockingWork.run { try target.executeScript(schema) }
+            } catch let error as CollegeDBError {
+                let applied = done.isEmpty ? "none" : done.joined(separator: ", ")
+                throw CollegeDBError(error.code, "\(error.message) (schema applied on: \(applied))", sqlite: error.sqlite)
+            }
+            done.append(target.name)
+        }
+        guard statementCount > 0 || targets.isEmpty else {
+            throw CollegeDBError.invalidParams("schema: no SQL statement given")
+        }
+        return SchemaResult(shards: done, statements: statementCount)
+    }
+}
+
+/// What `createSchema` did: the shards it ran on and how many statements each ran.
+public struct SchemaResult: Sendable, Hashable {
+    public var shards: [String]
+    public var statements: Int
+}

@@ -1,0 +1,28 @@
+import Synchronization
+
+/// Live counters of one shard, updated without locks by whoever runs a statement there.
+public final class ShardMetrics: Sendable {
+    private let queries = Atomic<Int>(0)
+    private let errors = Atomic<Int>(0)
+    private let active = Atomic<Int>(0)
+
+    init() {}
+
+    public var queryCount: Int { queries.load(ordering: .relaxed) }
+    public var errorCount: Int { errors.load(ordering: .relaxed) }
+    /// Statements running on the shard right now.
+    public var activeConnections: Int { active.load(ordering: .relaxed) }
+
+    /// Counts one use of the shard around `body`, and an error if it throws.
+    func measure<T>(_ body: () throws -> T) rethrows -> T {
+        queries.add(1, ordering: .relaxed)
+        active.add(1, ordering: .relaxed)
+        defer { active.subtract(1, ordering: .relaxed) }
+        do {
+            return try body()
+        } catch {
+            errors.add(1, ordering: .relaxed)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import CollegeDB
+
+/// Every method the daemon serves, by name. The dispatcher and `rpc.discover` both read this
+/// table, so the documented methods and the served ones cannot drift apart.
+public struct MethodTable: Sendable {
+    public let methods: [RPCMethod]
+    private let indexByName: [String: Int]
+
+    public init(_ methods: [RPCMethod]) {
+        self.methods = methods
+        indexByName = Dictionary(uniqueKeysWithValues: methods.enumerated().map { ($1.name, $0) })
+    }
+
+    public subscript(name: String) -> RPCMethod? { indexByName[name].map { methods[$0] } }
+
+    /// The contract's methods, `rpc.discover` included.
+    public static let standard: MethodTable = {
+        let served = keyedMethods + shardMethods + coordinatorMethods
+        return MethodTable(served + [discoverMethod(describing: served)])
+    }()
+}

@@ -1,0 +1,25 @@
+import CollegeDB
+
+/// A method of the wire contract: its name and parameters (which both dispatch and
+/// `rpc.discover` read) and the function that serves it.
+public struct RPCMethod: Sendable {
+    public typealias Handler = @Sendable (MethodArguments, CollegeDB) async throws -> JSONValue
+
+    public var name: String
+    public var summary: String
+    public var parameters: [MethodParameter]
+    /// What the result is, for people.
+    public var resultSummary: String
+    let handler: Handler
+
+    init(
+        _ name: String, _ summary: String, parameters: [MethodParameter] = [], result: String,
+        handler: @escaping Handler
+    ) {
+        self.name = name
+        self.summary = summary
+        self.parameters = parameters
+        self.resultSummary = result
+        self.handler = handler
+    }
+}

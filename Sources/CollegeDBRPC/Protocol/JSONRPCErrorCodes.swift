@@ -1,0 +1,31 @@
+import CollegeDB
+
+/// The numeric JSON-RPC code of each engine error code. Domain errors use -32000...-32099;
+/// clients should branch on the string in `data.code`, which is the stable part.
+public enum JSONRPCErrorCodes {
+    /// Codes not listed here (added later) share the generic server error.
+    public static let genericServerError = -32000
+
+    public static let table: [CollegeDBError.Code: Int] = [
+        .invalidParams: -32602,
+        .internalError: -32603,
+        .shardNotFound: -32001,
+        .mappingNotFound: -32002,
+        .queryFailed: -32003,
+        .invalidTableName: -32004,
+        .recordNotFound: -32005,
+        .shardNotEmpty: -32006,
+        .shardUnavailable: -32007,
+        .noShards: -32008,
+        .flushDisabled: -32009,
+        .requestTooLarge: -32010,
+        .overloaded: -32011,
+        .migrationInProgress: -32012,
+        .storageFull: -32013,
+        .mappingStoreFailed: -32014,
+    ]
+
+    public static func numericCode(for code: CollegeDBError.Code) -> Int {
+        table[code] ?? genericServerError
+    }
+}

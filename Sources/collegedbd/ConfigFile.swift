@@ -1,0 +1,112 @@
+import CollegeDBRPC
+import Foundation
+
+/// The config file: one JSON object whose members mirror the flags. Unknown members are errors,
+/// so a typo cannot silently change nothing.
+struct ConfigFile: Sendable {
+    struct Shard: Sendable {
+        var name: String
+        var path: String?
+        var weight: Double?
+        var region: String?
+        var priority: Double?
+    }
+
+    var socket: String?
+    var socketMode: String?
+    var dataDirectory: String?
+    var shards: [Shard]?
+    var strategy: String?
+    var readStrategy: String?
+    var writeStrategy: String?
+    var targetRegion: String?
+    var maxDatabaseSize: Int64?
+    var hashKeys: Bool?
+    var allowFlush: Bool?
+    var maxLineBytes: Int?
+    var logLevel: String?
+
+    struct Invalid: Error, CustomStringConvertible {
+        let path: String
+        let reason: String
+        var description: String { "config file \(path): \(reason)" }
+    }
+
+    static func load(_ path: String) throws -> ConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Invalid(path: path, reason: "cannot be read")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(data)
+        } catch {
+            throw Invalid(path: path, reason: "not valid JSON: \(error)")
+        }
+        return try ConfigFile(value, path: path)
+    }
+
+    init(_ value: JSONValue, path: String) throws {
+        guard case .object(let members) = value else { throw Invalid(path: path, reason: "must be a JSON object") }
+        func string(_ value: JSONValue, _ name: String) throws -> String {
+            guard case .string(let text) = value else { throw Invalid(path: path, reason: "\(name) must be a string") }
+            return text
+        }
+        func number(_ value: JSONValue, _ name: String) throws -> Double {
+            switch value {
+            case .integer(let integer): return Double(integer)
+            case .double(let double): return double
+            default: throw Invalid(path: path, reason: "\(name) must be a number")
+            }
+        }
+        func integer(_ value: JSONValue, _ name: String) throws -> Int64 {
+            guard case .integer(let integer) = value else { throw Invalid(path: path, reason: "\(name) must be an integer") }
+            return integer
+        }
+        func bool(_ value: JSONValue, _ name: String) throws -> Bool {
+            guard case .bool(let flag) = value else { throw Invalid(path: path, reason: "\(name) must be true or false") }
+            return flag
+        }
+        for (name, member) in members {
+            switch name {
+            case "socket": socket = try string(member, name)
+            case "socketMode": socketMode = try string(member, name)
+            case "dataDir": dataDirectory = try string(member, name)
+            case "strategy":
+                if case .object = member {
+                    readStrategy = try member["read"].map { try string($0, "strategy.read") }
+                    writeStrategy = try member["write"].map { try string($0, "strategy.write") }
+                } else {
+                    strategy = try string(member, name)
+                }
+            case "targetRegion": targetRegion = try string(member, name)
+            case "maxDatabaseSize": maxDatabaseSize = try integer(member, name)
+            case "hashKeys": hashKeys = try bool(member, name)
+            case "allowFlush": allowFlush = try bool(member, name)
+            case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
+            case "logLevel": logLevel = try string(member, name)
+            case "shards":
+                guard case .array(let elements) = member else { throw Invalid(path: path, reason: "shards must be an array") }
+                shards = try elements.enumerated().map { index, element in
+                    let label = "shards[\(index)]"
+                    guard case .object(let fields) = element, let name = element["name"] else {
+                        throw Invalid(path: path, reason: "\(label) must be an object with a name")
+                    }
+                    var shard = Shard(name: try string(name, "\(label).name"))
+                    for (field, value) in fields {
+                        switch field {
+                        case "name": break
+                        case "path": shard.path = try string(value, "\(label).path")
+                        case "weight": shard.weight = try number(value, "\(label).weight")
+                        case "region": shard.region = try string(value, "\(label).region")
+                        case "priority": shard.priority = try number(value, "\(label).priority")
+                        default: throw Invalid(path: path, reason: "\(label): unknown member '\(field)'")
+                        }
+                    }
+                    return shard
+                }
+            default:
+                throw Invalid(path: path, reason: "unknown member '\(name)'")
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+
+/// The daemon's command line. Every setting can also come from the config file; a flag wins.
+struct DaemonOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "The config file (JSON; see the README).")
+    var configPath: String?
+
+    @Option(help: "Where to listen when not socket-activated (default: DATA_DIR/collegedb.sock).")
+    var socket: String?
+
+    @Option(help: "Permission bits of the socket file, in octal (default: 0660).")
+    var socketMode: String?
+
+    @Option(name: .customLong("data-dir"), help: "Where the mapping store and default shard files live (default: ./collegedb-data).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("shard"), help: "A shard, NAME or NAME=PATH; repeatable, in shard order.")
+    var shards: [String] = []
+
+    @Option(help: "hash, round-robin, random or location, for reads and writes.")
+    var strategy: String?
+
+    @Option(help: "The strategy for reads (a mixed strategy).")
+    var readStrategy: String?
+
+    @Option(help: "The strategy for writes (a mixed strategy).")
+    var writeStrategy: String?
+
+    @Option(help: "The region the location strategy routes towards.")
+    var targetRegion: String?
+
+    @Option(name: .customLong("shard-location"), help: "NAME=REGION[:PRIORITY] for the location strategy; repeatable.")
+    var shardLocations: [String] = []
+
+    @Option(help: "Shards at or over this many bytes get no new keys.")
+    var maxDatabaseSize: Int64?
+
+    @Flag(help: "Keep mapping keys in plain text instead of SHA-256 digests.")
+    var noHashKeys = false
+
+    @Flag(help: "Let flush and clearAllMappings run (development only).")
+    var allowFlush = false
+
+    @Option(help: "The longest request line accepted, in bytes (default: 16777216).")
+    var maxLineBytes: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default: info).")
+    var logLevel: String?
+}

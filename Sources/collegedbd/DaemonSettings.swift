@@ -1,0 +1,118 @@
+import CollegeDB
+import CollegeDBServer
+import Foundation
+import Logging
+
+/// The daemon's effective settings: the config file, overridden by flags, checked.
+struct DaemonSettings: Sendable {
+    var database: CollegeDBConfiguration
+    var server: ServerConfiguration
+    var logLevel: Logger.Level
+
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static let defaultDataDirectory = "collegedb-data"
+
+    init(options: DaemonOptions, file: ConfigFile?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let file = file ?? ConfigFile.empty
+        let dataDirectory = Self.absolute(
+            options.dataDirectory ?? file.dataDirectory ?? environment["STATE_DIRECTORY"] ?? Self.defaultDataDirectory)
+
+        var shards: [ShardDescriptor]
+        if !options.shards.isEmpty {
+            shards = try options.shards.map(Self.parseShardFlag)
+        } else {
+            shards = try (file.shards ?? []).map { shard in
+                ShardDescriptor(
+                    name: shard.name, path: shard.path.map(Self.absolute), weight: shard.weight ?? 1,
+                    region: try shard.region.map { try Self.region($0, "shards.\(shard.name).region") },
+                    priority: shard.priority ?? 1)
+            }
+        }
+        for location in options.shardLocations {
+            let (name, region, priority) = try Self.parseShardLocation(location)
+            if shards.isEmpty { shards = CollegeDBConfiguration.embeddedDefaultShards }
+            guard let index = shards.firstIndex(where: { $0.name == name }) else {
+                throw Invalid(description: "--shard-location \(location): no shard named '\(name)'")
+            }
+            shards[index].region = region
+            if let priority { shards[index].priority = priority }
+        }
+
+        let plain = try (options.strategy ?? file.strategy).map { try Self.strategy($0, "strategy") } ?? .hash
+        let read = try (options.readStrategy ?? file.readStrategy).map { try Self.strategy($0, "read strategy") } ?? plain
+        let write = try (options.writeStrategy ?? file.writeStrategy).map { try Self.strategy($0, "write strategy") } ?? plain
+        let targetRegion = try (options.targetRegion ?? file.targetRegion).map { try Self.region($0, "target region") }
+        let maxDatabaseSize = options.maxDatabaseSize ?? file.maxDatabaseSize
+        if let maxDatabaseSize, maxDatabaseSize <= 0 {
+            throw Invalid(description: "max database size must be positive, got \(maxDatabaseSize)")
+        }
+        database = CollegeDBConfiguration(
+            dataDirectory: dataDirectory, shards: shards, strategy: RoutingStrategy(read: read, write: write),
+            targetRegion: targetRegion, maxDatabaseSize: maxDatabaseSize,
+            hashesKeys: options.noHashKeys ? false : (file.hashKeys ?? true),
+            allowsFlush: options.allowFlush || (file.allowFlush ?? false))
+
+        let socketPath = Self.absolute(options.socket ?? file.socket ?? dataDirectory + "/collegedb.sock")
+        let modeText = options.socketMode ?? file.socketMode ?? "0660"
+        guard let mode = UInt16(modeText, radix: 8), mode <= 0o777 else {
+            throw Invalid(description: "socket mode must be octal permission bits such as 0660, got '\(modeText)'")
+        }
+        let maximumLineLength = options.maxLineBytes ?? file.maxLineBytes ?? ServerConfiguration.defaultMaximumLineLength
+        guard maximumLineLength > 0 else { throw Invalid(description: "max line bytes must be positive") }
+        server = ServerConfiguration(socketPath: socketPath, socketMode: mode, maximumLineLength: maximumLineLength)
+
+        let levelText = options.logLevel ?? file.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw Invalid(description: "log level must be trace, debug, info, notice, warning, error or critical")
+        }
+        logLevel = level
+    }
+
+    static func parseShardFlag(_ text: String) throws -> ShardDescriptor {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard let name = parts.first, !name.isEmpty else { throw Invalid(description: "--shard \(text): needs NAME[=PATH]") }
+        if parts.count == 2 {
+            guard !parts[1].isEmpty else { throw Invalid(description: "--shard \(text): the path is empty") }
+            return ShardDescriptor(name: name, path: absolute(parts[1]))
+        }
+        return ShardDescriptor(name: name)
+    }
+
+    static func parseShardLocation(_ text: String) throws -> (String, Region, Double?) {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw Invalid(description: "--shard-location \(text): needs NAME=REGION[:PRIORITY]") }
+        let regionParts = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
+        let region = try region(regionParts[0], "--shard-location \(text)")
+        guard regionParts.count == 2 else { return (parts[0], region, nil) }
+        guard let priority = Double(regionParts[1]), priority > 0 else {
+            throw Invalid(description: "--shard-location \(text): the priority must be a positive number")
+        }
+        return (parts[0], region, priority)
+    }
+
+    static func strategy(_ text: String, _ label: String) throws -> StrategyKind {
+        guard let kind = StrategyKind(rawValue: text) else {
+            throw Invalid(description: "\(label) must be hash, round-robin, random or location, got '\(text)'")
+        }
+        return kind
+    }
+
+    static func region(_ text: String, _ label: String) throws -> Region {
+        guard let region = Region(rawValue: text) else {
+            let known = Region.allCases.map(\.rawValue).joined(separator: " ")
+            throw Invalid(description: "\(label): unknown region '\(text)' (known: \(known))")
+        }
+        return region
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+extension ConfigFile {
+    static let empty = try! ConfigFile(.object([]), path: "")
+}
