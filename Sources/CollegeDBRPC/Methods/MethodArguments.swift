@@ -85,7 +85,12 @@ public struct MethodArguments: Sendable {
         case .bool(let flag): return .integer(flag ? 1 : 0)
         case .integer(let integer): return .integer(integer)
         case .double(let double): return .real(double)
-        case .string(let text): return .text(text)
+        case .string(let text):
+            // SQLite's C string API would cut the text at U+0000: refuse rather than lose the rest.
+            guard !text.utf8.contains(0) else {
+                throw .invalidParams("\(name): text cannot contain U+0000; bind it as a blob")
+            }
+            return .text(text)
         case .object(let members):
             guard members.count == 1, members[0].0 == "$blob", case .string(let base64) = members[0].1 else {
                 throw .invalidParams("\(name): an object binding must be {\"$blob\": \"<base64>\"}")

@@ -1,0 +1,94 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `collegedbd` binary, started on a fresh temporary directory and stopped with SIGTERM.
+final class Daemon {
+    let directory: URL
+    let socketPath: String
+    let arguments: [String]
+    private(set) var process: Process
+    private let logURL: URL
+
+    /// The binary SwiftPM built beside this test bundle (or `COLLEGEDBD_BINARY`).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["COLLEGEDBD_BINARY"] { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("collegedbd")
+    }
+
+    /// Starts a daemon on a new directory with `extraArguments`, and waits until it answers.
+    init(_ extraArguments: [String] = [], directory: URL? = nil) throws {
+        let directory = directory ?? Self.makeDirectory()
+        self.directory = directory
+        socketPath = directory.appendingPathComponent("d.sock").path
+        arguments = ["--data-dir", directory.appendingPathComponent("data").path, "--socket", socketPath] + extraArguments
+        logURL = directory.appendingPathComponent("daemon.log")
+        process = Process()
+        try start()
+    }
+
+    static func makeDirectory() -> URL {
+        // Unix socket paths are limited to 108 bytes: keep the directory short.
+        let url = URL(fileURLWithPath: "/tmp/cdb-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    private func start() throws {
+        if !FileManager.default.fileExists(atPath: logURL.path) {
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        try waitUntilAnswering()
+    }
+
+    private func waitUntilAnswering() throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            guard process.isRunning else {
+                throw LineSocket.Failure(description: "collegedbd exited early: \(log)")
+            }
+            if let socket = try? LineSocket(path: socketPath), (try? socket.call("health")) != nil { return }
+            usleep(20_000)
+        }
+        throw LineSocket.Failure(description: "collegedbd did not answer within 30 s: \(log)")
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    func connect() throws -> LineSocket { try LineSocket(path: socketPath) }
+
+    /// SIGTERM, then the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    /// Stops and starts the daemon again on the same directory and arguments.
+    func restart() throws {
+        stop()
+        try start()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

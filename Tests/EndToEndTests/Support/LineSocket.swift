@@ -1,0 +1,95 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking Unix-socket client that speaks one JSON line at a time: what a test needs to talk
+/// to the real daemon byte for byte. Each instance is used by one thread at a time.
+final class LineSocket: @unchecked Sendable {
+    let descriptor: Int32
+    private var pending: [UInt8] = []
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(path: String, timeoutSeconds: Int = 30) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw Failure(description: "connect(\(path)) failed: errno \(errno)")
+        }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw Failure(description: "write failed: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    /// The next line, without its newline; nil when the daemon closed the connection.
+    func readLine() throws -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { return nil }
+            guard count > 0 else { throw Failure(description: "read failed or timed out: errno \(errno)") }
+            pending.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    /// The next line parsed as a JSON object; fails if the daemon closed the connection.
+    func nextObject() throws -> [String: Any] {
+        guard let line = try readLine() else { throw Failure(description: "the daemon closed the connection") }
+        return try Self.object(line)
+    }
+
+    /// Sends one request line and returns the parsed response object.
+    func call(_ method: String, _ params: Any? = nil, id: Int = 1) throws -> [String: Any] {
+        var request: [String: Any] = ["jsonrpc": "2.0", "id": id, "method": method]
+        if let params { request["params"] = params }
+        try send(String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self) + "\n")
+        return try nextObject()
+    }
+
+    /// The result of a call, or a failure carrying its error.
+    func result(_ method: String, _ params: Any? = nil) throws -> Any {
+        let response = try call(method, params)
+        if let error = response["error"] { throw Failure(description: "\(method) failed: \(error)") }
+        return response["result"]!
+    }
+
+    static func object(_ line: String) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw Failure(description: "not a JSON object: \(line)")
+        }
+        return object
+    }
+}
