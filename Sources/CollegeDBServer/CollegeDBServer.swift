@@ -26,7 +26,7 @@ public final class CollegeDBServer: Service, Sendable {
 
     public func run() async throws {
         let serverChannel = try await bind()
-        logger.info("listening", metadata: ["socket": "\(configuration.socketPath)"])
+        logger.notice("listening on \(configuration.socketPath)")
         let connectionServer = ConnectionServer(dispatcher: dispatcher, logger: logger)
         try await withGracefulShutdownHandler {
             try await serverChannel.executeThenClose { connections in

@@ -1,0 +1,38 @@
+import Dispatch
+import Synchronization
+
+/// Runs `connections` closed loops for `seconds`: each thread does one operation, waits for it,
+/// records its latency, and goes again.
+enum ClosedLoop {
+    static func measure(
+        _ label: String, connections: Int, seconds: Double,
+        makeWorker: @Sendable (Int) throws -> (@Sendable (Int) throws -> Void)
+    ) throws -> LatencyReport {
+        let workers = try (0..<connections).map(makeWorker)
+        let collected = Mutex<[UInt64]>([])
+        let failures = Mutex<[String]>([])
+        let start = DispatchTime.now().uptimeNanoseconds
+        let deadline = start + UInt64(seconds * 1e9)
+        DispatchQueue.concurrentPerform(iterations: connections) { index in
+            var latencies: [UInt64] = []
+            latencies.reserveCapacity(200_000)
+            var iteration = index
+            do {
+                while true {
+                    let before = DispatchTime.now().uptimeNanoseconds
+                    if before >= deadline { break }
+                    try workers[index](iteration)
+                    latencies.append(DispatchTime.now().uptimeNanoseconds - before)
+                    iteration += connections
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+            let finished = latencies
+            collected.withLock { $0.append(contentsOf: finished) }
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if let failure = failures.withLock({ $0.first }) { throw BenchmarkFailure("\(label): \(failure)") }
+        return LatencyReport(label: label, connections: connections, nanoseconds: collected.withLock { $0 }, seconds: elapsed)
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking Unix-socket client: send one line, read one line. Each instance is used by exactly
+/// one benchmark thread, which is why it may cross into the worker closure.
+final class LineClient: @unchecked Sendable {
+    private let descriptor: Int32
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    private var pending: [UInt8] = []
+
+    init(path: String) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw BenchmarkFailure("cannot connect to \(path): errno \(errno)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Sends `request` (which ends in a newline) and returns the response line.
+    @discardableResult
+    func roundTrip(_ request: [UInt8]) throws -> ArraySlice<UInt8> {
+        var offset = 0
+        while offset < request.count {
+            let written = request[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw BenchmarkFailure("write failed: errno \(errno)") }
+            offset += written
+        }
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[..<newline]
+                pending.removeSubrange(...newline)
+                return line
+            }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw BenchmarkFailure("read failed: errno \(errno)") }
+            pending.append(contentsOf: buffer[..<count])
+        }
+    }
+}
+
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import CollegeDB
+
+@Suite struct ShardDatabaseTests {
+    let directory = TemporaryDirectory()
+
+    func shard() throws -> ShardDatabase {
+        try ShardDatabase(name: "s", path: directory.path + "/s.sqlite")
+    }
+
+    @Test func readOnlyIsSQLitesVerdict() throws {
+        let shard = try shard()
+        _ = try shard.executeScript("CREATE TABLE t (v INTEGER)")
+        #expect(try shard.isReadOnly("-- INSERT\n/* DELETE */ SELECT 1"))
+        #expect(try !shard.isReadOnly("WITH x(v) AS (SELECT 1) INSERT INTO t SELECT v FROM x"))
+        #expect(try !shard.isReadOnly("  insert into t values (1)"))
+    }
+
+    @Test func oneStatementPerCall() throws {
+        let shard = try shard()
+        for sql in ["SELECT 1; SELECT 2", "SELECT 1; garbage", "", "  -- only a comment"] {
+            #expect(throws: CollegeDBError.self) { try shard.execute(SQLStatement(sql: sql)) }
+            do {
+                _ = try shard.execute(SQLStatement(sql: sql))
+            } catch let error as CollegeDBError {
+                #expect(error.code == .invalidParams, "\(sql)")
+            }
+        }
+        #expect(try shard.execute(SQLStatement(sql: "SELECT 1;  ")).rows == [[.integer(1)]])
+    }
+
+    @Test func valuesKeepTheirStorageClass() throws {
+        let shard = try shard()
+        let values: [SQLValue] = [.integer(.max), .integer(.min), .real(0.1), .text("∑ 😀"), .blob(Data([0, 1, 255])), .null]
+        let result = try shard.execute(SQLStatement(sql: "SELECT ?, ?, ?, ?, ?, ?", bindings: values))
+        #expect(result.rows == [values])
+    }
+
+    @Test func batchesAreAtomic() throws {
+        let shard = try shard()
+        _ = try shard.executeScript("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        #expect(throws: CollegeDBError.self) {
+            try shard.executeBatch([SQLStatement(sql: "INSERT INTO t VALUES (1)"), SQLStatement(sql: "INSERT INTO t VALUES (1)")])
+        }
+        #expect(try shard.execute(SQLStatement(sql: "SELECT count(*) FROM t")).rows == [[.integer(0)]])
+    }
+
+    @Test func failuresCarrySQLitesCodesAndAreCounted() throws {
+        let shard = try shard()
+        do {
+            _ = try shard.execute(SQLStatement(sql: "SELECT * FROM missing"))
+            Issue.record("a missing table must fail")
+        } catch let error as CollegeDBError {
+            #expect(error.code == .queryFailed)
+            #expect(error.sqlite?.code == 1)
+            #expect(error.sqlite?.message.contains("missing") == true)
+        }
+        #expect(shard.metrics.errorCount == 1)
+        #expect(shard.metrics.queryCount == 1)
+    }
+
+    @Test func theDatabaseIsInWALModeWithForeignKeys() throws {
+        let shard = try shard()
+        #expect(try shard.execute(SQLStatement(sql: "PRAGMA journal_mode")).rows == [[.text("wal")]])
+        #expect(try shard.execute(SQLStatement(sql: "PRAGMA foreign_keys")).rows == [[.integer(1)]])
+    }
+}
