@@ -1,3 +1,4 @@
+import CollegeDB
 import Foundation
 import GRDB
 
@@ -20,7 +21,7 @@ struct CollegeDBBenchmark {
         }
         let seconds = option("--seconds", in: arguments).flatMap(Double.init) ?? 3
         let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 10_000
-        try run(seconds: seconds, keyCount: keyCount)
+        try await run(seconds: seconds, keyCount: keyCount)
     }
 
     static func option(_ name: String, in arguments: [String]) -> String? {
@@ -31,7 +32,7 @@ struct CollegeDBBenchmark {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     }
 
-    static func run(seconds: Double, keyCount: Int) throws {
+    static func run(seconds: Double, keyCount: Int) async throws {
         let directory = "/tmp/cdb-bench-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -59,6 +60,11 @@ struct CollegeDBBenchmark {
                 (shard, try DatabasePool(path: "\(directory)/data/shards/\(shard).sqlite"))
             })
 
+        let engine = try await CollegeDB.open(CollegeDBConfiguration(dataDirectory: directory + "/data"))
+        let statements = (0..<keyCount).map {
+            SQLStatement(sql: "SELECT id, name, email FROM users WHERE id = ?", bindings: [.integer(Int64($0))])
+        }
+
         var reports: [LatencyReport] = []
         for connections in [1, 16] {
             reports.append(
@@ -82,6 +88,15 @@ struct CollegeDBBenchmark {
                             try Row.fetchOne(db, sql: "SELECT id, name, email FROM users WHERE id = ?", arguments: [key])
                         }
                         guard row != nil else { throw BenchmarkFailure("row \(key) missing") }
+                    }
+                })
+            reports.append(
+                try ClosedLoop.measure("collegedb engine in-process (mapping + shard)", connections: connections, seconds: seconds) { _ in
+                    { iteration in
+                        let key = iteration % keyCount
+                        guard try engine.executeMapped(key: "user:\(key)", statements[key], rowLimit: 1)?.rows.count == 1 else {
+                            throw BenchmarkFailure("row \(key) missing")
+                        }
                     }
                 })
         }
@@ -140,10 +155,12 @@ struct CollegeDBBenchmark {
         let fixed16 = find("fixed-reply", 16)
         let direct1 = find("direct", 1)
         let direct16 = find("direct", 16)
+        let engine1 = find("collegedb engine", 1)
         print("")
         print(String(format: "- p50 at 1 connection: collegedbd / fixed-reply server = %.2fx (aim <= 1.5x)", daemon1.p50 / fixed1.p50))
         print(String(format: "- throughput at 16 connections: collegedbd / fixed-reply server = %.2f (aim >= 0.5)", daemon16.throughput / fixed16.throughput))
         print(String(format: "- p50 at 1 connection: collegedbd / direct GRDB = %.1fx", daemon1.p50 / direct1.p50))
         print(String(format: "- throughput at 16: collegedbd / direct GRDB = %.2f", daemon16.throughput / direct16.throughput))
+        print(String(format: "- p50 at 1: what the socket path adds to the in-process engine = %.1f µs; the fixed-reply server's whole round trip = %.1f µs", daemon1.p50 - engine1.p50, fixed1.p50))
     }
 }

@@ -7,7 +7,6 @@ import ServiceLifecycle
 
 /// `collegedbd`: opens the shards and the mapping store, then serves the wire contract on a
 /// Unix socket until SIGTERM or SIGINT, finishing in-flight requests first.
-@main
 struct CollegeDBDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collegedbd",
@@ -15,6 +14,11 @@ struct CollegeDBDaemon: AsyncParsableCommand {
         version: CollegeDB.version)
 
     @OptionGroup var options: DaemonOptions
+
+    /// Parses the command line and runs the daemon (ArgumentParser's asynchronous entry point).
+    static func runAsRoot() async {
+        await main()
+    }
 
     func run() async throws {
         let settings: DaemonSettings

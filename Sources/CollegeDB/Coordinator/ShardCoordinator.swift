@@ -1,17 +1,22 @@
 import Logging
+import Synchronization
 
 /// Owns the known shards and allocates unmapped keys. Its state (mappings, per-shard record
 /// counts, the round-robin position) is persisted in the mapping store, so it survives restarts.
 public actor ShardCoordinator {
+    /// The current registry, published for readers on every request path without an actor hop;
+    /// only the actor replaces it.
+    private nonisolated let published: Mutex<ShardRegistry>
+
     /// The shards known now, in shard order.
-    public private(set) var registry: ShardRegistry
+    public nonisolated var registry: ShardRegistry { published.withLock { $0 } }
     let store: MappingStore
     let selection: ShardSelection
     let maxDatabaseSize: Int64?
     let logger: Logger
 
     init(registry: ShardRegistry, store: MappingStore, selection: ShardSelection, maxDatabaseSize: Int64?, logger: Logger) {
-        self.registry = registry
+        published = Mutex(registry)
         self.store = store
         self.selection = selection
         self.maxDatabaseSize = maxDatabaseSize

@@ -10,12 +10,12 @@ extension CollegeDB {
 
     /// The names of the known shards, in shard order.
     public func listKnownShards() async -> [String] {
-        await coordinator.registry.names
+        coordinator.registry.names
     }
 
     /// Per-shard statistics in shard order: distinct records mapped, and when that last changed.
     public func shardStatistics() async throws -> [ShardStatistics] {
-        let names = await coordinator.registry.names
+        let names = coordinator.registry.names
         let store = mappingStore
         let stored = try await BlockingWork.run { try store.statistics() }
         return names.map { stored[$0] ?? ShardStatistics(shard: $0, count: 0, lastUpdated: nil) }
@@ -39,7 +39,7 @@ extension CollegeDB {
 
     /// The state of the mapping store and of each shard.
     public func health() async -> HealthReport {
-        let shards = await coordinator.registry.shards
+        let shards = coordinator.registry.shards
         let store = mappingStore
         let (storeHealthy, shardHealth) =
             (try? await BlockingWork.run { (store.isHealthy(), shards.map { ($0.name, $0.isHealthy()) }) })

@@ -6,7 +6,7 @@ extension CollegeDB {
     public func execute(onShard shard: String, _ statement: SQLStatement, rowLimit: Int? = nil) async throws
         -> QueryResult
     {
-        let database = try await coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard)
         return try await BlockingWork.run { try database.execute(statement, rowLimit: rowLimit) }
     }
 
@@ -16,7 +16,7 @@ extension CollegeDB {
         async throws -> [FanOutResult]
     {
         guard batchSize >= 1 else { throw CollegeDBError.invalidParams("batchSize: must be >= 1") }
-        let shards = await coordinator.registry.shards
+        let shards = coordinator.registry.shards
         guard !shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
         return await withTaskGroup(of: (Int, FanOutResult).self) { group in
             var results = [FanOutResult?](repeating: nil, count: shards.count)
@@ -45,14 +45,14 @@ extension CollegeDB {
 
     /// The size of the named shard in bytes (`page_count * page_size`).
     public func databaseSize(shard: String) async throws -> Int64 {
-        let database = try await coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard)
         return try await BlockingWork.run { try database.sizeInBytes() }
     }
 
     /// Runs every statement of `schema` on each shard (or only `shard`), each shard in one
     /// transaction, in shard order; stops at the first shard that fails, naming those done.
     public func createSchema(_ schema: String, shard: String? = nil) async throws -> SchemaResult {
-        let registry = await coordinator.registry
+        let registry = coordinator.registry
         let targets = try shard.map { [try registry.database(named: $0)] } ?? registry.shards
         var done: [String] = []
         var statementCount = 0

@@ -83,18 +83,21 @@ public final class CollegeDB: Sendable {
         return try await BlockingWork.run { try shard.executeBatch(statements) }
     }
 
+    /// Runs a statement on the shard `key` is mapped to, or returns nil, having done nothing,
+    /// when the key is unmapped. Blocks on SQLite: call it off event loops and off the
+    /// cooperative pool. This is the whole of a request for a mapped key, with no thread hop.
+    public func executeMapped(key: String, _ statement: SQLStatement, rowLimit: Int?) throws -> QueryResult? {
+        try Self.validate(key: key)
+        guard let name = try mappingStore.shard(forKey: key) else { return nil }
+        return try coordinator.registry.mappedDatabase(named: name, key: key).execute(statement, rowLimit: rowLimit)
+    }
+
     private func execute(key: String, _ statement: SQLStatement, allocates: Bool, rowLimit: Int?) async throws
         -> QueryResult
     {
-        try Self.validate(key: key)
-        let registry = await coordinator.registry
-        let store = mappingStore
-        let mappedResult = try await BlockingWork.run { () throws -> QueryResult? in
-            guard let name = try store.shard(forKey: key) else { return nil }
-            return try registry.mappedDatabase(named: name, key: key).execute(statement, rowLimit: rowLimit)
+        if let mappedResult = try await BlockingWork.run({ try self.executeMapped(key: key, statement, rowLimit: rowLimit) }) {
+            return mappedResult
         }
-        if let mappedResult { return mappedResult }
-
         let readTarget = try await coordinator.readTarget(key: key, kind: configuration.strategy.read)
         var writes = allocates
         if !writes { writes = try await BlockingWork.run { try !readTarget.isReadOnly(statement.sql) } }
@@ -106,12 +109,12 @@ public final class CollegeDB: Sendable {
     func mappedShard(key: String) async throws -> ShardDatabase? {
         let store = mappingStore
         guard let name = try await BlockingWork.run({ try store.shard(forKey: key) }) else { return nil }
-        return try await coordinator.registry.mappedDatabase(named: name, key: key)
+        return try coordinator.registry.mappedDatabase(named: name, key: key)
     }
 
     private func allocatedShard(key: String, kind: StrategyKind) async throws -> ShardDatabase {
         let allocation = try await coordinator.allocate(key: key, kind: kind)
-        return try await coordinator.registry.mappedDatabase(named: allocation.shard, key: key)
+        return try coordinator.registry.mappedDatabase(named: allocation.shard, key: key)
     }
 
     static func validate(key: String) throws {

@@ -8,24 +8,18 @@ extension MethodTable {
 
     /// The methods routed by key.
     static let keyedMethods: [RPCMethod] = [
-        RPCMethod(
-            "run", "Runs a statement on the key's shard, allocating an unmapped key.",
-            parameters: [keyParameter, sqlParameter, bindingsParameter], result: "run-style result"
-        ) { arguments, database in
-            ResultEncoding.runStyle(try await database.run(key: arguments.requiredString("key"), arguments.statement()))
-        },
-        RPCMethod(
-            "all", "Runs a statement on the key's shard and returns every row.",
-            parameters: [keyParameter, sqlParameter, bindingsParameter], result: "all-style result"
-        ) { arguments, database in
-            ResultEncoding.allStyle(try await database.all(key: arguments.requiredString("key"), arguments.statement()))
-        },
-        RPCMethod(
-            "first", "Runs a statement on the key's shard and returns the first row or null.",
-            parameters: [keyParameter, sqlParameter, bindingsParameter], result: "a row or null"
-        ) { arguments, database in
-            ResultEncoding.firstStyle(try await database.first(key: arguments.requiredString("key"), arguments.statement()))
-        },
+        keyedMethod(
+            "run", "Runs a statement on the key's shard, allocating an unmapped key.", result: "run-style result",
+            rowLimit: nil, shape: ResultEncoding.runStyle
+        ) { database, key, statement in try await database.run(key: key, statement) },
+        keyedMethod(
+            "all", "Runs a statement on the key's shard and returns every row.", result: "all-style result",
+            rowLimit: nil, shape: ResultEncoding.allStyle
+        ) { database, key, statement in try await database.all(key: key, statement) },
+        keyedMethod(
+            "first", "Runs a statement on the key's shard and returns the first row or null.", result: "a row or null",
+            rowLimit: 1, shape: ResultEncoding.firstStyle
+        ) { database, key, statement in try await database.first(key: key, statement) },
         RPCMethod(
             "prepare", "Compiles a statement on the key's shard without running it.",
             parameters: [keyParameter, sqlParameter], result: "{shard, parameterCount, columns, readOnly}"
@@ -52,6 +46,24 @@ extension MethodTable {
             return .array(results.map(ResultEncoding.allStyle))
         },
     ]
+
+    /// A method routed by key whose mapped-key case is served synchronously.
+    private static func keyedMethod(
+        _ name: String, _ summary: String, result: String, rowLimit: Int?,
+        shape: @escaping @Sendable (QueryResult) -> JSONValue,
+        routed: @escaping @Sendable (CollegeDB, String, SQLStatement) async throws -> QueryResult
+    ) -> RPCMethod {
+        RPCMethod(
+            name, summary, parameters: [keyParameter, sqlParameter, bindingsParameter], result: result,
+            blockingHandler: { arguments, database in
+                try database.executeMapped(
+                    key: arguments.requiredString("key"), arguments.statement(), rowLimit: rowLimit
+                ).map(shape)
+            },
+            handler: { arguments, database in
+                shape(try await routed(database, arguments.requiredString("key"), arguments.statement()))
+            })
+    }
 
     private static func batchStatements(_ value: JSONValue?) throws(JSONRPCError) -> [SQLStatement] {
         guard case .array(let elements)? = value, !elements.isEmpty else {

@@ -4,6 +4,9 @@ import CollegeDB
 /// `rpc.discover` read) and the function that serves it.
 public struct RPCMethod: Sendable {
     public typealias Handler = @Sendable (MethodArguments, CollegeDB) async throws -> JSONValue
+    /// Serves the call synchronously when it can be done without waiting on anything but
+    /// SQLite, or returns nil having done nothing; the async handler then serves it.
+    public typealias BlockingHandler = @Sendable (MethodArguments, CollegeDB) throws -> JSONValue?
 
     public var name: String
     public var summary: String
@@ -11,15 +14,17 @@ public struct RPCMethod: Sendable {
     /// What the result is, for people.
     public var resultSummary: String
     let handler: Handler
+    let blockingHandler: BlockingHandler?
 
     init(
         _ name: String, _ summary: String, parameters: [MethodParameter] = [], result: String,
-        handler: @escaping Handler
+        blockingHandler: BlockingHandler? = nil, handler: @escaping Handler
     ) {
         self.name = name
         self.summary = summary
         self.parameters = parameters
         self.resultSummary = result
+        self.blockingHandler = blockingHandler
         self.handler = handler
     }
 }

@@ -8,10 +8,42 @@ public struct JSONRPCDispatcher: Sendable {
     public let methods: MethodTable
     let logger: Logger
 
+    /// What `respondBlocking` did with a line.
+    public enum BlockingOutcome: Sendable {
+        /// The line was answered (nil: nothing is to be sent).
+        case answered([UInt8]?)
+        /// The line needs the asynchronous path; nothing was done yet. Holds the parsed line.
+        case needsAsync(JSONValue)
+    }
+
     public init(database: CollegeDB, methods: MethodTable = .standard, logger: Logger = Logger(label: "collegedb.rpc")) {
         self.database = database
         self.methods = methods
         self.logger = logger
+    }
+
+    /// Answers a line synchronously when its method can serve it without waiting on anything but
+    /// SQLite (a mapped key's `run`, `all`, `first`, and every error found while decoding).
+    /// Blocks on SQLite: call it off event loops and off the cooperative pool.
+    public func respondBlocking(toLine line: [UInt8]) -> BlockingOutcome {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(line)
+        } catch {
+            return .answered(JSONSerializer.serialize(Self.errorResponse(.parseError(error.description), id: .null)))
+        }
+        guard case .object = value, case .success(let request) = JSONRPCRequest.decode(value),
+            let method = methods[request.method], let blockingHandler = method.blockingHandler
+        else { return .needsAsync(value) }
+        let outcome: Result<JSONValue, JSONRPCError>
+        do {
+            let arguments = try MethodArguments(request.params, parameters: method.parameters)
+            guard let result = try blockingHandler(arguments, database) else { return .needsAsync(value) }
+            outcome = .success(result)
+        } catch {
+            outcome = .failure(rpcError(error, method: request.method))
+        }
+        return .answered(response(to: request, outcome).map(JSONSerializer.serialize))
     }
 
     /// The response to one line (without the newline), or nil when nothing is to be sent
@@ -23,8 +55,7 @@ public struct JSONRPCDispatcher: Sendable {
         } catch {
             return JSONSerializer.serialize(Self.errorResponse(.parseError(error.description), id: .null))
         }
-        guard let response = await respond(to: value) else { return nil }
-        return JSONSerializer.serialize(response)
+        return await respond(to: value).map(JSONSerializer.serialize)
     }
 
     /// The response to a decoded request or batch, or nil when nothing is to be sent.
@@ -39,18 +70,9 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     private func respond(toSingle value: JSONValue) async -> JSONValue? {
-        let request: JSONRPCRequest
         switch JSONRPCRequest.decode(value) {
-        case .success(let decoded): request = decoded
+        case .success(let request): return response(to: request, await call(request))
         case .failure(let invalid): return Self.errorResponse(invalid.error, id: invalid.id)
-        }
-        let outcome = await call(request)
-        guard let id = request.id else { return nil }
-        switch outcome {
-        case .success(let result):
-            return .object([("jsonrpc", .string("2.0")), ("id", id), ("result", result)])
-        case .failure(let error):
-            return Self.errorResponse(error, id: id)
         }
     }
 
@@ -59,14 +81,29 @@ public struct JSONRPCDispatcher: Sendable {
         do {
             let arguments = try MethodArguments(request.params, parameters: method.parameters)
             return .success(try await method.handler(arguments, database))
-        } catch let error as JSONRPCError {
-            return .failure(error)
-        } catch let error as CollegeDBError {
-            logger.debug("call failed", metadata: ["method": "\(request.method)", "code": "\(error.code)", "error": "\(error.message)"])
-            return .failure(JSONRPCError(error))
         } catch {
-            logger.error("unexpected failure", metadata: ["method": "\(request.method)", "error": "\(error)"])
-            return .failure(JSONRPCError(CollegeDBError(.internalError, "\(error)")))
+            return .failure(rpcError(error, method: request.method))
+        }
+    }
+
+    private func response(to request: JSONRPCRequest, _ outcome: Result<JSONValue, JSONRPCError>) -> JSONValue? {
+        guard let id = request.id else { return nil }
+        switch outcome {
+        case .success(let result): return .object([("jsonrpc", .string("2.0")), ("id", id), ("result", result)])
+        case .failure(let error): return Self.errorResponse(error, id: id)
+        }
+    }
+
+    private func rpcError(_ error: any Error, method: String) -> JSONRPCError {
+        switch error {
+        case let error as JSONRPCError:
+            return error
+        case let error as CollegeDBError:
+            logger.debug("call failed", metadata: ["method": "\(method)", "code": "\(error.code)", "error": "\(error.message)"])
+            return JSONRPCError(error)
+        default:
+            logger.error("unexpected failure", metadata: ["method": "\(method)", "error": "\(error)"])
+            return JSONRPCError(CollegeDBError(.internalError, "\(error)"))
         }
     }
 
