@@ -64,6 +64,19 @@ final class Daemon {
         throw LineSocket.Failure(description: "collegedbd did not answer within 30 s: \(log)")
     }
 
+    /// Runs the binary with `arguments` to its end; returns its exit status and standard error.
+    static func runToCompletion(_ arguments: [String]) throws -> (status: Int32, errors: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
     func connect() throws -> LineSocket { try LineSocket(path: socketPath) }
