@@ -5,7 +5,9 @@ import Synchronization
 /// records its latency, and goes again.
 enum ClosedLoop {
     static func measure(
-        _ label: String, connections: Int, seconds: Double,
+        _ label: String,
+        connections: Int,
+        seconds: Double,
         makeWorker: @Sendable (Int) throws -> (@Sendable (Int) throws -> Void)
     ) throws -> LatencyReport {
         let workers = try (0..<connections).map(makeWorker)
@@ -33,6 +35,11 @@ enum ClosedLoop {
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let failure = failures.withLock({ $0.first }) { throw BenchmarkFailure("\(label): \(failure)") }
-        return LatencyReport(label: label, connections: connections, nanoseconds: collected.withLock { $0 }, seconds: elapsed)
+        return LatencyReport(
+            label: label,
+            connections: connections,
+            nanoseconds: collected.withLock { $0 },
+            seconds: elapsed
+        )
     }
 }

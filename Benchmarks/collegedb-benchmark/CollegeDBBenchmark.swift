@@ -40,25 +40,31 @@ struct CollegeDBBenchmark {
         let daemonSocket = directory + "/d.sock"
         let daemon = try startProcess(
             binaryDirectory.appendingPathComponent("collegedbd"),
-            ["--data-dir", directory + "/data", "--socket", daemonSocket, "--log-level", "warning"], socket: daemonSocket)
+            ["--data-dir", directory + "/data", "--socket", daemonSocket, "--log-level", "warning"],
+            socket: daemonSocket
+        )
         defer { stopProcess(daemon) }
         let shardOfKey = try populate(socket: daemonSocket, keyCount: keyCount)
 
         let fixedSocket = directory + "/fixed.sock"
         let fixed = try startProcess(
-            binaryDirectory.appendingPathComponent("collegedb-benchmark"), ["fixed-reply-server", fixedSocket],
-            socket: fixedSocket)
+            binaryDirectory.appendingPathComponent("collegedb-benchmark"),
+            ["fixed-reply-server", fixedSocket],
+            socket: fixedSocket
+        )
         defer { stopProcess(fixed) }
 
         let requests = (0..<keyCount).map { index in
             Array(
                 (#"{"jsonrpc":"2.0","id":1,"method":"first","params":["user:\#(index)","SELECT id, name, email FROM users WHERE id = ?",[\#(index)]]}"#
-                    + "\n").utf8)
+                    + "\n").utf8
+            )
         }
         let pools = try Dictionary(
             uniqueKeysWithValues: Set(shardOfKey).map { shard in
                 (shard, try DatabasePool(path: "\(directory)/data/shards/\(shard).sqlite"))
-            })
+            }
+        )
 
         let engine = try await CollegeDB.open(CollegeDBConfiguration(dataDirectory: directory + "/data"))
         let statements = (0..<keyCount).map {
@@ -68,37 +74,57 @@ struct CollegeDBBenchmark {
         var reports: [LatencyReport] = []
         for connections in [1, 16] {
             reports.append(
-                try ClosedLoop.measure("collegedbd `first` over the socket", connections: connections, seconds: seconds) { _ in
+                try ClosedLoop.measure("collegedbd `first` over the socket", connections: connections, seconds: seconds)
+                { _ in
                     let client = try LineClient(path: daemonSocket)
                     return { iteration in
                         let response = try client.roundTrip(requests[iteration % keyCount])
                         guard response.count > 60 else { throw BenchmarkFailure("short response") }
                     }
-                })
+                }
+            )
             reports.append(
-                try ClosedLoop.measure("fixed-reply Unix-socket server (NIO)", connections: connections, seconds: seconds) { _ in
+                try ClosedLoop.measure(
+                    "fixed-reply Unix-socket server (NIO)",
+                    connections: connections,
+                    seconds: seconds
+                ) { _ in
                     let client = try LineClient(path: fixedSocket)
                     return { iteration in try client.roundTrip(requests[iteration % keyCount]) }
-                })
+                }
+            )
             reports.append(
-                try ClosedLoop.measure("direct in-process GRDB, same files", connections: connections, seconds: seconds) { _ in
+                try ClosedLoop.measure("direct in-process GRDB, same files", connections: connections, seconds: seconds)
+                { _ in
                     { iteration in
                         let key = iteration % keyCount
                         let row = try pools[shardOfKey[key]]!.read { db in
-                            try Row.fetchOne(db, sql: "SELECT id, name, email FROM users WHERE id = ?", arguments: [key])
+                            try Row.fetchOne(
+                                db,
+                                sql: "SELECT id, name, email FROM users WHERE id = ?",
+                                arguments: [key]
+                            )
                         }
                         guard row != nil else { throw BenchmarkFailure("row \(key) missing") }
                     }
-                })
+                }
+            )
             reports.append(
-                try ClosedLoop.measure("collegedb engine in-process (mapping + shard)", connections: connections, seconds: seconds) { _ in
+                try ClosedLoop.measure(
+                    "collegedb engine in-process (mapping + shard)",
+                    connections: connections,
+                    seconds: seconds
+                ) { _ in
                     { iteration in
                         let key = iteration % keyCount
-                        guard try engine.executeMapped(key: "user:\(key)", statements[key], rowLimit: 1)?.rows.count == 1 else {
+                        guard
+                            try engine.executeMapped(key: "user:\(key)", statements[key], rowLimit: 1)?.rows.count == 1
+                        else {
                             throw BenchmarkFailure("row \(key) missing")
                         }
                     }
-                })
+                }
+            )
         }
         printReport(reports, keyCount: keyCount, seconds: seconds)
     }
@@ -109,14 +135,19 @@ struct CollegeDBBenchmark {
         try client.roundTrip(
             Array(
                 (#"{"jsonrpc":"2.0","id":0,"method":"createSchema","params":["CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT)"]}"#
-                    + "\n").utf8))
+                    + "\n").utf8
+            )
+        )
         return try (0..<keyCount).map { index in
             let line = try client.roundTrip(
                 Array(
                     (#"{"jsonrpc":"2.0","id":1,"method":"run","params":["user:\#(index)","INSERT INTO users VALUES (?, ?, ?)",[\#(index),"user \#(index)","user\#(index)@example.com"]]}"#
-                        + "\n").utf8))
+                        + "\n").utf8
+                )
+            )
             let response = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
-            guard let shard = ((response?["result"] as? [String: Any])?["meta"] as? [String: Any])?["shard"] as? String else {
+            guard let shard = ((response?["result"] as? [String: Any])?["meta"] as? [String: Any])?["shard"] as? String
+            else {
                 throw BenchmarkFailure("populate failed: \(String(decoding: line, as: UTF8.self))")
             }
             return shard
@@ -142,7 +173,9 @@ struct CollegeDBBenchmark {
     }
 
     static func printReport(_ reports: [LatencyReport], keyCount: Int, seconds: Double) {
-        print("`first` by a mapped key (\(keyCount) keys over 3 shards), closed loop, \(seconds) s per row, \(ProcessInfo.processInfo.activeProcessorCount) cores\n")
+        print(
+            "`first` by a mapped key (\(keyCount) keys over 3 shards), closed loop, \(seconds) s per row, \(ProcessInfo.processInfo.activeProcessorCount) cores\n"
+        )
         print("| what | connections | p50 µs | p99 µs | requests/s |")
         print("|---|---|---|---|---|")
         for report in reports { print(report.row) }
@@ -157,10 +190,32 @@ struct CollegeDBBenchmark {
         let direct16 = find("direct", 16)
         let engine1 = find("collegedb engine", 1)
         print("")
-        print(String(format: "- p50 at 1 connection: collegedbd / fixed-reply server = %.2fx (aim <= 1.5x)", daemon1.p50 / fixed1.p50))
-        print(String(format: "- throughput at 16 connections: collegedbd / fixed-reply server = %.2f (aim >= 0.5)", daemon16.throughput / fixed16.throughput))
+        print(
+            String(
+                format: "- p50 at 1 connection: collegedbd / fixed-reply server = %.2fx (aim <= 1.5x)",
+                daemon1.p50 / fixed1.p50
+            )
+        )
+        print(
+            String(
+                format: "- throughput at 16 connections: collegedbd / fixed-reply server = %.2f (aim >= 0.5)",
+                daemon16.throughput / fixed16.throughput
+            )
+        )
         print(String(format: "- p50 at 1 connection: collegedbd / direct GRDB = %.1fx", daemon1.p50 / direct1.p50))
-        print(String(format: "- throughput at 16: collegedbd / direct GRDB = %.2f", daemon16.throughput / direct16.throughput))
-        print(String(format: "- p50 at 1: what the socket path adds to the in-process engine = %.1f µs; the fixed-reply server's whole round trip = %.1f µs", daemon1.p50 - engine1.p50, fixed1.p50))
+        print(
+            String(
+                format: "- throughput at 16: collegedbd / direct GRDB = %.2f",
+                daemon16.throughput / direct16.throughput
+            )
+        )
+        print(
+            String(
+                format:
+                    "- p50 at 1: what the socket path adds to the in-process engine = %.1f µs; the fixed-reply server's whole round trip = %.1f µs",
+                daemon1.p50 - engine1.p50,
+                fixed1.p50
+            )
+        )
     }
 }

@@ -37,8 +37,13 @@ public struct CollegeDBConfiguration: Sendable {
     public var allowsFlush: Bool
 
     public init(
-        dataDirectory: String, shards: [ShardDescriptor] = [], strategy: RoutingStrategy = RoutingStrategy(.hash),
-        targetRegion: Region? = nil, maxDatabaseSize: Int64? = nil, hashesKeys: Bool = true, allowsFlush: Bool = false
+        dataDirectory: String,
+        shards: [ShardDescriptor] = [],
+        strategy: RoutingStrategy = RoutingStrategy(.hash),
+        targetRegion: Region? = nil,
+        maxDatabaseSize: Int64? = nil,
+        hashesKeys: Bool = true,
+        allowsFlush: Bool = false
     ) {
         self.dataDirectory = dataDirectory
         self.shards = shards

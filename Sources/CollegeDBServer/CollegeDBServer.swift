@@ -19,7 +19,9 @@ public final class CollegeDBServer: Service, Sendable {
     let requestThreads = NIOThreadPool(numberOfThreads: 16)
 
     public init(
-        configuration: ServerConfiguration, dispatcher: JSONRPCDispatcher, logger: Logger,
+        configuration: ServerConfiguration,
+        dispatcher: JSONRPCDispatcher,
+        logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.configuration = configuration
@@ -63,7 +65,8 @@ public final class CollegeDBServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(LengthLimitedLineDecoder(maximumLineLength: maximumLineLength)),
-                        RequestHandler(dispatcher: dispatcher, threadPool: requestThreads))
+                        RequestHandler(dispatcher: dispatcher, threadPool: requestThreads)
+                    )
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)

@@ -51,7 +51,11 @@ public struct LengthLimitedLineDecoder: ByteToMessageDecoder {
     }
 
     /// At end of input, a last line without its newline is still a line.
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws
         -> DecodingState
     {
         while try decode(context: context, buffer: &buffer) == .continue {}

@@ -59,7 +59,10 @@ final class RequestHandler: ChannelInboundHandler {
         }
         guard case .line(let buffer) = frame else {
             let error = CollegeDBError(.requestTooLarge, "the request line is longer than the limit; it was discarded")
-            write(JSONSerializer.serialize(JSONRPCDispatcher.errorResponse(JSONRPCError(error), id: .null)), context: context)
+            write(
+                JSONSerializer.serialize(JSONRPCDispatcher.errorResponse(JSONRPCError(error), id: .null)),
+                context: context
+            )
             return answerNext(context: context)
         }
         busy = true

@@ -11,7 +11,8 @@ struct CollegeDBDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collegedbd",
         abstract: "Shards SQL by key across SQLite databases; serves JSON-RPC 2.0 on a Unix socket.",
-        version: CollegeDB.version)
+        version: CollegeDB.version
+    )
 
     @OptionGroup var options: DaemonOptions
 
@@ -40,20 +41,30 @@ struct CollegeDBDaemon: AsyncParsableCommand {
         if settings.database.usesEmbeddedDefault {
             logger.notice(
                 "no shard configured: using the embedded default",
-                metadata: ["shards": "\(shardNames.joined(separator: ","))", "dataDir": "\(settings.database.dataDirectory)"])
+                metadata: [
+                    "shards": "\(shardNames.joined(separator: ","))", "dataDir": "\(settings.database.dataDirectory)",
+                ]
+            )
         }
         logger.info(
             "opened",
             metadata: [
                 "shards": "\(shardNames.joined(separator: ","))", "dataDir": "\(settings.database.dataDirectory)",
                 "strategy": "\(settings.database.strategy.read.rawValue)/\(settings.database.strategy.write.rawValue)",
-            ])
+            ]
+        )
         let server = CollegeDBServer(
-            configuration: settings.server, dispatcher: JSONRPCDispatcher(database: database, logger: logger),
-            logger: logger)
+            configuration: settings.server,
+            dispatcher: JSONRPCDispatcher(database: database, logger: logger),
+            logger: logger
+        )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         try await group.run()
     }
 }

@@ -59,11 +59,15 @@ struct ConfigFile: Sendable {
             }
         }
         func integer(_ value: JSONValue, _ name: String) throws -> Int64 {
-            guard case .integer(let integer) = value else { throw Invalid(path: path, reason: "\(name) must be an integer") }
+            guard case .integer(let integer) = value else {
+                throw Invalid(path: path, reason: "\(name) must be an integer")
+            }
             return integer
         }
         func bool(_ value: JSONValue, _ name: String) throws -> Bool {
-            guard case .bool(let flag) = value else { throw Invalid(path: path, reason: "\(name) must be true or false") }
+            guard case .bool(let flag) = value else {
+                throw Invalid(path: path, reason: "\(name) must be true or false")
+            }
             return flag
         }
         for (name, member) in members {
@@ -85,7 +89,9 @@ struct ConfigFile: Sendable {
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
             case "logLevel": logLevel = try string(member, name)
             case "shards":
-                guard case .array(let elements) = member else { throw Invalid(path: path, reason: "shards must be an array") }
+                guard case .array(let elements) = member else {
+                    throw Invalid(path: path, reason: "shards must be an array")
+                }
                 shards = try elements.enumerated().map { index, element in
                     let label = "shards[\(index)]"
                     guard case .object(let fields) = element, let name = element["name"] else {

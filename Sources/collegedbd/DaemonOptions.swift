@@ -11,7 +11,10 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Permission bits of the socket file, in octal (default: 0660).")
     var socketMode: String?
 
-    @Option(name: .customLong("data-dir"), help: "Where the mapping store and default shard files live (default: ./collegedb-data).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Where the mapping store and default shard files live (default: ./collegedb-data)."
+    )
     var dataDirectory: String?
 
     @Option(name: .customLong("shard"), help: "A shard, NAME or NAME=PATH; repeatable, in shard order.")

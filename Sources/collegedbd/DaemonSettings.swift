@@ -15,10 +15,15 @@ struct DaemonSettings: Sendable {
 
     static let defaultDataDirectory = "collegedb-data"
 
-    init(options: DaemonOptions, file: ConfigFile?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(
+        options: DaemonOptions,
+        file: ConfigFile?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         let file = file ?? ConfigFile.empty
         let dataDirectory = Self.absolute(
-            options.dataDirectory ?? file.dataDirectory ?? environment["STATE_DIRECTORY"] ?? Self.defaultDataDirectory)
+            options.dataDirectory ?? file.dataDirectory ?? environment["STATE_DIRECTORY"] ?? Self.defaultDataDirectory
+        )
 
         var shards: [ShardDescriptor]
         if !options.shards.isEmpty {
@@ -26,9 +31,12 @@ struct DaemonSettings: Sendable {
         } else {
             shards = try (file.shards ?? []).map { shard in
                 ShardDescriptor(
-                    name: shard.name, path: shard.path.map(Self.absolute), weight: shard.weight ?? 1,
+                    name: shard.name,
+                    path: shard.path.map(Self.absolute),
+                    weight: shard.weight ?? 1,
                     region: try shard.region.map { try Self.region($0, "shards.\(shard.name).region") },
-                    priority: shard.priority ?? 1)
+                    priority: shard.priority ?? 1
+                )
             }
         }
         for location in options.shardLocations {
@@ -42,25 +50,32 @@ struct DaemonSettings: Sendable {
         }
 
         let plain = try (options.strategy ?? file.strategy).map { try Self.strategy($0, "strategy") } ?? .hash
-        let read = try (options.readStrategy ?? file.readStrategy).map { try Self.strategy($0, "read strategy") } ?? plain
-        let write = try (options.writeStrategy ?? file.writeStrategy).map { try Self.strategy($0, "write strategy") } ?? plain
+        let read =
+            try (options.readStrategy ?? file.readStrategy).map { try Self.strategy($0, "read strategy") } ?? plain
+        let write =
+            try (options.writeStrategy ?? file.writeStrategy).map { try Self.strategy($0, "write strategy") } ?? plain
         let targetRegion = try (options.targetRegion ?? file.targetRegion).map { try Self.region($0, "target region") }
         let maxDatabaseSize = options.maxDatabaseSize ?? file.maxDatabaseSize
         if let maxDatabaseSize, maxDatabaseSize <= 0 {
             throw Invalid(description: "max database size must be positive, got \(maxDatabaseSize)")
         }
         database = CollegeDBConfiguration(
-            dataDirectory: dataDirectory, shards: shards, strategy: RoutingStrategy(read: read, write: write),
-            targetRegion: targetRegion, maxDatabaseSize: maxDatabaseSize,
+            dataDirectory: dataDirectory,
+            shards: shards,
+            strategy: RoutingStrategy(read: read, write: write),
+            targetRegion: targetRegion,
+            maxDatabaseSize: maxDatabaseSize,
             hashesKeys: options.noHashKeys ? false : (file.hashKeys ?? true),
-            allowsFlush: options.allowFlush || (file.allowFlush ?? false))
+            allowsFlush: options.allowFlush || (file.allowFlush ?? false)
+        )
 
         let socketPath = Self.absolute(options.socket ?? file.socket ?? dataDirectory + "/collegedb.sock")
         let modeText = options.socketMode ?? file.socketMode ?? "0660"
         guard let mode = UInt16(modeText, radix: 8), mode <= 0o777 else {
             throw Invalid(description: "socket mode must be octal permission bits such as 0660, got '\(modeText)'")
         }
-        let maximumLineLength = options.maxLineBytes ?? file.maxLineBytes ?? ServerConfiguration.defaultMaximumLineLength
+        let maximumLineLength =
+            options.maxLineBytes ?? file.maxLineBytes ?? ServerConfiguration.defaultMaximumLineLength
         guard maximumLineLength > 0 else { throw Invalid(description: "max line bytes must be positive") }
         server = ServerConfiguration(socketPath: socketPath, socketMode: mode, maximumLineLength: maximumLineLength)
 
@@ -73,7 +88,9 @@ struct DaemonSettings: Sendable {
 
     static func parseShardFlag(_ text: String) throws -> ShardDescriptor {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard let name = parts.first, !name.isEmpty else { throw Invalid(description: "--shard \(text): needs NAME[=PATH]") }
+        guard let name = parts.first, !name.isEmpty else {
+            throw Invalid(description: "--shard \(text): needs NAME[=PATH]")
+        }
         if parts.count == 2 {
             guard !parts[1].isEmpty else { throw Invalid(description: "--shard \(text): the path is empty") }
             return ShardDescriptor(name: name, path: absolute(parts[1]))
@@ -83,7 +100,9 @@ struct DaemonSettings: Sendable {
 
     static func parseShardLocation(_ text: String) throws -> (String, Region, Double?) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { throw Invalid(description: "--shard-location \(text): needs NAME=REGION[:PRIORITY]") }
+        guard parts.count == 2 else {
+            throw Invalid(description: "--shard-location \(text): needs NAME=REGION[:PRIORITY]")
+        }
         let regionParts = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
         let region = try region(regionParts[0], "--shard-location \(text)")
         guard regionParts.count == 2 else { return (parts[0], region, nil) }

@@ -20,7 +20,10 @@ import Testing
 
     @Test func domainErrorsCarryTheirStringCode() async throws {
         try await withDispatcher { dispatcher in
-            let response = try await respond(dispatcher, #"{"jsonrpc":"2.0","id":"x","method":"runShard","params":["nope","SELECT 1"]}"#)
+            let response = try await respond(
+                dispatcher,
+                #"{"jsonrpc":"2.0","id":"x","method":"runShard","params":["nope","SELECT 1"]}"#
+            )
             #expect(response?["id"] == .string("x"))
             #expect(response?["error"]?["code"] == .integer(-32001))
             #expect(response?["error"]?["data"]?["code"] == .string("SHARD_NOT_FOUND"))

@@ -40,6 +40,8 @@ import Testing
 
     @Test func objectsKeepMemberOrder() throws {
         let value = try parse(#"{"z":1,"a":[true,null,{"m":-0.5}]}"#)
-        #expect(String(decoding: JSONSerializer.serialize(value), as: UTF8.self) == #"{"z":1,"a":[true,null,{"m":-0.5}]}"#)
+        #expect(
+            String(decoding: JSONSerializer.serialize(value), as: UTF8.self) == #"{"z":1,"a":[true,null,{"m":-0.5}]}"#
+        )
     }
 }

@@ -23,11 +23,16 @@ import Testing
     @Test func aStoreMadeWithTheOtherHashingSettingIsRefused() throws {
         let path = directory.path + "/mapping.sqlite"
         _ = try MappingStore(path: path, keyCodec: MappingKeyCodec(hashesKeys: true))
-        #expect(throws: CollegeDBError.self) { try MappingStore(path: path, keyCodec: MappingKeyCodec(hashesKeys: false)) }
+        #expect(throws: CollegeDBError.self) {
+            try MappingStore(path: path, keyCodec: MappingKeyCodec(hashesKeys: false))
+        }
     }
 
     @Test func concurrentAllocationsOfOneKeyAgree() async throws {
-        let store = try MappingStore(path: directory.path + "/mapping.sqlite", keyCodec: MappingKeyCodec(hashesKeys: true))
+        let store = try MappingStore(
+            path: directory.path + "/mapping.sqlite",
+            keyCodec: MappingKeyCodec(hashesKeys: true)
+        )
         let shards = await withTaskGroup(of: Allocation.self) { group in
             for index in 0..<16 {
                 group.addTask {
@@ -42,7 +47,10 @@ import Testing
     }
 
     @Test func theRoundRobinPositionAdvancesOnlyWhenConsumed() throws {
-        let store = try MappingStore(path: directory.path + "/mapping.sqlite", keyCodec: MappingKeyCodec(hashesKeys: false))
+        let store = try MappingStore(
+            path: directory.path + "/mapping.sqlite",
+            keyCodec: MappingKeyCodec(hashesKeys: false)
+        )
         _ = try store.allocate(key: "a") { _ in ("db-1", true) }
         _ = try store.allocate(key: "b") { _ in ("db-1", false) }
         _ = try store.allocate(key: "a") { _ in ("db-2", true) }

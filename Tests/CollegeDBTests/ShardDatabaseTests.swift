@@ -34,7 +34,9 @@ import Testing
 
     @Test func valuesKeepTheirStorageClass() throws {
         let shard = try shard()
-        let values: [SQLValue] = [.integer(.max), .integer(.min), .real(0.1), .text("∑ 😀"), .blob(Data([0, 1, 255])), .null]
+        let values: [SQLValue] = [
+            .integer(.max), .integer(.min), .real(0.1), .text("∑ 😀"), .blob(Data([0, 1, 255])), .null,
+        ]
         let result = try shard.execute(SQLStatement(sql: "SELECT ?, ?, ?, ?, ?, ?", bindings: values))
         #expect(result.rows == [values])
     }
@@ -43,7 +45,9 @@ import Testing
         let shard = try shard()
         _ = try shard.executeScript("CREATE TABLE t (id INTEGER PRIMARY KEY)")
         #expect(throws: CollegeDBError.self) {
-            try shard.executeBatch([SQLStatement(sql: "INSERT INTO t VALUES (1)"), SQLStatement(sql: "INSERT INTO t VALUES (1)")])
+            try shard.executeBatch([
+                SQLStatement(sql: "INSERT INTO t VALUES (1)"), SQLStatement(sql: "INSERT INTO t VALUES (1)"),
+            ])
         }
         #expect(try shard.execute(SQLStatement(sql: "SELECT count(*) FROM t")).rows == [[.integer(0)]])
     }

@@ -39,7 +39,13 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         let shards = ["db-1", "db-2", "db-3"].map { ShardCandidate(name: $0) }
         let picks = (0..<4).map {
-            selection.select(.roundRobin, key: "k", candidates: shards, roundRobinPosition: Int64($0), using: &generator)
+            selection.select(
+                .roundRobin,
+                key: "k",
+                candidates: shards,
+                roundRobinPosition: Int64($0),
+                using: &generator
+            )
         }
         #expect(picks.map(\.shard) == ["db-1", "db-2", "db-3", "db-1"])
         #expect(picks.allSatisfy { $0.consumesPosition })
@@ -49,9 +55,12 @@ import Testing
         let selection = ShardSelection()
         var generator = SystemRandomNumberGenerator()
         let shards = ["db-1", "db-2", "db-3"].map { ShardCandidate(name: $0) }
-        let picks = Set((0..<300).map {
-            selection.select(.random, key: "k\($0)", candidates: shards, roundRobinPosition: 0, using: &generator).shard
-        })
+        let picks = Set(
+            (0..<300).map {
+                selection.select(.random, key: "k\($0)", candidates: shards, roundRobinPosition: 0, using: &generator)
+                    .shard
+            }
+        )
         #expect(picks == ["db-1", "db-2", "db-3"])
     }
 }

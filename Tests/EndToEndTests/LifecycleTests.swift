@@ -10,7 +10,8 @@ import Glibc
     @Test func aRequestInFlightAtSIGTERMStillGetsItsAnswer() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()
-        let slowQuery = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c"
+        let slowQuery =
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c"
         try socket.send(#"{"jsonrpc":"2.0","id":7,"method":"firstShard","params":["db-1","\#(slowQuery)"]}"# + "\n")
         usleep(100_000)
         kill(daemon.process.processIdentifier, SIGTERM)

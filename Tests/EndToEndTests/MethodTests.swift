@@ -7,7 +7,9 @@ import Testing
         let daemon = try Daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", ["CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"])
-        let run = try #require(socket.result("run", ["user:1", "INSERT INTO users (id, name) VALUES (?, ?)", [1, "Ann"]]) as? [String: Any])
+        let run = try #require(
+            socket.result("run", ["user:1", "INSERT INTO users (id, name) VALUES (?, ?)", [1, "Ann"]]) as? [String: Any]
+        )
         #expect(run["success"] as? Bool == true)
         #expect((run["results"] as? [Any])?.isEmpty == true)
         let meta = try #require(run["meta"] as? [String: Any])
@@ -46,10 +48,24 @@ import Testing
         let daemon = try Daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", ["CREATE TABLE t (id INTEGER PRIMARY KEY)"])
-        let ok = try #require(socket.result("batch", ["b", [["sql": "INSERT INTO t VALUES (1)"], ["sql": "INSERT INTO t VALUES (?)", "bindings": [2]], ["sql": "SELECT count(*) AS n FROM t"]]]) as? [[String: Any]])
+        let ok = try #require(
+            socket.result(
+                "batch",
+                [
+                    "b",
+                    [
+                        ["sql": "INSERT INTO t VALUES (1)"], ["sql": "INSERT INTO t VALUES (?)", "bindings": [2]],
+                        ["sql": "SELECT count(*) AS n FROM t"],
+                    ],
+                ]
+            ) as? [[String: Any]]
+        )
         #expect(ok.count == 3)
         #expect((ok[2]["results"] as? [[String: Any]])?.first?["n"] as? Int == 2)
-        let failed = try socket.call("batch", ["b", [["sql": "INSERT INTO t VALUES (3)"], ["sql": "INSERT INTO t VALUES (1)"]]])
+        let failed = try socket.call(
+            "batch",
+            ["b", [["sql": "INSERT INTO t VALUES (3)"], ["sql": "INSERT INTO t VALUES (1)"]]]
+        )
         #expect(((failed["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String == "QUERY_FAILED")
         let count = try #require(socket.result("first", ["b", "SELECT count(*) AS n FROM t"]) as? [String: Any])
         #expect(count["n"] as? Int == 2)
@@ -59,13 +75,19 @@ import Testing
         let daemon = try Daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", ["CREATE TABLE only_here (x INTEGER)", "db-2"])
-        let entries = try #require(socket.result("allAllShards", ["SELECT count(*) AS n FROM only_here", [], 1]) as? [[String: Any]])
+        let entries = try #require(
+            socket.result("allAllShards", ["SELECT count(*) AS n FROM only_here", [], 1]) as? [[String: Any]]
+        )
         #expect(entries.map { $0["shard"] as? String } == ["db-1", "db-2", "db-3"])
         #expect(entries.map { $0["success"] as? Bool } == [false, true, false])
-        #expect(((entries[0]["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String == "QUERY_FAILED")
+        #expect(
+            ((entries[0]["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String == "QUERY_FAILED"
+        )
         let firsts = try #require(socket.result("firstAllShards", ["SELECT 42 AS answer"]) as? [[String: Any]])
         #expect(firsts.map { ($0["row"] as? [String: Any])?["answer"] as? Int } == [42, 42, 42])
-        let runs = try #require(socket.result("runAllShards", ["CREATE TABLE IF NOT EXISTS only_here (x INTEGER)"]) as? [[String: Any]])
+        let runs = try #require(
+            socket.result("runAllShards", ["CREATE TABLE IF NOT EXISTS only_here (x INTEGER)"]) as? [[String: Any]]
+        )
         #expect(runs.allSatisfy { $0["success"] as? Bool == true })
     }
 
@@ -86,7 +108,9 @@ import Testing
         #expect(result["statements"] as? Int == 3)
         #expect(result["shards"] as? [String] == ["db-1", "db-2", "db-3"])
         _ = try socket.result("runShard", ["db-3", "INSERT INTO a (id) VALUES (5)"])
-        let audit = try #require(socket.result("allShard", ["db-3", "SELECT n FROM audit ORDER BY n"]) as? [String: Any])
+        let audit = try #require(
+            socket.result("allShard", ["db-3", "SELECT n FROM audit ORDER BY n"]) as? [String: Any]
+        )
         #expect((audit["results"] as? [[String: Any]])?.map { $0["n"] as? Int } == [5, 105])
         let note = try #require(socket.result("firstShard", ["db-3", "SELECT note FROM a"]) as? [String: Any])
         #expect(note["note"] as? String == "x;y")

@@ -31,7 +31,9 @@ import Testing
         let parse = try socket.nextObject()
         #expect((parse["error"] as? [String: Any])?["code"] as? Int == -32700)
         #expect(parse["id"] is NSNull)
-        try socket.send(Array(#"{"jsonrpc":"2.0","id":1,"method":"health","x":""#.utf8) + [0xFF, 0xFE] + Array("\"}\n".utf8))
+        try socket.send(
+            Array(#"{"jsonrpc":"2.0","id":1,"method":"health","x":""#.utf8) + [0xFF, 0xFE] + Array("\"}\n".utf8)
+        )
         let utf8 = try socket.nextObject()
         #expect((utf8["error"] as? [String: Any])?["code"] as? Int == -32700)
         #expect(try socket.call("health")["result"] != nil)
@@ -48,7 +50,9 @@ import Testing
         #expect(try error(#"{"jsonrpc":"2.0","id":1,"method":7}"#)["code"] as? Int == -32600)
         #expect(try error(#"{"jsonrpc":"2.0","id":1,"method":"health","params":3}"#)["code"] as? Int == -32600)
         #expect(try error(#"{"jsonrpc":"2.0","id":1,"method":"nosuch"}"#)["code"] as? Int == -32601)
-        let unknownName = try error(#"{"jsonrpc":"2.0","id":1,"method":"first","params":{"key":"k","sql":"SELECT 1","colour":1}}"#)
+        let unknownName = try error(
+            #"{"jsonrpc":"2.0","id":1,"method":"first","params":{"key":"k","sql":"SELECT 1","colour":1}}"#
+        )
         #expect(unknownName["code"] as? Int == -32602)
         #expect((unknownName["message"] as? String)?.contains("colour") == true)
         let wrongType = try error(#"{"jsonrpc":"2.0","id":1,"method":"first","params":["k", 5]}"#)
@@ -58,7 +62,9 @@ import Testing
         #expect((missing["message"] as? String)?.contains("key") == true)
         let tooMany = try error(#"{"jsonrpc":"2.0","id":1,"method":"health","params":[1]}"#)
         #expect(tooMany["code"] as? Int == -32602)
-        let badBlob = try error(#"{"jsonrpc":"2.0","id":1,"method":"first","params":["k","SELECT ?",[{"$blob":"!!"}]]}"#)
+        let badBlob = try error(
+            #"{"jsonrpc":"2.0","id":1,"method":"first","params":["k","SELECT ?",[{"$blob":"!!"}]]}"#
+        )
         #expect((badBlob["message"] as? String)?.contains("bindings[0]") == true)
         let batchSize = try error(#"{"jsonrpc":"2.0","id":1,"method":"allAllShards","params":["SELECT 1",[],0]}"#)
         #expect(batchSize["code"] as? Int == -32602)
@@ -67,7 +73,10 @@ import Testing
     @Test func batchesAndNotificationsFollowJSONRPCSection6() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()
-        try socket.send(#"[{"jsonrpc":"2.0","id":"a","method":"listKnownShards"},{"jsonrpc":"2.0","method":"health"},5,{"jsonrpc":"2.0","id":"c","method":"nosuch"}]"# + "\n")
+        try socket.send(
+            #"[{"jsonrpc":"2.0","id":"a","method":"listKnownShards"},{"jsonrpc":"2.0","method":"health"},5,{"jsonrpc":"2.0","id":"c","method":"nosuch"}]"#
+                + "\n"
+        )
         let line = try #require(try socket.readLine())
         let batch = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]])
         #expect(batch.count == 3)
@@ -89,7 +98,9 @@ import Testing
     @Test func anOversizedLineGetsRequestTooLargeAndTheConnectionStaysUsable() throws {
         let daemon = try Daemon(["--max-line-bytes", "1024"])
         let socket = try daemon.connect()
-        let huge = #"{"jsonrpc":"2.0","id":1,"method":"first","params":["k","SELECT '"# + String(repeating: "x", count: 200_000) + #"'"]}"#
+        let huge =
+            #"{"jsonrpc":"2.0","id":1,"method":"first","params":["k","SELECT '"#
+            + String(repeating: "x", count: 200_000) + #"'"]}"#
         try socket.send(huge + "\r\n")
         let response = try socket.nextObject()
         let error = try #require(response["error"] as? [String: Any])
@@ -103,8 +114,12 @@ import Testing
         _ = try socket.result("createSchema", ["CREATE TABLE log (n INTEGER)"])
         var pipelined = ""
         for n in 1...200 {
-            pipelined += #"{"jsonrpc":"2.0","id":\#(2 * n),"method":"run","params":["seq","INSERT INTO log VALUES (?)",[\#(n)]]}"# + "\n"
-            pipelined += #"{"jsonrpc":"2.0","id":\#(2 * n + 1),"method":"first","params":["seq","SELECT count(*) AS c FROM log"]}"# + "\n"
+            pipelined +=
+                #"{"jsonrpc":"2.0","id":\#(2 * n),"method":"run","params":["seq","INSERT INTO log VALUES (?)",[\#(n)]]}"#
+                + "\n"
+            pipelined +=
+                #"{"jsonrpc":"2.0","id":\#(2 * n + 1),"method":"first","params":["seq","SELECT count(*) AS c FROM log"]}"#
+                + "\n"
         }
         try socket.send(pipelined)
         for n in 1...200 {
@@ -120,7 +135,8 @@ import Testing
         let daemon = try Daemon()
         let slow = try daemon.connect()
         let quick = try daemon.connect()
-        let slowQuery = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c"
+        let slowQuery =
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c"
         try slow.send(#"{"jsonrpc":"2.0","id":1,"method":"firstShard","params":["db-1","\#(slowQuery)"]}"# + "\n")
         usleep(50_000)
         let started = Date()
@@ -137,8 +153,12 @@ import Testing
         _ = try daemon.connect().result("createSchema", ["CREATE TABLE t (v TEXT)"])
         do {
             let leaving = try daemon.connect()
-            try leaving.send(#"{"jsonrpc":"2.0","id":1,"method":"run","params":["k","INSERT INTO t VALUES ('kept')"]}"# + "\n")
-            try leaving.send(#"{"jsonrpc":"2.0","id":2,"method":"first","params":["k","WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c"]}"#)
+            try leaving.send(
+                #"{"jsonrpc":"2.0","id":1,"method":"run","params":["k","INSERT INTO t VALUES ('kept')"]}"# + "\n"
+            )
+            try leaving.send(
+                #"{"jsonrpc":"2.0","id":2,"method":"first","params":["k","WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c"]}"#
+            )
         }
         let socket = try daemon.connect()
         var rows: [Any] = []

@@ -13,7 +13,9 @@ import Testing
         let socket = try daemon.connect()
         let mapping = try #require(socket.result("allocate", ["racer"]) as? [String: Any])
         #expect(mapping["created"] as? Bool == false)
-        let perShard = try #require(socket.result("allAllShards", ["SELECT count(*) AS n FROM hits"]) as? [[String: Any]])
+        let perShard = try #require(
+            socket.result("allAllShards", ["SELECT count(*) AS n FROM hits"]) as? [[String: Any]]
+        )
         let counts = perShard.map { (($0["results"] as? [[String: Any]])?.first?["n"] as? Int) ?? -1 }
         #expect(counts.sorted() == [0, 0, 16])
         let owner = try #require(perShard.first { (($0["results"] as? [[String: Any]])?.first?["n"] as? Int) == 16 })
@@ -26,7 +28,9 @@ import Testing
         let daemon = try Daemon(["--strategy", "round-robin"])
         var shards: [String] = []
         for key in ["k1", "k2", "k3", "k4"] {
-            shards.append(try #require((try daemon.connect().result("allocate", [key]) as? [String: Any])?["shard"] as? String))
+            shards.append(
+                try #require((try daemon.connect().result("allocate", [key]) as? [String: Any])?["shard"] as? String)
+            )
         }
         #expect(shards == ["db-1", "db-2", "db-3", "db-1"])
         try daemon.restart()
@@ -57,7 +61,10 @@ import Testing
         let write = try #require(socket.result("allocate", ["cte-write"]) as? [String: Any])
         #expect(write["created"] as? Bool == false)
         #expect(write["shard"] as? String == "db-1")
-        let prepared = try #require(socket.result("prepare", ["cte-write", "WITH v(x) AS (SELECT 7) INSERT INTO t SELECT x FROM v"]) as? [String: Any])
+        let prepared = try #require(
+            socket.result("prepare", ["cte-write", "WITH v(x) AS (SELECT 7) INSERT INTO t SELECT x FROM v"])
+                as? [String: Any]
+        )
         #expect(prepared["readOnly"] as? Bool == false)
         #expect(prepared["shard"] as? String == "db-1")
     }
@@ -65,7 +72,9 @@ import Testing
     @Test func shardsComeFromFlagsInOrderWithExplicitPaths() throws {
         let directory = Daemon.makeDirectory()
         let daemon = try Daemon(
-            ["--shard", "alpha", "--shard", "beta=\(directory.path)/elsewhere/beta.db"], directory: directory)
+            ["--shard", "alpha", "--shard", "beta=\(directory.path)/elsewhere/beta.db"],
+            directory: directory
+        )
         let socket = try daemon.connect()
         #expect(try socket.result("listKnownShards") as? [String] == ["alpha", "beta"])
         #expect(FileManager.default.fileExists(atPath: directory.path + "/elsewhere/beta.db"))

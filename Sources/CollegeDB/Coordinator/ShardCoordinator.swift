@@ -15,7 +15,13 @@ public actor ShardCoordinator {
     let maxDatabaseSize: Int64?
     let logger: Logger
 
-    init(registry: ShardRegistry, store: MappingStore, selection: ShardSelection, maxDatabaseSize: Int64?, logger: Logger) {
+    init(
+        registry: ShardRegistry,
+        store: MappingStore,
+        selection: ShardSelection,
+        maxDatabaseSize: Int64?,
+        logger: Logger
+    ) {
         published = Mutex(registry)
         self.store = store
         self.selection = selection
@@ -32,7 +38,12 @@ public actor ShardCoordinator {
             try store.allocate(key: key) { position in
                 var generator = SystemRandomNumberGenerator()
                 return selection.select(
-                    kind, key: key, candidates: candidates, roundRobinPosition: position, using: &generator)
+                    kind,
+                    key: key,
+                    candidates: candidates,
+                    roundRobinPosition: position,
+                    using: &generator
+                )
             }
         }
     }
@@ -47,7 +58,11 @@ public actor ShardCoordinator {
             let position = kind == .roundRobin ? try store.roundRobinPosition() : 0
             var generator = SystemRandomNumberGenerator()
             return selection.select(
-                kind, key: key, candidates: registry.candidates, roundRobinPosition: position, using: &generator
+                kind,
+                key: key,
+                candidates: registry.candidates,
+                roundRobinPosition: position,
+                using: &generator
             ).shard
         }
         return try registry.database(named: name)
@@ -65,7 +80,8 @@ public actor ShardCoordinator {
         let smallest = zip(registry.candidates, sizes).min { $0.1 < $1.1 }!.0
         logger.warning(
             "every shard is at or over the size limit; allocating on the smallest",
-            metadata: ["limit": "\(limit)", "shard": "\(smallest.name)"])
+            metadata: ["limit": "\(limit)", "shard": "\(smallest.name)"]
+        )
         return [smallest]
     }
 }

@@ -11,7 +11,8 @@ extension CollegeDBError {
         let failure = SQLiteFailure(
             code: databaseError.resultCode.rawValue,
             extendedCode: databaseError.extendedResultCode.rawValue,
-            message: databaseError.message ?? "\(databaseError.resultCode)")
+            message: databaseError.message ?? "\(databaseError.resultCode)"
+        )
         if databaseError.resultCode == .SQLITE_FULL {
             return CollegeDBError(.storageFull, "shard '\(shard)': the disk is full", sqlite: failure)
         }
@@ -25,7 +26,8 @@ extension CollegeDBError {
             let failure = SQLiteFailure(
                 code: databaseError.resultCode.rawValue,
                 extendedCode: databaseError.extendedResultCode.rawValue,
-                message: databaseError.message ?? "\(databaseError.resultCode)")
+                message: databaseError.message ?? "\(databaseError.resultCode)"
+            )
             let code: Code = databaseError.resultCode == .SQLITE_FULL ? .storageFull : .mappingStoreFailed
             return CollegeDBError(code, "mapping store: \(failure.message)", sqlite: failure)
         }

@@ -51,7 +51,8 @@ extension MappingStore {
                             ON CONFLICT (shard) DO UPDATE
                             SET record_count = record_count + 1, last_updated = NEW.updated_at;
                     END;
-                    """)
+                    """
+            )
         }
         return migrator
     }

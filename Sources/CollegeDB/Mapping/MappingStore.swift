@@ -19,21 +19,28 @@ public final class MappingStore: Sendable {
         self.keyCodec = keyCodec
         do {
             try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
             pool = try DatabasePool(path: path, configuration: ShardDatabase.configuration())
             try Self.migrator.migrate(pool)
             try pool.write { db in
                 let hashing = keyCodec.hashesKeys ? "sha256" : "plain"
                 try db.execute(
                     sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                    arguments: [Self.keyHashingName, hashing])
+                    arguments: [Self.keyHashingName, hashing]
+                )
                 let stored = try String.fetchOne(
-                    db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.keyHashingName])
+                    db,
+                    sql: "SELECT value FROM meta WHERE name = ?",
+                    arguments: [Self.keyHashingName]
+                )
                 guard stored == hashing else {
                     throw CollegeDBError(
                         .mappingStoreFailed,
                         "the mapping store at \(path) keeps \(stored ?? "unknown") keys, but this daemon is "
-                            + "configured for \(hashing) keys; start it with the setting the store was made with")
+                            + "configured for \(hashing) keys; start it with the setting the store was made with"
+                    )
                 }
             }
         } catch {
@@ -46,7 +53,9 @@ public final class MappingStore: Sendable {
         try guarded {
             try pool.unsafeRead { db in
                 try String.fetchOne(
-                    db.cachedStatement(sql: Self.shardByKeySQL), arguments: [keyCodec.storedValue(for: key)])
+                    db.cachedStatement(sql: Self.shardByKeySQL),
+                    arguments: [keyCodec.storedValue(for: key)]
+                )
             }
         }
     }
@@ -71,28 +80,38 @@ public final class MappingStore: Sendable {
     /// in one write transaction, so racing first writes of one key end on one shard.
     /// `choose` gets the round-robin position and says whether it consumed it.
     public func allocate(
-        key: String, choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool)
+        key: String,
+        choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool)
     ) throws -> Allocation {
         try guarded {
             try pool.write { db in
                 let storedKey = keyCodec.storedValue(for: key)
-                if let shard = try String.fetchOne(db.cachedStatement(sql: Self.shardByKeySQL), arguments: [storedKey]) {
+                if let shard = try String.fetchOne(db.cachedStatement(sql: Self.shardByKeySQL), arguments: [storedKey])
+                {
                     return Allocation(shard: shard, created: false)
                 }
-                let position = try Int64.fetchOne(
-                    db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName]) ?? 0
+                let position =
+                    try Int64.fetchOne(
+                        db,
+                        sql: "SELECT value FROM meta WHERE name = ?",
+                        arguments: [Self.roundRobinName]
+                    ) ?? 0
                 let choice = try choose(position)
                 let now = Self.nowMilliseconds()
                 try db.execute(
                     sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)",
-                    arguments: [choice.shard, now, now])
+                    arguments: [choice.shard, now, now]
+                )
                 try db.execute(
                     sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)",
-                    arguments: [storedKey, db.lastInsertedRowID])
+                    arguments: [storedKey, db.lastInsertedRowID]
+                )
                 if choice.consumesPosition {
                     try db.execute(
-                        sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        arguments: [Self.roundRobinName, position + 1])
+                        sql:
+                            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        arguments: [Self.roundRobinName, position + 1]
+                    )
                 }
                 return Allocation(shard: choice.shard, created: true)
             }
@@ -103,7 +122,8 @@ public final class MappingStore: Sendable {
     public func roundRobinPosition() throws -> Int64 {
         try guarded {
             try pool.unsafeRead { db in
-                try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName]) ?? 0
+                try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName])
+                    ?? 0
             }
         }
     }
@@ -116,7 +136,8 @@ public final class MappingStore: Sendable {
                 return Dictionary(
                     uniqueKeysWithValues: rows.map {
                         ($0[0], ShardStatistics(shard: $0[0], count: $0[1], lastUpdated: $0[2]))
-                    })
+                    }
+                )
             }
         }
     }

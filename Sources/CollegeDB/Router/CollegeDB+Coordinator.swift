@@ -1,11 +1,18 @@
 extension CollegeDB {
     /// The existing mapping of `primaryKey`, or a new one persisted, chosen by `strategy` or
     /// else by the configured strategy for `operation` (write by default).
-    public func allocate(primaryKey: String, strategy: StrategyKind? = nil, operation: OperationType = .write)
+    public func allocate(
+        primaryKey: String,
+        strategy: StrategyKind? = nil,
+        operation: OperationType = .write
+    )
         async throws -> Allocation
     {
         try Self.validate(key: primaryKey)
-        return try await coordinator.allocate(key: primaryKey, kind: strategy ?? configuration.strategy.kind(for: operation))
+        return try await coordinator.allocate(
+            key: primaryKey,
+            kind: strategy ?? configuration.strategy.kind(for: operation)
+        )
     }
 
     /// The names of the known shards, in shard order.
@@ -32,7 +39,10 @@ extension CollegeDB {
 
     func checkFlushAllowed(confirm: Bool) throws {
         guard configuration.allowsFlush else {
-            throw CollegeDBError(.flushDisabled, "flushing is disabled; start the daemon with --allow-flush (development only)")
+            throw CollegeDBError(
+                .flushDisabled,
+                "flushing is disabled; start the daemon with --allow-flush (development only)"
+            )
         }
         guard confirm else { throw CollegeDBError(.flushDisabled, "confirm: must be true to flush") }
     }
@@ -55,9 +65,12 @@ extension CollegeDB {
         }
         let uptime = ContinuousClock.now - startedAt
         return HealthReport(
-            status: status, mappingStoreHealthy: storeHealthy, shards: shardHealth,
+            status: status,
+            mappingStoreHealthy: storeHealthy,
+            shards: shardHealth,
             uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
-            version: Self.version)
+            version: Self.version
+        )
     }
 }
 

@@ -3,7 +3,11 @@ extension CollegeDB {
     public static let defaultFanOutBatchSize = 50
 
     /// Runs a statement on the named shard, with no routing. `rowLimit` 1 serves `firstShard`.
-    public func execute(onShard shard: String, _ statement: SQLStatement, rowLimit: Int? = nil) async throws
+    public func execute(
+        onShard shard: String,
+        _ statement: SQLStatement,
+        rowLimit: Int? = nil
+    ) async throws
         -> QueryResult
     {
         let database = try coordinator.registry.database(named: shard)
@@ -12,7 +16,11 @@ extension CollegeDB {
 
     /// Runs a statement on every shard, at most `batchSize` at once, and returns one entry per
     /// shard in shard order; a failing shard fails only its own entry.
-    public func executeOnAllShards(_ statement: SQLStatement, batchSize: Int = defaultFanOutBatchSize, rowLimit: Int? = nil)
+    public func executeOnAllShards(
+        _ statement: SQLStatement,
+        batchSize: Int = defaultFanOutBatchSize,
+        rowLimit: Int? = nil
+    )
         async throws -> [FanOutResult]
     {
         guard batchSize >= 1 else { throw CollegeDBError.invalidParams("batchSize: must be >= 1") }
@@ -30,7 +38,10 @@ extension CollegeDB {
                         let result = try await BlockingWork.run { try shard.execute(statement, rowLimit: rowLimit) }
                         return (index, FanOutResult(shard: shard.name, outcome: .success(result)))
                     } catch {
-                        return (index, FanOutResult(shard: shard.name, outcome: .failure(.fromQuery(error, shard: shard.name))))
+                        return (
+                            index,
+                            FanOutResult(shard: shard.name, outcome: .failure(.fromQuery(error, shard: shard.name)))
+                        )
                     }
                 }
             }
@@ -61,7 +72,11 @@ extension CollegeDB {
                 statementCount = try await BlockingWork.run { try target.executeScript(schema) }
             } catch let error as CollegeDBError {
                 let applied = done.isEmpty ? "none" : done.joined(separator: ", ")
-                throw CollegeDBError(error.code, "\(error.message) (schema applied on: \(applied))", sqlite: error.sqlite)
+                throw CollegeDBError(
+                    error.code,
+                    "\(error.message) (schema applied on: \(applied))",
+                    sqlite: error.sqlite
+                )
             }
             done.append(target.name)
         }

@@ -12,7 +12,12 @@ public final class CollegeDB: Sendable {
     /// The daemon's version, reported by `health`.
     public static let version = "0.1.0"
 
-    private init(configuration: CollegeDBConfiguration, coordinator: ShardCoordinator, mappingStore: MappingStore, logger: Logger) {
+    private init(
+        configuration: CollegeDBConfiguration,
+        coordinator: ShardCoordinator,
+        mappingStore: MappingStore,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.coordinator = coordinator
         self.mappingStore = mappingStore
@@ -21,7 +26,10 @@ public final class CollegeDB: Sendable {
 
     /// Opens the mapping store and every configured shard (the embedded default when none is),
     /// creating missing files.
-    public static func open(_ configuration: CollegeDBConfiguration, logger: Logger = Logger(label: "collegedb"))
+    public static func open(
+        _ configuration: CollegeDBConfiguration,
+        logger: Logger = Logger(label: "collegedb")
+    )
         async throws -> CollegeDB
     {
         let descriptors = configuration.effectiveShards
@@ -33,14 +41,20 @@ public final class CollegeDB: Sendable {
         }
         let (store, databases) = try await BlockingWork.run {
             let store = try MappingStore(
-                path: configuration.mappingStorePath, keyCodec: MappingKeyCodec(hashesKeys: configuration.hashesKeys))
+                path: configuration.mappingStorePath,
+                keyCodec: MappingKeyCodec(hashesKeys: configuration.hashesKeys)
+            )
             let databases = try descriptors.map { try ShardDatabase(name: $0.name, path: configuration.path(of: $0)) }
             return (store, databases)
         }
         let registry = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
         let coordinator = ShardCoordinator(
-            registry: registry, store: store, selection: ShardSelection(targetRegion: configuration.targetRegion),
-            maxDatabaseSize: configuration.maxDatabaseSize, logger: logger)
+            registry: registry,
+            store: store,
+            selection: ShardSelection(targetRegion: configuration.targetRegion),
+            maxDatabaseSize: configuration.maxDatabaseSize,
+            logger: logger
+        )
         return CollegeDB(configuration: configuration, coordinator: coordinator, mappingStore: store, logger: logger)
     }
 
@@ -92,10 +106,17 @@ public final class CollegeDB: Sendable {
         return try coordinator.registry.mappedDatabase(named: name, key: key).execute(statement, rowLimit: rowLimit)
     }
 
-    private func execute(key: String, _ statement: SQLStatement, allocates: Bool, rowLimit: Int?) async throws
+    private func execute(
+        key: String,
+        _ statement: SQLStatement,
+        allocates: Bool,
+        rowLimit: Int?
+    ) async throws
         -> QueryResult
     {
-        if let mappedResult = try await BlockingWork.run({ try self.executeMapped(key: key, statement, rowLimit: rowLimit) }) {
+        if let mappedResult = try await BlockingWork.run({
+            try self.executeMapped(key: key, statement, rowLimit: rowLimit)
+        }) {
             return mappedResult
         }
         let readTarget = try await coordinator.readTarget(key: key, kind: configuration.strategy.read)

@@ -16,7 +16,9 @@ public final class ShardDatabase: Sendable {
         self.path = path
         do {
             try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
             pool = try DatabasePool(path: path, configuration: Self.configuration())
         } catch {
             throw CollegeDBError(.shardUnavailable, "shard '\(name)' cannot be opened at \(path): \(error)")
@@ -71,7 +73,8 @@ public final class ShardDatabase: Sendable {
                     shard: name,
                     parameterCount: Int(sqlite3_bind_parameter_count(compiled.sqliteStatement)),
                     columns: compiled.columnNames,
-                    readOnly: compiled.isReadonly)
+                    readOnly: compiled.isReadonly
+                )
             }
         }
     }
@@ -130,12 +133,17 @@ public final class ShardDatabase: Sendable {
     }
 
     private func run(
-        _ statement: Statement, _ bindings: [SQLValue], in db: Database, rowLimit: Int?, since start: ContinuousClock.Instant
+        _ statement: Statement,
+        _ bindings: [SQLValue],
+        in db: Database,
+        rowLimit: Int?,
+        since start: ContinuousClock.Instant
     ) throws -> QueryResult {
         let parameterCount = Int(sqlite3_bind_parameter_count(statement.sqliteStatement))
         guard parameterCount == bindings.count else {
             throw CollegeDBError.invalidParams(
-                "bindings: the statement takes \(parameterCount) value(s), \(bindings.count) given")
+                "bindings: the statement takes \(parameterCount) value(s), \(bindings.count) given"
+            )
         }
         statement.setUncheckedArguments(StatementArguments(bindings.map(\.databaseValue)))
         let columnCount = statement.columnCount
@@ -152,6 +160,7 @@ public final class ShardDatabase: Sendable {
             changes: statement.isReadonly ? 0 : db.changesCount,
             lastRowID: db.lastInsertedRowID,
             durationMilliseconds: Double(elapsed.components.attoseconds) / 1e15
-                + Double(elapsed.components.seconds) * 1000)
+                + Double(elapsed.components.seconds) * 1000
+        )
     }
 }

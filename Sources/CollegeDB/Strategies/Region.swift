@@ -40,7 +40,8 @@ public enum Region: String, Sendable, Hashable, CaseIterable {
         let (lat2, lon2) = other.coordinates
         let dLat = (lat2 - lat1) * .pi / 180
         let dLon = (lon2 - lon1) * .pi / 180
-        let a = sin(dLat / 2) * sin(dLat / 2)
+        let a =
+            sin(dLat / 2) * sin(dLat / 2)
             + cos(lat1 * .pi / 180) * cos(lat2 * .pi / 180) * sin(dLon / 2) * sin(dLon / 2)
         return 2 * earthRadius * atan2(sqrt(a), sqrt(1 - a))
     }

@@ -4,7 +4,11 @@
 /// irrelevant.
 public enum RendezvousHashing {
     /// The winning candidate for `key`, or nil when there are none.
-    public static func select(key: String, among candidates: [ShardCandidate], weight: (ShardCandidate) -> Double = \.weight)
+    public static func select(
+        key: String,
+        among candidates: [ShardCandidate],
+        weight: (ShardCandidate) -> Double = \.weight
+    )
         -> ShardCandidate?
     {
         let keyHash = StableHash.fnv1a64(key)
@@ -14,7 +18,9 @@ public enum RendezvousHashing {
             // A uniform number in (0, 1), then the weighted score -w / ln(u) (Schindelhauer).
             let unit = (Double(mixed >> 11) + 0.5) / 9_007_199_254_740_992
             let score = -weight(candidate) / _log(unit)
-            if let current = best, current.score > score || (current.score == score && current.candidate.name < candidate.name) {
+            if let current = best,
+                current.score > score || (current.score == score && current.candidate.name < candidate.name)
+            {
                 continue
             }
             best = (candidate, score)

@@ -7,7 +7,10 @@ public struct ShardSelection: Sendable {
     /// The chosen shard and whether the round-robin position was consumed. `candidates` must not
     /// be empty.
     public func select<Generator: RandomNumberGenerator>(
-        _ kind: StrategyKind, key: String, candidates: [ShardCandidate], roundRobinPosition: Int64,
+        _ kind: StrategyKind,
+        key: String,
+        candidates: [ShardCandidate],
+        roundRobinPosition: Int64,
         using generator: inout Generator
     ) -> (shard: String, consumesPosition: Bool) {
         precondition(!candidates.isEmpty, "a strategy needs at least one candidate")

@@ -15,14 +15,18 @@ public struct MethodArguments: Sendable {
             break
         case .array(let elements)?:
             guard elements.count <= parameters.count else {
-                throw .invalidParams("expected at most \(parameters.count) positional parameter(s), got \(elements.count)")
+                throw .invalidParams(
+                    "expected at most \(parameters.count) positional parameter(s), got \(elements.count)"
+                )
             }
             for (parameter, element) in zip(parameters, elements) { values[parameter.name] = element }
         case .object(let members)?:
             for (name, value) in members {
                 guard parameters.contains(where: { $0.name == name }) else {
                     let known = parameters.map(\.name).joined(separator: ", ")
-                    throw .invalidParams("unknown parameter '\(name)' (this method takes: \(known.isEmpty ? "none" : known))")
+                    throw .invalidParams(
+                        "unknown parameter '\(name)' (this method takes: \(known.isEmpty ? "none" : known))"
+                    )
                 }
                 values[name] = value
             }

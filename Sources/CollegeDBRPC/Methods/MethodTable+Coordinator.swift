@@ -4,7 +4,8 @@ extension MethodTable {
     /// Allocation, statistics and administration.
     static let coordinatorMethods: [RPCMethod] = [
         RPCMethod(
-            "allocate", "Returns the key's mapping, or creates and persists one.",
+            "allocate",
+            "Returns the key's mapping, or creates and persists one.",
             parameters: [
                 .required("primaryKey", .string, "the key to allocate"),
                 .optional("strategy", .string, "hash, round-robin, random or location; default: the configured one"),
@@ -25,14 +26,18 @@ extension MethodTable {
                 return operation
             }
             let allocation = try await database.allocate(
-                primaryKey: arguments.requiredString("primaryKey"), strategy: strategy, operation: operation ?? .write)
+                primaryKey: arguments.requiredString("primaryKey"),
+                strategy: strategy,
+                operation: operation ?? .write
+            )
             return .object([("shard", .string(allocation.shard)), ("created", .bool(allocation.created))])
         },
         RPCMethod("listKnownShards", "The known shards, in shard order.", result: "an array of names") { _, database in
             .array(await database.listKnownShards().map(JSONValue.string))
         },
         RPCMethod(
-            "getShardStats", "Per shard: distinct records mapped to it, and when that last changed.",
+            "getShardStats",
+            "Per shard: distinct records mapped to it, and when that last changed.",
             result: "[{binding, count, lastUpdated}]"
         ) { _, database in
             .array(
@@ -42,17 +47,25 @@ extension MethodTable {
                         ("count", .integer(statistics.count)),
                         ("lastUpdated", statistics.lastUpdated.map(JSONValue.integer) ?? .null),
                     ])
-                })
+                }
+            )
         },
         RPCMethod(
-            "flush", "Clears every mapping and the coordinator's state, never shard data (development only).",
-            parameters: [.required("confirm", .boolean, "must be true")], result: "{success: true}"
+            "flush",
+            "Clears every mapping and the coordinator's state, never shard data (development only).",
+            parameters: [.required("confirm", .boolean, "must be true")],
+            result: "{success: true}"
         ) { arguments, database in
             try await database.flush(confirm: arguments.boolean("confirm") ?? false)
             return ResultEncoding.success()
         },
-        RPCMethod("health", "The state of the mapping store and of each shard.", result: "{status, shards, uptimeSeconds, version}") {
-            _, database in
+        RPCMethod(
+            "health",
+            "The state of the mapping store and of each shard.",
+            result: "{status, shards, uptimeSeconds, version}"
+        ) {
+            _,
+            database in
             let report = await database.health()
             return .object([
                 ("status", .string(report.status.rawValue)),

@@ -4,28 +4,44 @@ extension MethodTable {
     static let keyParameter = MethodParameter.required("key", .string, "the lookup key that routes the call")
     static let sqlParameter = MethodParameter.required("sql", .string, "exactly one SQL statement")
     static let bindingsParameter = MethodParameter.optional(
-        "bindings", .array, "positional values: null, integers, reals, strings, booleans, {\"$blob\": base64}")
+        "bindings",
+        .array,
+        "positional values: null, integers, reals, strings, booleans, {\"$blob\": base64}"
+    )
 
     /// The methods routed by key.
     static let keyedMethods: [RPCMethod] = [
         keyedMethod(
-            "run", "Runs a statement on the key's shard, allocating an unmapped key.", result: "run-style result",
-            rowLimit: nil, shape: ResultEncoding.runStyle
+            "run",
+            "Runs a statement on the key's shard, allocating an unmapped key.",
+            result: "run-style result",
+            rowLimit: nil,
+            shape: ResultEncoding.runStyle
         ) { database, key, statement in try await database.run(key: key, statement) },
         keyedMethod(
-            "all", "Runs a statement on the key's shard and returns every row.", result: "all-style result",
-            rowLimit: nil, shape: ResultEncoding.allStyle
+            "all",
+            "Runs a statement on the key's shard and returns every row.",
+            result: "all-style result",
+            rowLimit: nil,
+            shape: ResultEncoding.allStyle
         ) { database, key, statement in try await database.all(key: key, statement) },
         keyedMethod(
-            "first", "Runs a statement on the key's shard and returns the first row or null.", result: "a row or null",
-            rowLimit: 1, shape: ResultEncoding.firstStyle
+            "first",
+            "Runs a statement on the key's shard and returns the first row or null.",
+            result: "a row or null",
+            rowLimit: 1,
+            shape: ResultEncoding.firstStyle
         ) { database, key, statement in try await database.first(key: key, statement) },
         RPCMethod(
-            "prepare", "Compiles a statement on the key's shard without running it.",
-            parameters: [keyParameter, sqlParameter], result: "{shard, parameterCount, columns, readOnly}"
+            "prepare",
+            "Compiles a statement on the key's shard without running it.",
+            parameters: [keyParameter, sqlParameter],
+            result: "{shard, parameterCount, columns, readOnly}"
         ) { arguments, database in
             let description = try await database.prepare(
-                key: arguments.requiredString("key"), sql: arguments.requiredString("sql"))
+                key: arguments.requiredString("key"),
+                sql: arguments.requiredString("sql")
+            )
             return .object([
                 ("shard", .string(description.shard)),
                 ("parameterCount", .integer(Int64(description.parameterCount))),
@@ -34,7 +50,8 @@ extension MethodTable {
             ])
         },
         RPCMethod(
-            "batch", "Runs statements on the key's shard in one transaction: all commit or none.",
+            "batch",
+            "Runs statements on the key's shard in one transaction: all commit or none.",
             parameters: [
                 keyParameter,
                 .required("statements", .array, "[{sql, bindings?}], run in order"),
@@ -49,20 +66,29 @@ extension MethodTable {
 
     /// A method routed by key whose mapped-key case is served synchronously.
     private static func keyedMethod(
-        _ name: String, _ summary: String, result: String, rowLimit: Int?,
+        _ name: String,
+        _ summary: String,
+        result: String,
+        rowLimit: Int?,
         shape: @escaping @Sendable (QueryResult) -> JSONValue,
         routed: @escaping @Sendable (CollegeDB, String, SQLStatement) async throws -> QueryResult
     ) -> RPCMethod {
         RPCMethod(
-            name, summary, parameters: [keyParameter, sqlParameter, bindingsParameter], result: result,
+            name,
+            summary,
+            parameters: [keyParameter, sqlParameter, bindingsParameter],
+            result: result,
             blockingHandler: { arguments, database in
                 try database.executeMapped(
-                    key: arguments.requiredString("key"), arguments.statement(), rowLimit: rowLimit
+                    key: arguments.requiredString("key"),
+                    arguments.statement(),
+                    rowLimit: rowLimit
                 ).map(shape)
             },
             handler: { arguments, database in
                 shape(try await routed(database, arguments.requiredString("key"), arguments.statement()))
-            })
+            }
+        )
     }
 
     private static func batchStatements(_ value: JSONValue?) throws(JSONRPCError) -> [SQLStatement] {
@@ -82,7 +108,11 @@ extension MethodTable {
             default: throw .invalidParams("statements[\(index)].bindings: must be array, got \(bindings.typeName)")
             }
             statements.append(
-                SQLStatement(sql: sql, bindings: try MethodArguments.bindings(bindings, name: "statements[\(index)].bindings")))
+                SQLStatement(
+                    sql: sql,
+                    bindings: try MethodArguments.bindings(bindings, name: "statements[\(index)].bindings")
+                )
+            )
         }
         return statements
     }

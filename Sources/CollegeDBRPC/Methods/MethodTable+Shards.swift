@@ -3,35 +3,68 @@ import CollegeDB
 extension MethodTable {
     static let shardParameter = MethodParameter.required("shard", .string, "a shard name")
     static let batchSizeParameter = MethodParameter.optional(
-        "batchSize", .integer, "how many shards run at once (default 50, >= 1)")
+        "batchSize",
+        .integer,
+        "how many shards run at once (default 50, >= 1)"
+    )
 
     /// The direct and fan-out methods.
     static let shardMethods: [RPCMethod] = [
-        directMethod("runShard", "Runs a statement on the named shard.", result: "run-style result", rowLimit: nil, ResultEncoding.runStyle),
-        directMethod("allShard", "Runs a statement on the named shard and returns every row.", result: "all-style result", rowLimit: nil, ResultEncoding.allStyle),
-        directMethod("firstShard", "Runs a statement on the named shard and returns the first row or null.", result: "a row or null", rowLimit: 1, ResultEncoding.firstStyle),
+        directMethod(
+            "runShard",
+            "Runs a statement on the named shard.",
+            result: "run-style result",
+            rowLimit: nil,
+            ResultEncoding.runStyle
+        ),
+        directMethod(
+            "allShard",
+            "Runs a statement on the named shard and returns every row.",
+            result: "all-style result",
+            rowLimit: nil,
+            ResultEncoding.allStyle
+        ),
+        directMethod(
+            "firstShard",
+            "Runs a statement on the named shard and returns the first row or null.",
+            result: "a row or null",
+            rowLimit: 1,
+            ResultEncoding.firstStyle
+        ),
         fanOutMethod("runAllShards", "Runs a statement on every shard.", rowLimit: nil) { entry in
             ResultEncoding.fanOutEntry(entry, shape: ResultEncoding.runStyle)
         },
-        fanOutMethod("allAllShards", "Runs a statement on every shard and returns each shard's rows.", rowLimit: nil) { entry in
+        fanOutMethod("allAllShards", "Runs a statement on every shard and returns each shard's rows.", rowLimit: nil) {
+            entry in
             ResultEncoding.fanOutEntry(entry, shape: ResultEncoding.allStyle)
         },
-        fanOutMethod("firstAllShards", "Runs a statement on every shard and returns each shard's first row.", rowLimit: 1, ResultEncoding.firstFanOutEntry),
+        fanOutMethod(
+            "firstAllShards",
+            "Runs a statement on every shard and returns each shard's first row.",
+            rowLimit: 1,
+            ResultEncoding.firstFanOutEntry
+        ),
         RPCMethod(
-            "getDatabaseSizeForShard", "The shard's size in bytes (page_count * page_size).",
-            parameters: [shardParameter], result: "an integer"
+            "getDatabaseSizeForShard",
+            "The shard's size in bytes (page_count * page_size).",
+            parameters: [shardParameter],
+            result: "an integer"
         ) { arguments, database in
             .integer(try await database.databaseSize(shard: arguments.requiredString("shard")))
         },
         RPCMethod(
-            "createSchema", "Runs a schema script on every shard, or on the named one; each shard in one transaction.",
+            "createSchema",
+            "Runs a schema script on every shard, or on the named one; each shard in one transaction.",
             parameters: [
                 .required("schema", .string, "SQL statements; comments, quoted ';' and triggers are handled"),
                 .optional("shard", .string, "only this shard"),
             ],
             result: "{shards, statements}"
         ) { arguments, database in
-            let result = try await database.createSchema(arguments.requiredString("schema"), shard: arguments.string("shard"))
+            let result = try await database.createSchema(
+                arguments.requiredString("schema"),
+                shard: arguments.string("shard")
+            )
             return .object([
                 ("shards", .array(result.shards.map(JSONValue.string))),
                 ("statements", .integer(Int64(result.statements))),
@@ -40,21 +73,34 @@ extension MethodTable {
     ]
 
     private static func directMethod(
-        _ name: String, _ summary: String, result: String, rowLimit: Int?, _ shape: @escaping @Sendable (QueryResult) -> JSONValue
+        _ name: String,
+        _ summary: String,
+        result: String,
+        rowLimit: Int?,
+        _ shape: @escaping @Sendable (QueryResult) -> JSONValue
     ) -> RPCMethod {
         RPCMethod(name, summary, parameters: [shardParameter, sqlParameter, bindingsParameter], result: result) {
-            arguments, database in
+            arguments,
+            database in
             shape(
                 try await database.execute(
-                    onShard: arguments.requiredString("shard"), arguments.statement(), rowLimit: rowLimit))
+                    onShard: arguments.requiredString("shard"),
+                    arguments.statement(),
+                    rowLimit: rowLimit
+                )
+            )
         }
     }
 
     private static func fanOutMethod(
-        _ name: String, _ summary: String, rowLimit: Int?, _ entry: @escaping @Sendable (FanOutResult) -> JSONValue
+        _ name: String,
+        _ summary: String,
+        rowLimit: Int?,
+        _ entry: @escaping @Sendable (FanOutResult) -> JSONValue
     ) -> RPCMethod {
         RPCMethod(
-            name, summary + " One failing shard fails only its own entry.",
+            name,
+            summary + " One failing shard fails only its own entry.",
             parameters: [sqlParameter, bindingsParameter, batchSizeParameter],
             result: "an array with one entry per shard, in shard order"
         ) { arguments, database in
@@ -63,7 +109,10 @@ extension MethodTable {
                 throw JSONRPCError.invalidParams("batchSize: must be >= 1")
             }
             let results = try await database.executeOnAllShards(
-                arguments.statement(), batchSize: Int(batchSize), rowLimit: rowLimit)
+                arguments.statement(),
+                batchSize: Int(batchSize),
+                rowLimit: rowLimit
+            )
             return .array(results.map(entry))
         }
     }

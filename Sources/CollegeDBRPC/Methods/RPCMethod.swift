@@ -17,8 +17,12 @@ public struct RPCMethod: Sendable {
     let blockingHandler: BlockingHandler?
 
     init(
-        _ name: String, _ summary: String, parameters: [MethodParameter] = [], result: String,
-        blockingHandler: BlockingHandler? = nil, handler: @escaping Handler
+        _ name: String,
+        _ summary: String,
+        parameters: [MethodParameter] = [],
+        result: String,
+        blockingHandler: BlockingHandler? = nil,
+        handler: @escaping Handler
     ) {
         self.name = name
         self.summary = summary

@@ -16,7 +16,8 @@ public struct JSONRPCDispatcher: Sendable {
         case needsAsync(JSONValue)
     }
 
-    public init(database: CollegeDB, methods: MethodTable = .standard, logger: Logger = Logger(label: "collegedb.rpc")) {
+    public init(database: CollegeDB, methods: MethodTable = .standard, logger: Logger = Logger(label: "collegedb.rpc"))
+    {
         self.database = database
         self.methods = methods
         self.logger = logger
@@ -99,7 +100,10 @@ public struct JSONRPCDispatcher: Sendable {
         case let error as JSONRPCError:
             return error
         case let error as CollegeDBError:
-            logger.debug("call failed", metadata: ["method": "\(method)", "code": "\(error.code)", "error": "\(error.message)"])
+            logger.debug(
+                "call failed",
+                metadata: ["method": "\(method)", "code": "\(error.code)", "error": "\(error.message)"]
+            )
             return JSONRPCError(error)
         default:
             logger.error("unexpected failure", metadata: ["method": "\(method)", "error": "\(error)"])

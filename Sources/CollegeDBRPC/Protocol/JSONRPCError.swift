@@ -25,7 +25,11 @@ public struct JSONRPCError: Error, Sendable, Hashable {
     }
 
     public static func invalidParams(_ detail: String) -> JSONRPCError {
-        JSONRPCError(code: -32602, message: "Invalid params: \(detail)", data: .object([("code", .string("INVALID_PARAMS"))]))
+        JSONRPCError(
+            code: -32602,
+            message: "Invalid params: \(detail)",
+            data: .object([("code", .string("INVALID_PARAMS"))])
+        )
     }
 
     /// The error for an engine error: its numeric code from `JSONRPCErrorCodes`, its message,
@@ -41,7 +45,8 @@ public struct JSONRPCError: Error, Sendable, Hashable {
                         ("extendedCode", .integer(Int64(sqlite.extendedCode))),
                         ("message", .string(sqlite.message)),
                     ])
-                ))
+                )
+            )
         }
         let message = error.code == .invalidParams ? "Invalid params: \(error.message)" : error.message
         self.init(code: JSONRPCErrorCodes.numericCode(for: error.code), message: message, data: .object(data))

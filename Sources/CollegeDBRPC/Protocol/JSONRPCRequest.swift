@@ -12,7 +12,8 @@ struct JSONRPCRequest {
         let id = value["id"]
         switch id {
         case nil, .null?, .string?, .integer?, .double?: break
-        default: return .failure(InvalidRequest(id: .null, error: .invalidRequest("id must be a string, a number or null")))
+        default:
+            return .failure(InvalidRequest(id: .null, error: .invalidRequest("id must be a string, a number or null")))
         }
         let answerID = id ?? .null
         guard value["jsonrpc"] == .string("2.0") else {
@@ -25,7 +26,9 @@ struct JSONRPCRequest {
         switch params {
         case nil, .array?, .object?: break
         default:
-            return .failure(InvalidRequest(id: answerID, error: .invalidRequest("params must be an array or an object")))
+            return .failure(
+                InvalidRequest(id: answerID, error: .invalidRequest("params must be an array or an object"))
+            )
         }
         return .success(JSONRPCRequest(method: method, params: params, id: id))
     }

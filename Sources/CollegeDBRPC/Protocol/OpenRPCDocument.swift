@@ -9,7 +9,10 @@ enum OpenRPCDocument {
                 "info",
                 .object([
                     ("title", .string("collegedbd")),
-                    ("description", .string("SQL sharded by key across SQLite databases, over line-delimited JSON-RPC 2.0.")),
+                    (
+                        "description",
+                        .string("SQL sharded by key across SQLite databases, over line-delimited JSON-RPC 2.0.")
+                    ),
                     ("version", .string(CollegeDB.version)),
                 ])
             ),
@@ -18,7 +21,12 @@ enum OpenRPCDocument {
     }
 
     static func method(_ method: RPCMethod) -> JSONValue {
-        self.method(name: method.name, summary: method.summary, parameters: method.parameters, result: method.resultSummary)
+        self.method(
+            name: method.name,
+            summary: method.summary,
+            parameters: method.parameters,
+            result: method.resultSummary
+        )
     }
 
     static func method(name: String, summary: String, parameters: [MethodParameter], result: String) -> JSONValue {
@@ -36,9 +44,13 @@ enum OpenRPCDocument {
                             ("required", .bool(parameter.required)),
                             ("schema", .object([("type", .string(parameter.type.rawValue))])),
                         ])
-                    })
+                    }
+                )
             ),
-            ("result", .object([("name", .string("result")), ("description", .string(result)), ("schema", .object([]))])),
+            (
+                "result",
+                .object([("name", .string("result")), ("description", .string(result)), ("schema", .object([]))])
+            ),
         ])
     }
 }

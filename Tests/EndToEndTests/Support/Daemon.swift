@@ -24,7 +24,8 @@ final class Daemon {
         let directory = directory ?? Self.makeDirectory()
         self.directory = directory
         socketPath = directory.appendingPathComponent("d.sock").path
-        arguments = ["--data-dir", directory.appendingPathComponent("data").path, "--socket", socketPath] + extraArguments
+        arguments =
+            ["--data-dir", directory.appendingPathComponent("data").path, "--socket", socketPath] + extraArguments
         logURL = directory.appendingPathComponent("daemon.log")
         process = Process()
         try start()
