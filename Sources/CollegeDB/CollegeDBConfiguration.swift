@@ -62,6 +62,16 @@ public struct CollegeDBConfiguration: Sendable {
 
     var effectiveShards: [ShardDescriptor] { shards.isEmpty ? Self.embeddedDefaultShards : shards }
 
+    /// The routing rules of this configuration.
+    public var policy: RoutingPolicy {
+        RoutingPolicy(
+            strategy: strategy,
+            targetRegion: targetRegion,
+            maxDatabaseSize: maxDatabaseSize,
+            allowsFlush: allowsFlush
+        )
+    }
+
     var mappingStorePath: String { dataDirectory + "/mapping.sqlite" }
 
     func path(of shard: ShardDescriptor) -> String {

@@ -5,55 +5,82 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
-/// The daemon's listener as a `Service`: binds the Unix socket and serves every connection
-/// concurrently. On graceful shutdown it stops accepting, lets each connection answer the lines
-/// it has received, closes them, and returns.
+/// The daemon's listener as a `Service`: listens on its Unix socket (bound here or passed by
+/// systemd) and serves every connection concurrently. On graceful shutdown it tells systemd
+/// `STOPPING=1`, stops accepting, lets each connection answer the lines it has received (for at
+/// most the drain timeout), closes them, and returns.
 public final class CollegeDBServer: Service, Sendable {
     public let configuration: ServerConfiguration
+    /// The open client connections.
+    public let connections: ConnectionCounter
     let dispatcher: JSONRPCDispatcher
     let logger: Logger
+    let notifier: SystemdNotifier
+    let onListening: @Sendable () async -> Void
     let group: any EventLoopGroup
     /// The threads that serve requests off the event loops. Bounded, so load cannot multiply
     /// threads; more than the cores, so a few slow queries cannot hold up every fast one.
     let requestThreads = NIOThreadPool(numberOfThreads: 16)
 
+    /// `onListening` runs once the socket accepts connections.
     public init(
         configuration: ServerConfiguration,
         dispatcher: JSONRPCDispatcher,
         logger: Logger,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        connections: ConnectionCounter = ConnectionCounter(),
+        notifier: SystemdNotifier = SystemdNotifier(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onListening: @escaping @Sendable () async -> Void = {}
     ) {
         self.configuration = configuration
         self.dispatcher = dispatcher
         self.logger = logger
+        self.connections = connections
+        self.notifier = notifier
         self.group = group
+        self.onListening = onListening
     }
 
     public func run() async throws {
         requestThreads.start()
         defer { requestThreads.shutdownGracefully { _ in } }
         let quiescing = ServerQuiescingHelper(group: group)
-        let serverChannel = try await bind(quiescing: quiescing)
-        logger.notice("listening on \(configuration.socketPath)")
+        let serverChannel = try await listen(quiescing: quiescing)
+        logger.notice("listening on \(configuration.listenerDescription)")
+        await onListening()
+        let notifier = self.notifier
         try await withGracefulShutdownHandler {
-            try await serverChannel.closeFuture.get()
+            try await withTaskCancellationHandler {
+                try await serverChannel.closeFuture.get()
+            } onCancel: {
+                quiescing.initiateShutdown(promise: nil)
+            }
         } onGracefulShutdown: {
+            notifier.stopping()
             quiescing.initiateShutdown(promise: nil)
         }
         let drained = group.next().makePromise(of: Void.self)
         quiescing.initiateShutdown(promise: drained)
-        try await drained.futureResult.get()
-        logger.info("stopped listening", metadata: ["socket": "\(configuration.socketPath)"])
+        if await !drained.futureResult.completes(within: configuration.drainTimeout, on: group.next()) {
+            logger.warning(
+                "connections still busy after the drain timeout; exiting anyway",
+                metadata: ["open": "\(connections.open)"]
+            )
+        }
+        if case .path(let path) = configuration.listener {
+            UnixSocketPath.remove(path)
+        }
+        logger.info("stopped listening", metadata: ["socket": "\(configuration.listenerDescription)"])
     }
 
-    private func bind(quiescing: ServerQuiescingHelper) async throws -> any Channel {
-        let path = configuration.socketPath
-        try UnixSocketPath.prepare(path)
+    private func listen(quiescing: ServerQuiescingHelper) async throws -> any Channel {
         let maximumLineLength = configuration.maximumLineLength
         let dispatcher = self.dispatcher
         let requestThreads = self.requestThreads
-        let channel = try await ServerBootstrap(group: group)
+        let connections = self.connections
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -64,14 +91,44 @@ public final class CollegeDBServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
+                        connections.makeHandler(),
                         ByteToMessageHandler(LengthLimitedLineDecoder(maximumLineLength: maximumLineLength)),
                         RequestHandler(dispatcher: dispatcher, threadPool: requestThreads)
                     )
                 }
             }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
-            .get()
-        try UnixSocketPath.setMode(path, configuration.socketMode)
-        return channel
+        switch configuration.listener {
+        case .inherited(let descriptor, _):
+            return try await bootstrap.withBoundSocket(descriptor).get()
+        case .path(let path):
+            try UnixSocketPath.prepare(path)
+            let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+            try UnixSocketPath.setMode(path, configuration.socketMode)
+            return channel
+        }
+    }
+}
+
+extension EventLoopFuture where Value == Void {
+    /// Whether the future completes within `timeout`; returns as soon as either is known.
+    func completes(within timeout: Duration, on eventLoop: any EventLoop) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let resumed = Mutex(false)
+            let resumeOnce: @Sendable (Bool) -> Void = { value in
+                if resumed.withLock({ done in
+                    defer { done = true }
+                    return !done
+                }) {
+                    continuation.resume(returning: value)
+                }
+            }
+            let seconds = timeout.components.seconds
+            let nanoseconds = timeout.components.attoseconds / 1_000_000_000
+            let timer = eventLoop.scheduleTask(in: .seconds(seconds) + .nanoseconds(nanoseconds)) { resumeOnce(false) }
+            whenComplete { _ in
+                timer.cancel()
+                resumeOnce(true)
+            }
+        }
     }
 }

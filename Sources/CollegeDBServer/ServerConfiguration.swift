@@ -1,17 +1,40 @@
 /// How the server listens and what it accepts.
 public struct ServerConfiguration: Sendable {
-    /// Where to bind when not socket-activated.
-    public var socketPath: String
+    /// Where connections come from.
+    public enum Listener: Sendable, Hashable {
+        /// Bind a Unix socket at this path (replacing a stale socket file) with `socketMode`.
+        case path(String)
+        /// Serve on a listening socket systemd passed; it is never unlinked or re-bound.
+        case inherited(descriptor: Int32, name: String)
+    }
+
+    public var listener: Listener
     /// Permission bits of a socket file the daemon binds itself.
     public var socketMode: UInt16
     /// The longest request line accepted, in bytes, without its newline.
     public var maximumLineLength: Int
+    /// How long a graceful shutdown waits for connections to answer what they received.
+    public var drainTimeout: Duration
 
     public static let defaultMaximumLineLength = 16 * 1024 * 1024
 
-    public init(socketPath: String, socketMode: UInt16 = 0o660, maximumLineLength: Int = defaultMaximumLineLength) {
-        self.socketPath = socketPath
+    public init(
+        listener: Listener,
+        socketMode: UInt16 = 0o660,
+        maximumLineLength: Int = defaultMaximumLineLength,
+        drainTimeout: Duration = .seconds(10)
+    ) {
+        self.listener = listener
         self.socketMode = socketMode
         self.maximumLineLength = maximumLineLength
+        self.drainTimeout = drainTimeout
+    }
+
+    /// Where the server listens, for people.
+    public var listenerDescription: String {
+        switch listener {
+        case .path(let path): return path
+        case .inherited(let descriptor, let name): return "the socket systemd passed (fd \(descriptor), name \(name))"
+        }
     }
 }

@@ -48,6 +48,13 @@ enum UnixSocketPath {
         return result == 0
     }
 
+    /// Removes the socket file the daemon bound, if it is still there.
+    static func remove(_ path: String) {
+        var status = stat()
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else { return }
+        unlink(path)
+    }
+
     static func setMode(_ path: String, _ mode: UInt16) throws {
         guard chmod(path, mode_t(mode)) == 0 else {
             throw InUse(path: path, reason: "cannot set the socket's mode (errno \(errno))")

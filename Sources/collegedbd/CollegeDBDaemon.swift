@@ -2,11 +2,14 @@ import ArgumentParser
 import CollegeDB
 import CollegeDBRPC
 import CollegeDBServer
+import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// `collegedbd`: opens the shards and the mapping store, then serves the wire contract on a
-/// Unix socket until SIGTERM or SIGINT, finishing in-flight requests first.
+/// Unix socket (its own, or the one systemd passed) until SIGTERM or SIGINT, finishing in-flight
+/// requests first. Reports to systemd with sd_notify; SIGHUP reloads the config file.
 struct CollegeDBDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collegedbd",
@@ -22,22 +25,22 @@ struct CollegeDBDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let activation = SystemdSocketActivation.inherited()
         let settings: DaemonSettings
         do {
-            settings = try DaemonSettings(options: options, file: try options.configPath.map(ConfigFile.load))
+            settings = try DaemonSettings(
+                options: options,
+                file: try options.configPath.map(ConfigFile.load),
+                activation: activation
+            )
         } catch {
             throw ValidationError("\(error)")
         }
-        var logger = Logger(label: "collegedbd")
-        logger.logLevel = settings.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        let logger = Self.bootstrapLogging(level: settings.logLevel)
+        let notifier = SystemdNotifier()
 
         let database = try await CollegeDB.open(settings.database, logger: logger)
-        let shardNames = await database.listKnownShards()
+        let shardNames = database.coordinator.registry.names
         if settings.database.usesEmbeddedDefault {
             logger.notice(
                 "no shard configured: using the embedded default",
@@ -53,18 +56,70 @@ struct CollegeDBDaemon: AsyncParsableCommand {
                 "strategy": "\(settings.database.strategy.read.rawValue)/\(settings.database.strategy.write.rawValue)",
             ]
         )
+
+        let group = MultiThreadedEventLoopGroup.singleton
+        let connections = ConnectionCounter()
+        let status = StatusService(database: database, connections: connections, notifier: notifier)
         let server = CollegeDBServer(
             configuration: settings.server,
             dispatcher: JSONRPCDispatcher(database: database, logger: logger),
-            logger: logger
-        )
-        let group = ServiceGroup(
+            logger: logger,
+            connections: connections,
+            notifier: notifier,
+            group: group
+        ) { notifier.ready(status: await status.summary()) }
+        // The server's end ends the daemon; the helpers' ends do not.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(
+                service: ReloadService(
+                    options: options,
+                    activation: activation,
+                    database: database,
+                    notifier: notifier,
+                    status: status,
+                    logger: logger
+                ),
+                successTerminationBehavior: .ignore
+            ),
+            .init(service: server),
+            .init(service: status, successTerminationBehavior: .ignore),
+        ]
+        if let interval = notifier.watchdogInterval {
+            services.append(
+                .init(
+                    service: WatchdogService(interval: interval, database: database, group: group, notifier: notifier),
+                    successTerminationBehavior: .ignore
+                )
+            )
+        }
+        let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        try await group.run()
+        try await serviceGroup.run()
+        try await database.close()
+        logger.info("closed the databases")
+    }
+
+    /// Logs to the journal when standard error is connected to it, else to standard error.
+    static func bootstrapLogging(level: Logger.Level) -> Logger {
+        let environment = ProcessInfo.processInfo.environment
+        let toJournal = JournalLogHandler.isStandardErrorJournal(environment: environment)
+        LoggingSystem.bootstrap { label in
+            if toJournal {
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "collegedbd")
+        logger.logLevel = level
+        return logger
     }
 }

@@ -13,6 +13,8 @@ struct ConfigFile: Sendable {
     }
 
     var socket: String?
+    var socketName: String?
+    var shutdownTimeout: Double?
     var socketMode: String?
     var dataDirectory: String?
     var shards: [Shard]?
@@ -73,6 +75,8 @@ struct ConfigFile: Sendable {
         for (name, member) in members {
             switch name {
             case "socket": socket = try string(member, name)
+            case "socketName": socketName = try string(member, name)
+            case "shutdownTimeout": shutdownTimeout = try number(member, name)
             case "socketMode": socketMode = try string(member, name)
             case "dataDir": dataDirectory = try string(member, name)
             case "strategy":

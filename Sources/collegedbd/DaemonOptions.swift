@@ -8,6 +8,12 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Where to listen when not socket-activated (default: DATA_DIR/collegedb.sock).")
     var socket: String?
 
+    @Option(help: "Under socket activation, the FileDescriptorName= to serve on (default: collegedb; else the first).")
+    var socketName: String?
+
+    @Option(help: "Seconds a shutdown waits for connections to answer what they received (default: 10).")
+    var shutdownTimeout: Double?
+
     @Option(help: "Permission bits of the socket file, in octal (default: 0660).")
     var socketMode: String?
 

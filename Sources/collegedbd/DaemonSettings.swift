@@ -15,9 +15,11 @@ struct DaemonSettings: Sendable {
 
     static let defaultDataDirectory = "collegedb-data"
 
+    /// `activation` holds the sockets systemd passed; with one, `--socket` is not bound.
     init(
         options: DaemonOptions,
         file: ConfigFile?,
+        activation: SystemdSocketActivation,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         let file = file ?? ConfigFile.empty
@@ -77,7 +79,20 @@ struct DaemonSettings: Sendable {
         let maximumLineLength =
             options.maxLineBytes ?? file.maxLineBytes ?? ServerConfiguration.defaultMaximumLineLength
         guard maximumLineLength > 0 else { throw Invalid(description: "max line bytes must be positive") }
-        server = ServerConfiguration(socketPath: socketPath, socketMode: mode, maximumLineLength: maximumLineLength)
+        let shutdownTimeout = options.shutdownTimeout ?? file.shutdownTimeout ?? 10
+        guard shutdownTimeout >= 0 else { throw Invalid(description: "shutdown timeout must not be negative") }
+        let listener: ServerConfiguration.Listener
+        if let inherited = activation.socket(named: options.socketName ?? file.socketName ?? "collegedb") {
+            listener = .inherited(descriptor: inherited.descriptor, name: inherited.name)
+        } else {
+            listener = .path(socketPath)
+        }
+        server = ServerConfiguration(
+            listener: listener,
+            socketMode: mode,
+            maximumLineLength: maximumLineLength,
+            drainTimeout: .milliseconds(Int64(shutdownTimeout * 1000))
+        )
 
         let levelText = options.logLevel ?? file.logLevel ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else {

@@ -4,35 +4,72 @@ import Synchronization
 /// Owns the known shards and allocates unmapped keys. Its state (mappings, per-shard record
 /// counts, the round-robin position) is persisted in the mapping store, so it survives restarts.
 public actor ShardCoordinator {
-    /// The current registry, published for readers on every request path without an actor hop;
-    /// only the actor replaces it.
-    private nonisolated let published: Mutex<ShardRegistry>
+    /// The shards and the routing policy, published for readers on every request path without
+    /// an actor hop; only the actor replaces them, always together.
+    private nonisolated let published: Mutex<(registry: ShardRegistry, policy: RoutingPolicy)>
 
     /// The shards known now, in shard order.
-    public nonisolated var registry: ShardRegistry { published.withLock { $0 } }
+    public nonisolated var registry: ShardRegistry { published.withLock { $0.registry } }
+    /// The routing policy in force now.
+    public nonisolated var policy: RoutingPolicy { published.withLock { $0.policy } }
+    /// The configuration in force: the one opened with, or the last applied.
+    public private(set) var configuration: CollegeDBConfiguration
     let store: MappingStore
-    let selection: ShardSelection
-    let maxDatabaseSize: Int64?
     let logger: Logger
 
-    init(
-        registry: ShardRegistry,
-        store: MappingStore,
-        selection: ShardSelection,
-        maxDatabaseSize: Int64?,
-        logger: Logger
-    ) {
-        published = Mutex(registry)
+    init(registry: ShardRegistry, configuration: CollegeDBConfiguration, store: MappingStore, logger: Logger) {
+        published = Mutex((registry, configuration.policy))
+        self.configuration = configuration
         self.store = store
-        self.selection = selection
-        self.maxDatabaseSize = maxDatabaseSize
         self.logger = logger
+    }
+
+    /// Answers once the actor is free: a liveness check for the watchdog.
+    public func ping() {}
+
+    /// Applies a changed configuration to the running coordinator: new shards are opened and
+    /// appended, regions, weights and priorities and the routing policy are replaced. What
+    /// cannot change while running (the data directory, key hashing, a shard's file, removing a
+    /// shard) is refused with the reason, and nothing changes.
+    /// Returns the names of the shards added.
+    public func apply(_ configuration: CollegeDBConfiguration) async throws -> [String] {
+        let current = self.configuration
+        guard configuration.dataDirectory == current.dataDirectory else {
+            throw CollegeDBError.invalidParams("changing the data directory needs a restart")
+        }
+        guard configuration.hashesKeys == current.hashesKeys else {
+            throw CollegeDBError.invalidParams("changing key hashing needs a restart")
+        }
+        let registry = self.registry
+        let descriptors = configuration.effectiveShards
+        let newNames = Set(descriptors.map(\.name))
+        if let removed = registry.shards.first(where: { !newNames.contains($0.name) }) {
+            throw CollegeDBError.invalidParams("removing shard '\(removed.name)' needs a restart")
+        }
+        var databases: [ShardDatabase] = []
+        var added: [String] = []
+        for descriptor in descriptors {
+            let path = configuration.path(of: descriptor)
+            if let existing = try? registry.database(named: descriptor.name) {
+                guard existing.path == path else {
+                    throw CollegeDBError.invalidParams("moving shard '\(descriptor.name)' to \(path) needs a restart")
+                }
+                databases.append(existing)
+            } else {
+                databases.append(try await BlockingWork.run { try ShardDatabase(name: descriptor.name, path: path) })
+                added.append(descriptor.name)
+            }
+        }
+        let updated = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
+        published.withLock { $0 = (updated, configuration.policy) }
+        self.configuration = configuration
+        return added
     }
 
     /// The mapping of `key`, created with `kind` when it has none; atomic across racing callers.
     public func allocate(key: String, kind: StrategyKind) async throws -> Allocation {
         let candidates = try await eligibleCandidates()
-        let selection = self.selection
+        let selection = ShardSelection(targetRegion: policy.targetRegion)
         let store = self.store
         return try await BlockingWork.run {
             try store.allocate(key: key) { position in
@@ -52,7 +89,7 @@ public actor ShardCoordinator {
     public func readTarget(key: String, kind: StrategyKind) async throws -> ShardDatabase {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
-        let selection = self.selection
+        let selection = ShardSelection(targetRegion: policy.targetRegion)
         let store = self.store
         let name = try await BlockingWork.run {
             let position = kind == .roundRobin ? try store.roundRobinPosition() : 0
@@ -73,7 +110,7 @@ public actor ShardCoordinator {
     private func eligibleCandidates() async throws -> [ShardCandidate] {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
-        guard let limit = maxDatabaseSize else { return registry.candidates }
+        guard let limit = policy.maxDatabaseSize else { return registry.candidates }
         let sizes = try await BlockingWork.run { try registry.shards.map { try $0.sizeInBytes() } }
         let underLimit = zip(registry.candidates, sizes).filter { $0.1 < limit }.map(\.0)
         if !underLimit.isEmpty { return underLimit }

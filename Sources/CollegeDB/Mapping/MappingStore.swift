@@ -157,6 +157,11 @@ public final class MappingStore: Sendable {
         }
     }
 
+    /// Closes every connection; later calls fail.
+    public func close() throws {
+        try pool.close()
+    }
+
     /// Whether the store answers a trivial query.
     public func isHealthy() -> Bool {
         (try? pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1

@@ -11,7 +11,7 @@ extension CollegeDB {
         try Self.validate(key: primaryKey)
         return try await coordinator.allocate(
             key: primaryKey,
-            kind: strategy ?? configuration.strategy.kind(for: operation)
+            kind: strategy ?? coordinator.policy.strategy.kind(for: operation)
         )
     }
 
@@ -38,7 +38,7 @@ extension CollegeDB {
     }
 
     func checkFlushAllowed(confirm: Bool) throws {
-        guard configuration.allowsFlush else {
+        guard coordinator.policy.allowsFlush else {
             throw CollegeDBError(
                 .flushDisabled,
                 "flushing is disabled; start the daemon with --allow-flush (development only)"

@@ -3,7 +3,6 @@ import Logging
 /// The sharded database: routes each statement to a shard by key, through the mapping store or,
 /// for an unmapped key, a strategy. Safe to share across tasks; usable in-process.
 public final class CollegeDB: Sendable {
-    public let configuration: CollegeDBConfiguration
     public let coordinator: ShardCoordinator
     public let mappingStore: MappingStore
     let logger: Logger
@@ -13,12 +12,10 @@ public final class CollegeDB: Sendable {
     public static let version = "0.1.0"
 
     private init(
-        configuration: CollegeDBConfiguration,
         coordinator: ShardCoordinator,
         mappingStore: MappingStore,
         logger: Logger
     ) {
-        self.configuration = configuration
         self.coordinator = coordinator
         self.mappingStore = mappingStore
         self.logger = logger
@@ -50,12 +47,11 @@ public final class CollegeDB: Sendable {
         let registry = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
         let coordinator = ShardCoordinator(
             registry: registry,
+            configuration: configuration,
             store: store,
-            selection: ShardSelection(targetRegion: configuration.targetRegion),
-            maxDatabaseSize: configuration.maxDatabaseSize,
             logger: logger
         )
-        return CollegeDB(configuration: configuration, coordinator: coordinator, mappingStore: store, logger: logger)
+        return CollegeDB(coordinator: coordinator, mappingStore: store, logger: logger)
     }
 
     // MARK: Routed by key
@@ -80,7 +76,7 @@ public final class CollegeDB: Sendable {
     public func prepare(key: String, sql: String) async throws -> StatementDescription {
         try Self.validate(key: key)
         var shard = try await mappedShard(key: key)
-        if shard == nil { shard = try await coordinator.readTarget(key: key, kind: configuration.strategy.read) }
+        if shard == nil { shard = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read) }
         let target = shard!
         return try await BlockingWork.run { try target.describe(sql) }
     }
@@ -92,7 +88,7 @@ public final class CollegeDB: Sendable {
         if let mapped = try await mappedShard(key: key) {
             shard = mapped
         } else {
-            shard = try await allocatedShard(key: key, kind: configuration.strategy.write)
+            shard = try await allocatedShard(key: key, kind: coordinator.policy.strategy.write)
         }
         return try await BlockingWork.run { try shard.executeBatch(statements) }
     }
@@ -119,10 +115,10 @@ public final class CollegeDB: Sendable {
         }) {
             return mappedResult
         }
-        let readTarget = try await coordinator.readTarget(key: key, kind: configuration.strategy.read)
+        let readTarget = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read)
         var writes = allocates
         if !writes { writes = try await BlockingWork.run { try !readTarget.isReadOnly(statement.sql) } }
-        let shard = writes ? try await allocatedShard(key: key, kind: configuration.strategy.write) : readTarget
+        let shard = writes ? try await allocatedShard(key: key, kind: coordinator.policy.strategy.write) : readTarget
         return try await BlockingWork.run { try shard.execute(statement, rowLimit: rowLimit) }
     }
 

@@ -36,6 +36,7 @@ public struct JSONRPCDispatcher: Sendable {
         guard case .object = value, case .success(let request) = JSONRPCRequest.decode(value),
             let method = methods[request.method], let blockingHandler = method.blockingHandler
         else { return .needsAsync(value) }
+        let started = ContinuousClock.now
         let outcome: Result<JSONValue, JSONRPCError>
         do {
             let arguments = try MethodArguments(request.params, parameters: method.parameters)
@@ -44,6 +45,7 @@ public struct JSONRPCDispatcher: Sendable {
         } catch {
             outcome = .failure(rpcError(error, method: request.method))
         }
+        log(request.method, since: started, outcome)
         return .answered(response(to: request, outcome).map(JSONSerializer.serialize))
     }
 
@@ -79,12 +81,45 @@ public struct JSONRPCDispatcher: Sendable {
 
     private func call(_ request: JSONRPCRequest) async -> Result<JSONValue, JSONRPCError> {
         guard let method = methods[request.method] else { return .failure(.methodNotFound(request.method)) }
+        let started = ContinuousClock.now
+        let outcome: Result<JSONValue, JSONRPCError>
         do {
             let arguments = try MethodArguments(request.params, parameters: method.parameters)
-            return .success(try await method.handler(arguments, database))
+            outcome = .success(try await method.handler(arguments, database))
         } catch {
-            return .failure(rpcError(error, method: request.method))
+            outcome = .failure(rpcError(error, method: request.method))
         }
+        log(request.method, since: started, outcome)
+        return outcome
+    }
+
+    /// One debug line per call with the journal's structured fields: method, shard (for results
+    /// that name one), duration, error code.
+    private func log(
+        _ method: String,
+        since started: ContinuousClock.Instant,
+        _ outcome: Result<JSONValue, JSONRPCError>
+    ) {
+        logger.debug(
+            "call",
+            metadata: {
+                let elapsed = ContinuousClock.now - started
+                var metadata: Logger.Metadata = [
+                    "method": "\(method)",
+                    "duration_ms":
+                        "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+                ]
+                switch outcome {
+                case .success(let result):
+                    if case .string(let shard)? = result["meta"]?["shard"] ?? result["shard"] {
+                        metadata["shard"] = "\(shard)"
+                    }
+                case .failure(let error):
+                    metadata["error_code"] = "\(error.dataCode ?? String(error.code))"
+                }
+                return metadata
+            }()
+        )
     }
 
     private func response(to request: JSONRPCRequest, _ outcome: Result<JSONValue, JSONRPCError>) -> JSONValue? {
@@ -100,10 +135,6 @@ public struct JSONRPCDispatcher: Sendable {
         case let error as JSONRPCError:
             return error
         case let error as CollegeDBError:
-            logger.debug(
-                "call failed",
-                metadata: ["method": "\(method)", "code": "\(error.code)", "error": "\(error.message)"]
-            )
             return JSONRPCError(error)
         default:
             logger.error("unexpected failure", metadata: ["method": "\(method)", "error": "\(error)"])

@@ -9,6 +9,8 @@ final class Daemon {
     let directory: URL
     let socketPath: String
     let arguments: [String]
+    let environment: [String: String]
+    let launcher: [String]
     private(set) var process: Process
     private let logURL: URL
 
@@ -19,13 +21,22 @@ final class Daemon {
             .deletingLastPathComponent().appendingPathComponent("collegedbd")
     }
 
-    /// Starts a daemon on a new directory with `extraArguments`, and waits until it answers.
-    init(_ extraArguments: [String] = [], directory: URL? = nil) throws {
+    /// Starts a daemon on a new directory with `extraArguments` and `environment` added to the
+    /// test's, and waits until it answers. `launcher` runs first (for example
+    /// `systemd-socket-activate` and its flags), with the binary and its arguments after it.
+    init(
+        _ extraArguments: [String] = [],
+        directory: URL? = nil,
+        environment: [String: String] = [:],
+        launcher: [String] = []
+    ) throws {
         let directory = directory ?? Self.makeDirectory()
         self.directory = directory
         socketPath = directory.appendingPathComponent("d.sock").path
         arguments =
             ["--data-dir", directory.appendingPathComponent("data").path, "--socket", socketPath] + extraArguments
+        self.environment = environment
+        self.launcher = launcher
         logURL = directory.appendingPathComponent("daemon.log")
         process = Process()
         try start()
@@ -45,8 +56,14 @@ final class Daemon {
         let log = try FileHandle(forWritingTo: logURL)
         log.seekToEndOfFile()
         process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [Self.binary.path] + arguments
+        } else {
+            process.executableURL = Self.binary
+            process.arguments = arguments
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = log
         process.standardOutput = log
         try process.run()
@@ -82,12 +99,23 @@ final class Daemon {
 
     func connect() throws -> LineSocket { try LineSocket(path: socketPath) }
 
-    /// SIGTERM, then the exit status.
+    /// Sends `signal` to the daemon.
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// SIGTERM, then the exit status; a daemon still running after 20 s is killed and reported
+    /// as status -1.
     @discardableResult
     func stop() -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            return -1
         }
         return process.terminationStatus
     }

@@ -1,0 +1,39 @@
+import CollegeDB
+import ServiceLifecycle
+
+/// Keeps systemd's `STATUS=` current: shards, mapped records, open connections.
+public struct StatusService: Service {
+    let database: CollegeDB
+    let connections: ConnectionCounter
+    let notifier: SystemdNotifier
+    let interval: Duration
+
+    public init(
+        database: CollegeDB,
+        connections: ConnectionCounter,
+        notifier: SystemdNotifier,
+        interval: Duration = .seconds(5)
+    ) {
+        self.database = database
+        self.connections = connections
+        self.notifier = notifier
+        self.interval = interval
+    }
+
+    /// A one-line summary, such as `3 shards, 1200 keys, 4 connections`.
+    public func summary() async -> String {
+        let shards = database.coordinator.registry.shards.count
+        let keys = (try? await database.shardStatistics().map(\.count).reduce(0, +)).map(String.init) ?? "unknown"
+        return "\(shards) shards, \(keys) keys, \(connections.open) connections"
+    }
+
+    public func run() async throws {
+        guard notifier.isActive else { return try await gracefulShutdown() }
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: interval)
+                notifier.status(await summary())
+            }
+        }
+    }
+}

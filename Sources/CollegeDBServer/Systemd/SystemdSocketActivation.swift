@@ -1,0 +1,41 @@
+import CSystemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The listening sockets systemd passed to this process (`LISTEN_FDS`, `LISTEN_FDNAMES`).
+public struct SystemdSocketActivation: Sendable {
+    /// One inherited socket: its descriptor and its `FileDescriptorName=`.
+    public struct Socket: Sendable, Hashable {
+        public var descriptor: Int32
+        public var name: String
+    }
+
+    public let sockets: [Socket]
+
+    /// Reads what systemd passed; empty when the process was not socket-activated.
+    public static func inherited() -> SystemdSocketActivation {
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let count = sd_listen_fds_with_names(0, &names)
+        guard count > 0 else { return SystemdSocketActivation(sockets: []) }
+        defer {
+            if let names {
+                for index in 0..<Int(count) { free(names[index]) }
+                free(names)
+            }
+        }
+        let sockets = (0..<Int(count)).map { index in
+            Socket(
+                descriptor: SD_LISTEN_FDS_START + Int32(index),
+                name: names?[index].map { String(cString: $0) } ?? "unknown"
+            )
+        }
+        return SystemdSocketActivation(sockets: sockets)
+    }
+
+    /// The socket named `name`, else the first one; nil when none was passed.
+    public func socket(named name: String) -> Socket? {
+        sockets.first { $0.name == name } ?? sockets.first
+    }
+}
