@@ -35,6 +35,9 @@ public struct CollegeDBConfiguration: Sendable {
     public var hashesKeys: Bool
     /// Let `flush` and `clearAllMappings` run (development only).
     public var allowsFlush: Bool
+    /// For `reassignShard`: table to the column holding the key (`posts` to `user_id`), beyond
+    /// the default of every table whose primary key is `id`.
+    public var ownership: [String: String]
 
     public init(
         dataDirectory: String,
@@ -43,7 +46,8 @@ public struct CollegeDBConfiguration: Sendable {
         targetRegion: Region? = nil,
         maxDatabaseSize: Int64? = nil,
         hashesKeys: Bool = true,
-        allowsFlush: Bool = false
+        allowsFlush: Bool = false,
+        ownership: [String: String] = [:]
     ) {
         self.dataDirectory = dataDirectory
         self.shards = shards
@@ -52,6 +56,7 @@ public struct CollegeDBConfiguration: Sendable {
         self.maxDatabaseSize = maxDatabaseSize
         self.hashesKeys = hashesKeys
         self.allowsFlush = allowsFlush
+        self.ownership = ownership
     }
 
     /// The shards the daemon starts with when none is configured anywhere.
@@ -60,7 +65,18 @@ public struct CollegeDBConfiguration: Sendable {
     /// Whether no shard is configured, so the embedded default applies.
     public var usesEmbeddedDefault: Bool { shards.isEmpty }
 
-    var effectiveShards: [ShardDescriptor] { shards.isEmpty ? Self.embeddedDefaultShards : shards }
+    var configuredShards: [ShardDescriptor] { shards.isEmpty ? Self.embeddedDefaultShards : shards }
+
+    /// The configured shards less those unregistered at run time, then those registered at run
+    /// time, in that order.
+    func effectiveShards(registrations: [MappingStore.ShardRegistration]) -> [ShardDescriptor] {
+        let removed = Set(registrations.filter { !$0.registered }.map(\.name))
+        let configured = configuredShards.filter { !removed.contains($0.name) }
+        let configuredNames = Set(configured.map(\.name))
+        let added = registrations.filter { $0.registered && !configuredNames.contains($0.name) }
+            .map { ShardDescriptor(name: $0.name, path: $0.path) }
+        return configured + added
+    }
 
     /// The routing rules of this configuration.
     public var policy: RoutingPolicy {

@@ -23,6 +23,7 @@ struct ConfigFile: Sendable {
     var writeStrategy: String?
     var targetRegion: String?
     var maxDatabaseSize: Int64?
+    var ownership: [String: String]?
     var hashKeys: Bool?
     var allowFlush: Bool?
     var maxLineBytes: Int?
@@ -88,6 +89,14 @@ struct ConfigFile: Sendable {
                 }
             case "targetRegion": targetRegion = try string(member, name)
             case "maxDatabaseSize": maxDatabaseSize = try integer(member, name)
+            case "ownership":
+                guard case .object(let tables) = member else {
+                    throw Invalid(path: path, reason: "ownership must be an object of table to column")
+                }
+                ownership = try Dictionary(
+                    tables.map { ($0.0, try string($0.1, "ownership.\($0.0)")) },
+                    uniquingKeysWith: { $1 }
+                )
             case "hashKeys": hashKeys = try bool(member, name)
             case "allowFlush": allowFlush = try bool(member, name)
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))

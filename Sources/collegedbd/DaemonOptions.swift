@@ -41,6 +41,12 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("shard-location"), help: "NAME=REGION[:PRIORITY] for the location strategy; repeatable.")
     var shardLocations: [String] = []
 
+    @Option(
+        name: .customLong("owner"),
+        help: "TABLE=COLUMN: the column of TABLE holding the key, for reassignShard; repeatable."
+    )
+    var owners: [String] = []
+
     @Option(help: "Shards at or over this many bytes get no new keys.")
     var maxDatabaseSize: Int64?
 

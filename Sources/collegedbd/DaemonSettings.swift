@@ -68,7 +68,8 @@ struct DaemonSettings: Sendable {
             targetRegion: targetRegion,
             maxDatabaseSize: maxDatabaseSize,
             hashesKeys: options.noHashKeys ? false : (file.hashKeys ?? true),
-            allowsFlush: options.allowFlush || (file.allowFlush ?? false)
+            allowsFlush: options.allowFlush || (file.allowFlush ?? false),
+            ownership: try Self.ownership(flags: options.owners, file: file.ownership ?? [:])
         )
 
         let socketPath = Self.absolute(options.socket ?? file.socket ?? dataDirectory + "/collegedb.sock")
@@ -111,6 +112,19 @@ struct DaemonSettings: Sendable {
             return ShardDescriptor(name: name, path: absolute(parts[1]))
         }
         return ShardDescriptor(name: name)
+    }
+
+    /// The config file's ownership, with `--owner TABLE=COLUMN` flags over it.
+    static func ownership(flags: [String], file: [String: String]) throws -> [String: String] {
+        var ownership = file
+        for flag in flags {
+            let parts = flag.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw Invalid(description: "--owner \(flag): needs TABLE=COLUMN")
+            }
+            ownership[parts[0]] = parts[1]
+        }
+        return ownership
     }
 
     static func parseShardLocation(_ text: String) throws -> (String, Region, Double?) {

@@ -6,16 +6,18 @@ import Synchronization
 public actor ShardCoordinator {
     /// The shards and the routing policy, published for readers on every request path without
     /// an actor hop; only the actor replaces them, always together.
-    private nonisolated let published: Mutex<(registry: ShardRegistry, policy: RoutingPolicy)>
+    nonisolated let published: Mutex<(registry: ShardRegistry, policy: RoutingPolicy)>
 
     /// The shards known now, in shard order.
     public nonisolated var registry: ShardRegistry { published.withLock { $0.registry } }
     /// The routing policy in force now.
     public nonisolated var policy: RoutingPolicy { published.withLock { $0.policy } }
     /// The configuration in force: the one opened with, or the last applied.
-    public private(set) var configuration: CollegeDBConfiguration
+    public internal(set) var configuration: CollegeDBConfiguration
     let store: MappingStore
     let logger: Logger
+    /// Keeps each record's requests and moves apart.
+    public nonisolated let locks = RecordLocks()
 
     init(registry: ShardRegistry, configuration: CollegeDBConfiguration, store: MappingStore, logger: Logger) {
         published = Mutex((registry, configuration.policy))
@@ -26,45 +28,6 @@ public actor ShardCoordinator {
 
     /// Answers once the actor is free: a liveness check for the watchdog.
     public func ping() {}
-
-    /// Applies a changed configuration to the running coordinator: new shards are opened and
-    /// appended, regions, weights and priorities and the routing policy are replaced. What
-    /// cannot change while running (the data directory, key hashing, a shard's file, removing a
-    /// shard) is refused with the reason, and nothing changes.
-    /// Returns the names of the shards added.
-    public func apply(_ configuration: CollegeDBConfiguration) async throws -> [String] {
-        let current = self.configuration
-        guard configuration.dataDirectory == current.dataDirectory else {
-            throw CollegeDBError.invalidParams("changing the data directory needs a restart")
-        }
-        guard configuration.hashesKeys == current.hashesKeys else {
-            throw CollegeDBError.invalidParams("changing key hashing needs a restart")
-        }
-        let registry = self.registry
-        let descriptors = configuration.effectiveShards
-        let newNames = Set(descriptors.map(\.name))
-        if let removed = registry.shards.first(where: { !newNames.contains($0.name) }) {
-            throw CollegeDBError.invalidParams("removing shard '\(removed.name)' needs a restart")
-        }
-        var databases: [ShardDatabase] = []
-        var added: [String] = []
-        for descriptor in descriptors {
-            let path = configuration.path(of: descriptor)
-            if let existing = try? registry.database(named: descriptor.name) {
-                guard existing.path == path else {
-                    throw CollegeDBError.invalidParams("moving shard '\(descriptor.name)' to \(path) needs a restart")
-                }
-                databases.append(existing)
-            } else {
-                databases.append(try await BlockingWork.run { try ShardDatabase(name: descriptor.name, path: path) })
-                added.append(descriptor.name)
-            }
-        }
-        let updated = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
-        published.withLock { $0 = (updated, configuration.policy) }
-        self.configuration = configuration
-        return added
-    }
 
     /// The mapping of `key`, created with `kind` when it has none; atomic across racing callers.
     public func allocate(key: String, kind: StrategyKind) async throws -> Allocation {

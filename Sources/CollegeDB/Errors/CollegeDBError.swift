@@ -28,6 +28,10 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public static let migrationInProgress = Code("MIGRATION_IN_PROGRESS")
         /// The disk holding a database is full; nothing was written.
         public static let storageFull = Code("STORAGE_FULL")
+        /// A lookup key already belongs to another record.
+        public static let keyConflict = Code("KEY_CONFLICT")
+        /// A shard of that name is already known.
+        public static let shardExists = Code("SHARD_EXISTS")
         /// The mapping store could not be read or written.
         public static let mappingStoreFailed = Code("MAPPING_STORE_FAILED")
         /// A bug or an unexpected condition inside the daemon.
@@ -56,6 +60,10 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
 
     static func invalidParams(_ message: String) -> CollegeDBError {
         CollegeDBError(.invalidParams, message)
+    }
+
+    static func mappingNotFound(_ key: String) -> CollegeDBError {
+        CollegeDBError(.mappingNotFound, "no mapping for key '\(key)'")
     }
 
     static func shardNotFound(_ shard: String) -> CollegeDBError {

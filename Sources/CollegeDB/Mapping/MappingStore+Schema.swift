@@ -5,7 +5,9 @@ extension MappingStore {
     ///
     /// A record is one row of `record`; each of its lookup keys is a row of `lookup_key`, so a
     /// key belongs to at most one record. `shard_stats.record_count` is kept exact by triggers,
-    /// in the same transaction as the change that moves it.
+    /// in the same transaction as the change that moves it. `shard_registry` holds shards added
+    /// by `registerShard` (registered 1) and configured shards removed by `unregisterShard`
+    /// (registered 0). `move_intent` holds each `reassignShard` until it is done.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -51,6 +53,29 @@ extension MappingStore {
                             ON CONFLICT (shard) DO UPDATE
                             SET record_count = record_count + 1, last_updated = NEW.updated_at;
                     END;
+                    """
+            )
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE shard_registry (
+                        name TEXT PRIMARY KEY,
+                        path TEXT,
+                        registered INTEGER NOT NULL CHECK (registered IN (0, 1)),
+                        position INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    ALTER TABLE shard_stats ADD COLUMN query_count INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE shard_stats ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE move_intent (
+                        id INTEGER PRIMARY KEY,
+                        record_id INTEGER NOT NULL,
+                        from_shard TEXT NOT NULL,
+                        to_shard TEXT NOT NULL,
+                        plan TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('copying', 'flipped')),
+                        created_at INTEGER NOT NULL
+                    );
                     """
             )
         }

@@ -48,6 +48,21 @@ public final class MappingStore: Sendable {
         }
     }
 
+    /// The record `key` belongs to and its shard, or nil when the key is unmapped.
+    public func record(forKey key: String) throws -> (id: Int64, shard: String)? {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Row.fetchOne(
+                    db.cachedStatement(sql: Self.recordByKeySQL),
+                    arguments: [keyCodec.storedValue(for: key)]
+                ).map { ($0[0], $0[1]) }
+            }
+        }
+    }
+
+    static let recordByKeySQL =
+        "SELECT r.id, r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
+
     /// The shard of the record that `key` belongs to, or nil when the key is unmapped.
     public func shard(forKey key: String) throws -> String? {
         try guarded {
@@ -171,10 +186,10 @@ public final class MappingStore: Sendable {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 
-    private static let shardByKeySQL =
+    static let shardByKeySQL =
         "SELECT r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
 
-    private func guarded<T>(_ body: () throws -> T) throws -> T {
+    func guarded<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {

@@ -28,6 +28,60 @@ extension CollegeDB {
         return names.map { stored[$0] ?? ShardStatistics(shard: $0, count: 0, lastUpdated: nil) }
     }
 
+    /// Adds a shard at the end of the shard order (a new SQLite file under the data directory
+    /// when `path` is nil). Kept across restarts.
+    public func registerShard(_ shard: String, path: String? = nil) async throws {
+        try await coordinator.register(shard, path: path)
+    }
+
+    /// Removes a shard from the known shards, keeping its file; refused with `SHARD_NOT_EMPTY`
+    /// while records map to it, unless `force`. Kept across restarts.
+    public func unregisterShard(_ shard: String, force: Bool = false) async throws {
+        try await coordinator.unregister(shard, force: force)
+    }
+
+    /// Overrides the recorded record count of `shard`; later allocations move it from there.
+    public func updateShardStats(_ shard: String, count: Int64) async throws {
+        guard count >= 0 else { throw CollegeDBError.invalidParams("count: must not be negative") }
+        try await adjustCount(shard, to: count, by: 0)
+    }
+
+    /// Adds one to the recorded record count of `shard`.
+    public func incrementShardCount(_ shard: String) async throws {
+        try await adjustCount(shard, to: nil, by: 1)
+    }
+
+    /// Subtracts one from the recorded record count of `shard`, never below 0.
+    public func decrementShardCount(_ shard: String) async throws {
+        try await adjustCount(shard, to: nil, by: -1)
+    }
+
+    private func adjustCount(_ shard: String, to count: Int64?, by delta: Int64) async throws {
+        _ = try coordinator.registry.database(named: shard)
+        let store = mappingStore
+        try await BlockingWork.run { try store.adjustRecordCount(onShard: shard, to: count, by: delta) }
+    }
+
+    /// Per shard, in shard order: records, health, live and kept counters, size.
+    public func shardMetadata() async throws -> [ShardMetadata] {
+        let shards = coordinator.registry.shards
+        let statistics = try await shardStatistics()
+        return try await BlockingWork.run {
+            try zip(shards, statistics).map { shard, statistics in
+                ShardMetadata(
+                    shard: shard.name,
+                    keyCount: statistics.count,
+                    healthy: shard.isHealthy(),
+                    activeConnections: shard.metrics.activeConnections,
+                    queryCount: shard.metrics.queryCount,
+                    errorCount: shard.metrics.errorCount,
+                    sizeBytes: try shard.sizeInBytes(),
+                    lastUpdated: statistics.lastUpdated
+                )
+            }
+        }
+    }
+
     /// Clears every mapping and the coordinator's state; shard data is never touched. Refused
     /// unless the configuration allows it and `confirm` is true.
     public func flush(confirm: Bool) async throws {
@@ -72,6 +126,23 @@ extension CollegeDB {
             version: Self.version
         )
     }
+}
+
+/// One shard's `getShardMetadata` entry.
+public struct ShardMetadata: Sendable, Hashable {
+    public var shard: String
+    /// Distinct records mapped to the shard.
+    public var keyCount: Int64
+    public var healthy: Bool
+    /// Statements running on the shard now.
+    public var activeConnections: Int
+    /// Statements run, across restarts.
+    public var queryCount: Int
+    /// Statements failed, across restarts.
+    public var errorCount: Int
+    public var sizeBytes: Int64
+    /// Milliseconds since 1970 of the last change of the record count.
+    public var lastUpdated: Int64?
 }
 
 /// The answer of `health`.

@@ -7,12 +7,20 @@ extension CollegeDB {
         try await coordinator.apply(configuration)
     }
 
-    /// Closes the mapping store and every shard, so that each database is left checkpointed and
-    /// unlocked. Call it once nothing else uses the engine.
+    /// Keeps each shard's query and error counts for the next start, then closes the mapping
+    /// store and every shard, so that each database is left checkpointed and unlocked. Call it
+    /// once nothing else uses the engine.
     public func close() async throws {
         let shards = coordinator.registry.shards
         let store = mappingStore
         try await BlockingWork.run {
+            try store.saveMetrics(
+                Dictionary(
+                    uniqueKeysWithValues: shards.map {
+                        ($0.name, (queries: $0.metrics.queryCount, errors: $0.metrics.errorCount))
+                    }
+                )
+            )
             for shard in shards { try shard.close() }
             try store.close()
         }

@@ -7,13 +7,15 @@ import GRDBSQLite
 public final class ShardDatabase: Sendable {
     public let name: String
     public let path: String
-    public let metrics = ShardMetrics()
+    public let metrics: ShardMetrics
     let pool: DatabasePool
 
-    /// Opens (creating when missing) the database at `path`, and its parent directory.
-    public init(name: String, path: String) throws {
+    /// Opens (creating when missing) the database at `path`, and its parent directory; its
+    /// query and error counts continue from `savedMetrics`.
+    public init(name: String, path: String, savedMetrics: (queries: Int, errors: Int)? = nil) throws {
         self.name = name
         self.path = path
+        metrics = ShardMetrics(queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
         do {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent,

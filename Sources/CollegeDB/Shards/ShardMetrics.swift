@@ -2,11 +2,15 @@ import Synchronization
 
 /// Live counters of one shard, updated without locks by whoever runs a statement there.
 public final class ShardMetrics: Sendable {
-    private let queries = Atomic<Int>(0)
-    private let errors = Atomic<Int>(0)
+    private let queries: Atomic<Int>
+    private let errors: Atomic<Int>
     private let active = Atomic<Int>(0)
 
-    init() {}
+    /// Starts from the counts kept by an earlier run.
+    init(queries: Int = 0, errors: Int = 0) {
+        self.queries = Atomic(queries)
+        self.errors = Atomic(errors)
+    }
 
     public var queryCount: Int { queries.load(ordering: .relaxed) }
     public var errorCount: Int { errors.load(ordering: .relaxed) }

@@ -64,6 +64,19 @@ public struct MethodArguments: Sendable {
         return nil
     }
 
+    /// An array parameter whose elements must all be strings (empty when absent).
+    public func strings(_ name: String) throws(JSONRPCError) -> [String] {
+        guard case .array(let elements)? = values[name] else { return [] }
+        var result: [String] = []
+        for (index, element) in elements.enumerated() {
+            guard case .string(let text) = element else {
+                throw .invalidParams("\(name)[\(index)]: must be string, got \(element.typeName)")
+            }
+            result.append(text)
+        }
+        return result
+    }
+
     /// A required string; the parameter table guarantees it is present.
     public func requiredString(_ name: String) -> String { string(name)! }
 

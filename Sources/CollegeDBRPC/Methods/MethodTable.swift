@@ -15,7 +15,7 @@ public struct MethodTable: Sendable {
 
     /// The contract's methods, `rpc.discover` included.
     public static let standard: MethodTable = {
-        let served = keyedMethods + shardMethods + coordinatorMethods
+        let served = keyedMethods + shardMethods + coordinatorMethods + registryMethods + mappingMethods
         return MethodTable(served + [discoverMethod(describing: served)])
     }()
 }

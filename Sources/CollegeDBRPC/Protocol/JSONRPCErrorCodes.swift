@@ -23,6 +23,8 @@ public enum JSONRPCErrorCodes {
         .migrationInProgress: -32012,
         .storageFull: -32013,
         .mappingStoreFailed: -32014,
+        .keyConflict: -32015,
+        .shardExists: -32016,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

@@ -1,0 +1,106 @@
+import Synchronization
+
+/// Keeps requests and moves of one record apart, without holding up other records: requests
+/// share a record, a move takes it alone. A request that read a record's shard before a move
+/// flipped it sees the move epoch change and reads the mapping again.
+public final class RecordLocks: Sendable {
+    /// What `enter` found.
+    public enum Entry: Sendable {
+        /// The request holds the record until `leave`.
+        case entered
+        /// A move finished since the mapping was read: read it again.
+        case stale
+        /// A move is under way: wait with `waitWhileMoving`, then read the mapping again.
+        case moving
+    }
+
+    private struct RecordState {
+        var active = 0
+        var moving = false
+        var drained: CheckedContinuation<Void, Never>?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex<(epoch: UInt64, records: [Int64: RecordState])>((0, [:]))
+
+    public init() {}
+
+    /// The number of moves finished so far; read it before reading a mapping.
+    public var epoch: UInt64 { state.withLock { $0.epoch } }
+
+    /// Lets a request use `record`, whose mapping was read at `epoch`.
+    public func enter(_ record: Int64, readAt epoch: UInt64) -> Entry {
+        state.withLock { state in
+            guard state.epoch == epoch else { return .stale }
+            if state.records[record]?.moving == true { return .moving }
+            state.records[record, default: RecordState()].active += 1
+            return .entered
+        }
+    }
+
+    /// Ends a request's use of `record`.
+    public func leave(_ record: Int64) {
+        let drained = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard var entry = state.records[record] else { return nil }
+            entry.active -= 1
+            var resume: CheckedContinuation<Void, Never>?
+            if entry.active == 0, entry.moving {
+                resume = entry.drained
+                entry.drained = nil
+            }
+            state.records[record] = entry.active == 0 && !entry.moving ? nil : entry
+            return resume
+        }
+        drained?.resume()
+    }
+
+    /// Waits until no move of `record` is under way.
+    public func waitWhileMoving(_ record: Int64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                guard state.records[record]?.moving == true else { return true }
+                state.records[record]!.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Runs `move` with `record` held alone: new requests wait, requests under way finish first.
+    public func moving<T>(_ record: Int64, _ move: () async throws -> T) async throws -> T {
+        await claim(record)
+        defer { finishMoving(record) }
+        return try await move()
+    }
+
+    /// Marks `record` moving once no other move holds it, then waits for its requests to end.
+    private func claim(_ record: Int64) async {
+        while true {
+            await waitWhileMoving(record)
+            let claimed = state.withLock { state -> Bool in
+                guard state.records[record]?.moving != true else { return false }
+                state.records[record, default: RecordState()].moving = true
+                return true
+            }
+            if claimed { break }
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let drainedNow = state.withLock { state -> Bool in
+                guard state.records[record]!.active > 0 else { return true }
+                state.records[record]!.drained = continuation
+                return false
+            }
+            if drainedNow { continuation.resume() }
+        }
+    }
+
+    private func finishMoving(_ record: Int64) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.epoch += 1
+            let waiters = state.records[record]?.waiters ?? []
+            state.records[record] = nil
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}

@@ -1,0 +1,114 @@
+/// Changing the known shards while running: a reloaded configuration, `registerShard` and
+/// `unregisterShard`. What is registered or unregistered at run time is kept in the mapping
+/// store and holds across restarts.
+extension ShardCoordinator {
+    /// Applies a changed configuration: new shards are opened and appended; regions, weights,
+    /// priorities and the routing policy are replaced. What cannot change while running (the
+    /// data directory, key hashing, a shard's file, removing a shard) is refused with the
+    /// reason, and nothing changes. Returns the names of the shards added.
+    public func apply(_ configuration: CollegeDBConfiguration) async throws -> [String] {
+        let current = self.configuration
+        guard configuration.dataDirectory == current.dataDirectory else {
+            throw CollegeDBError.invalidParams("changing the data directory needs a restart")
+        }
+        guard configuration.hashesKeys == current.hashesKeys else {
+            throw CollegeDBError.invalidParams("changing key hashing needs a restart")
+        }
+        let store = self.store
+        let descriptors = configuration.effectiveShards(
+            registrations: try await BlockingWork.run { try store.shardRegistrations() }
+        )
+        let newNames = Set(descriptors.map(\.name))
+        if let removed = registry.shards.first(where: { !newNames.contains($0.name) }) {
+            throw CollegeDBError.invalidParams("removing shard '\(removed.name)' needs a restart (or unregisterShard)")
+        }
+        let added = try await replaceShards(with: descriptors, configuration: configuration)
+        self.configuration = configuration
+        return added
+    }
+
+    /// Adds a shard at the end of the shard order; its SQLite file is created under the data
+    /// directory when no path is given.
+    public func register(_ name: String, path: String?) async throws {
+        guard !name.isEmpty else { throw CollegeDBError.invalidParams("shard: must not be empty") }
+        guard (try? registry.database(named: name)) == nil else {
+            throw CollegeDBError(.shardExists, "a shard named '\(name)' is already known")
+        }
+        let descriptor = ShardDescriptor(name: name, path: path)
+        let store = self.store
+        let resolvedPath = configuration.path(of: descriptor)
+        _ = try await replaceShards(
+            with: registeredDescriptors + [ShardDescriptor(name: name, path: resolvedPath)],
+            configuration: configuration
+        )
+        try await BlockingWork.run {
+            try store.recordRegistration(.init(name: name, path: resolvedPath, registered: true))
+        }
+    }
+
+    /// Removes a shard from the known shards (its file is kept). Refused with `SHARD_NOT_EMPTY`
+    /// while records map to it, unless `force`.
+    public func unregister(_ name: String, force: Bool) async throws {
+        _ = try registry.database(named: name)
+        let store = self.store
+        let records = try await BlockingWork.run { try store.recordCount(onShard: name) }
+        guard records == 0 || force else {
+            throw CollegeDBError(
+                .shardNotEmpty,
+                "\(records) record(s) map to shard '\(name)'; move them first, or pass force: true"
+            )
+        }
+        let configured = configuration.configuredShards.contains { $0.name == name }
+        _ = try await replaceShards(
+            with: registeredDescriptors.filter { $0.name != name },
+            configuration: configuration
+        )
+        try await BlockingWork.run {
+            if configured {
+                try store.recordRegistration(.init(name: name, path: nil, registered: false))
+            } else {
+                try store.forgetRegistration(of: name)
+            }
+        }
+    }
+
+    /// The known shards as descriptors, with their files.
+    private var registeredDescriptors: [ShardDescriptor] {
+        zip(registry.shards, registry.candidates).map { database, candidate in
+            ShardDescriptor(
+                name: database.name,
+                path: database.path,
+                weight: candidate.weight,
+                region: candidate.region,
+                priority: candidate.priority
+            )
+        }
+    }
+
+    /// Publishes `descriptors` as the known shards, reusing open shards and opening new ones;
+    /// returns the names opened.
+    private func replaceShards(
+        with descriptors: [ShardDescriptor],
+        configuration: CollegeDBConfiguration
+    ) async throws
+        -> [String]
+    {
+        var databases: [ShardDatabase] = []
+        var added: [String] = []
+        for descriptor in descriptors {
+            let path = configuration.path(of: descriptor)
+            if let existing = try? registry.database(named: descriptor.name) {
+                guard existing.path == path else {
+                    throw CollegeDBError.invalidParams("moving shard '\(descriptor.name)' to \(path) needs a restart")
+                }
+                databases.append(existing)
+            } else {
+                databases.append(try await BlockingWork.run { try ShardDatabase(name: descriptor.name, path: path) })
+                added.append(descriptor.name)
+            }
+        }
+        let updated = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
+        published.withLock { $0 = (updated, configuration.policy) }
+        return added
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+
+/// The intents of `reassignShard`: written before a move touches a shard, advanced when the
+/// mapping flips, deleted when the move is done. An intent holds rowids, never a key.
+extension MappingStore {
+    /// A move of one record's rows between shards.
+    public struct MoveIntent: Sendable, Hashable {
+        public enum State: String, Sendable { case copying, flipped }
+        public var id: Int64
+        public var recordID: Int64
+        public var from: String
+        public var to: String
+        public var plan: MovePlan
+        public var state: State
+    }
+
+    /// Records the intent to move `recordID`'s rows (`plan`) from `from` to `to`.
+    func beginMove(recordID: Int64, from: String, to: String, plan: MovePlan) throws -> Int64 {
+        let planText = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        return try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO move_intent (record_id, from_shard, to_shard, plan, state, created_at)
+                        VALUES (?, ?, ?, ?, 'copying', ?)
+                        """,
+                    arguments: [recordID, from, to, planText, Self.nowMilliseconds()]
+                )
+                return db.lastInsertedRowID
+            }
+        }
+    }
+
+    /// Points the record at the move's target and marks the intent flipped, in one transaction.
+    func flipMove(_ id: Int64, recordID: Int64, to shard: String) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE record SET shard = ?, updated_at = ? WHERE id = ?",
+                    arguments: [shard, Self.nowMilliseconds(), recordID]
+                )
+                try db.execute(sql: "UPDATE move_intent SET state = 'flipped' WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
+    /// Forgets a move that is done or undone.
+    func finishMove(_ id: Int64) throws {
+        try guarded {
+            try pool.write { db in try db.execute(sql: "DELETE FROM move_intent WHERE id = ?", arguments: [id]) }
+        }
+    }
+
+    /// The moves a crash or a kill left unfinished, oldest first.
+    public func unfinishedMoves() throws -> [MoveIntent] {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Row.fetchAll(
+                    db,
+                    sql: "SELECT id, record_id, from_shard, to_shard, plan, state FROM move_intent ORDER BY id"
+                ).map { row in
+                    MoveIntent(
+                        id: row[0],
+                        recordID: row[1],
+                        from: row[2],
+                        to: row[3],
+                        plan: try JSONDecoder().decode(MovePlan.self, from: Data((row[4] as String).utf8)),
+                        state: MoveIntent.State(rawValue: row[5]) ?? .copying
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Which rows of which tables a move takes: for each table, the owning column and the rowids
+/// of the record's rows on the source shard.
+public struct MovePlan: Codable, Sendable, Hashable {
+    public struct Table: Codable, Sendable, Hashable {
+        public var name: String
+        public var column: String
+        public var sourceRowIDs: [Int64]
+    }
+
+    public var tables: [Table]
+
+    public var rowCount: Int { tables.map(\.sourceRowIDs.count).reduce(0, +) }
+}

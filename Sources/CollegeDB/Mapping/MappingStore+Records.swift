@@ -1,0 +1,201 @@
+import Foundation
+import GRDB
+
+/// The KVShardMapper half of the store: a record is one mapping with any number of lookup keys;
+/// whichever key is given, an operation acts on the whole record.
+extension MappingStore {
+    /// Maps `key` (and `additionalKeys`) to `shard`: a new record, or the key's record moved.
+    /// A key that belongs to another record is a `KEY_CONFLICT`, never silently taken over.
+    public func setMapping(key: String, shard: String, additionalKeys: [String]) throws {
+        try guarded {
+            try pool.write { db in
+                let now = Self.nowMilliseconds()
+                let recordID: Int64
+                if let existing = try self.recordID(ofKey: key, in: db) {
+                    recordID = existing
+                    try db.execute(
+                        sql: "UPDATE record SET shard = ?, updated_at = ? WHERE id = ? AND shard <> ?",
+                        arguments: [shard, now, recordID, shard]
+                    )
+                } else {
+                    try db.execute(
+                        sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)",
+                        arguments: [shard, now, now]
+                    )
+                    recordID = db.lastInsertedRowID
+                    try claim(key, for: recordID, in: db)
+                }
+                for additional in additionalKeys { try claim(additional, for: recordID, in: db) }
+            }
+        }
+    }
+
+    /// Adds `keys` to the record of `key`; `MAPPING_NOT_FOUND` when `key` is unmapped.
+    public func addLookupKeys(key: String, keys: [String]) throws {
+        try guarded {
+            try pool.write { db in
+                guard let recordID = try recordID(ofKey: key, in: db) else { throw CollegeDBError.mappingNotFound(key) }
+                for additional in keys { try claim(additional, for: recordID, in: db) }
+            }
+        }
+    }
+
+    /// Every key of the record of `key`, as stored keys are shown (digests when hashed).
+    public func lookupKeys(ofKey key: String) throws -> [String] {
+        try guarded {
+            try pool.unsafeRead { db in
+                guard let recordID = try recordID(ofKey: key, in: db) else { throw CollegeDBError.mappingNotFound(key) }
+                return try DatabaseValue.fetchAll(
+                    db,
+                    sql: "SELECT key FROM lookup_key WHERE record_id = ? ORDER BY key",
+                    arguments: [recordID]
+                ).map(keyCodec.displayed)
+            }
+        }
+    }
+
+    /// Points the whole record of `key` at `shard` (the rows are not moved); returns the shard
+    /// it was on. `MAPPING_NOT_FOUND` when `key` is unmapped.
+    @discardableResult
+    public func updateMapping(key: String, shard: String) throws -> String {
+        try guarded {
+            try pool.write { db in
+                guard
+                    let record = try Row.fetchOne(
+                        db,
+                        sql: Self.recordByKeySQL,
+                        arguments: [keyCodec.storedValue(for: key)]
+                    )
+                else { throw CollegeDBError.mappingNotFound(key) }
+                try db.execute(
+                    sql: "UPDATE record SET shard = ?, updated_at = ? WHERE id = ? AND shard <> ?",
+                    arguments: [shard, Self.nowMilliseconds(), record[0] as Int64, shard]
+                )
+                return record[1]
+            }
+        }
+    }
+
+    /// Removes the whole record of `key`; returns how many lookup keys went with it (0 when
+    /// `key` was unmapped).
+    @discardableResult
+    public func deleteMapping(key: String) throws -> Int {
+        try guarded {
+            try pool.write { db in
+                guard let recordID = try recordID(ofKey: key, in: db) else { return 0 }
+                try db.execute(sql: "DELETE FROM lookup_key WHERE record_id = ?", arguments: [recordID])
+                let keys = db.changesCount
+                try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [recordID])
+                return keys
+            }
+        }
+    }
+
+    /// One page of the keys mapped to `shard`, in a stable order, after `cursor`; the next
+    /// cursor is nil once the last page is returned. Each page costs O(limit), so paging
+    /// through any number of keys is complete and linear.
+    public func keys(
+        onShard shard: String,
+        limit: Int,
+        after cursor: KeyCursor?
+    ) throws -> (keys: [String], next: KeyCursor?) {
+        try guarded {
+            try pool.unsafeRead { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT k.record_id, k.key FROM record r JOIN lookup_key k ON k.record_id = r.id
+                        WHERE r.shard = ? AND (k.record_id > ? OR (k.record_id = ? AND k.key > ?))
+                        ORDER BY k.record_id, k.key LIMIT ?
+                        """,
+                    arguments: [
+                        shard, cursor?.recordID ?? -1, cursor?.recordID ?? -1,
+                        cursor?.key ?? Data().databaseValue, limit + 1,
+                    ]
+                )
+                let page = rows.prefix(limit)
+                let next = rows.count > limit ? page.last.map { KeyCursor(recordID: $0[0], key: $0[1]) } : nil
+                return (page.map { keyCodec.displayed($0[1]) }, next)
+            }
+        }
+    }
+
+    /// Deletes every mapping (not the round-robin position or the statistics overrides);
+    /// returns how many records were deleted.
+    public func clearMappings() throws -> Int {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM lookup_key")
+                try db.execute(sql: "DELETE FROM record")
+                return db.changesCount
+            }
+        }
+    }
+
+    func recordID(ofKey key: String, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(
+            db,
+            sql: "SELECT record_id FROM lookup_key WHERE key = ?",
+            arguments: [keyCodec.storedValue(for: key)]
+        )
+    }
+
+    /// Gives `key` to `recordID`, unless another record holds it.
+    private func claim(_ key: String, for recordID: Int64, in db: Database) throws {
+        let stored = keyCodec.storedValue(for: key)
+        if let owner = try Int64.fetchOne(
+            db,
+            sql: "SELECT record_id FROM lookup_key WHERE key = ?",
+            arguments: [stored]
+        ) {
+            guard owner == recordID else {
+                throw CollegeDBError(.keyConflict, "key '\(key)' already belongs to another record")
+            }
+            return
+        }
+        try db.execute(sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)", arguments: [stored, recordID])
+    }
+}
+
+/// Where a page of `getKeysForShard` ended: opaque to clients, as `RECORD.HEX`.
+public struct KeyCursor: Sendable, Hashable {
+    let recordID: Int64
+    let key: DatabaseValue
+
+    init(recordID: Int64, key: DatabaseValue) {
+        self.recordID = recordID
+        self.key = key
+    }
+
+    /// Parses a cursor a client sent back; nil when it is not one.
+    public init?(_ text: String, hashesKeys: Bool) {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let recordID = Int64(parts[0]), parts[1].count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var index = parts[1].startIndex
+        while index < parts[1].endIndex {
+            let next = parts[1].index(index, offsetBy: 2)
+            guard let byte = UInt8(parts[1][index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        self.recordID = recordID
+        if hashesKeys {
+            key = Data(bytes).databaseValue
+        } else {
+            guard let text = String(validating: bytes, as: UTF8.self) else { return nil }
+            key = text.databaseValue
+        }
+    }
+
+    /// The cursor as clients see it.
+    public var text: String {
+        let bytes: [UInt8]
+        switch key.storage {
+        case .blob(let data): bytes = Array(data)
+        case .string(let string): bytes = Array(string.utf8)
+        default: bytes = []
+        }
+        return "\(recordID)." + bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,77 @@
+import CollegeDB
+
+extension MethodTable {
+    /// The shard registry and the statistics it keeps.
+    static let registryMethods: [RPCMethod] = [
+        RPCMethod(
+            "registerShard",
+            "Adds a shard at the end of the shard order; a new SQLite file under the data directory when no path is given.",
+            parameters: [shardParameter, .optional("path", .string, "an existing or new SQLite file")],
+            result: "{success: true}"
+        ) { arguments, database in
+            try await database.registerShard(arguments.requiredString("shard"), path: arguments.string("path"))
+            return ResultEncoding.success()
+        },
+        RPCMethod(
+            "unregisterShard",
+            "Removes a shard (its file is kept); refused with SHARD_NOT_EMPTY while keys map to it, unless forced.",
+            parameters: [shardParameter, .optional("force", .boolean, "remove even while keys map to it")],
+            result: "{success: true}"
+        ) { arguments, database in
+            try await database.unregisterShard(
+                arguments.requiredString("shard"),
+                force: arguments.boolean("force") ?? false
+            )
+            return ResultEncoding.success()
+        },
+        RPCMethod(
+            "updateShardStats",
+            "Overrides the recorded record count of a shard.",
+            parameters: [shardParameter, .required("count", .integer, "the count, >= 0")],
+            result: "{success: true}"
+        ) { arguments, database in
+            try await database.updateShardStats(arguments.requiredString("shard"), count: arguments.integer("count")!)
+            return ResultEncoding.success()
+        },
+        RPCMethod(
+            "incrementShardCount",
+            "Adds one to the recorded record count of a shard.",
+            parameters: [shardParameter],
+            result: "{success: true}"
+        ) { arguments, database in
+            try await database.incrementShardCount(arguments.requiredString("shard"))
+            return ResultEncoding.success()
+        },
+        RPCMethod(
+            "decrementShardCount",
+            "Subtracts one from the recorded record count of a shard, never below 0.",
+            parameters: [shardParameter],
+            result: "{success: true}"
+        ) { arguments, database in
+            try await database.decrementShardCount(arguments.requiredString("shard"))
+            return ResultEncoding.success()
+        },
+        RPCMethod(
+            "getShardMetadata",
+            "Per shard: key count, health, active connections, query and error counts, size, last update.",
+            result:
+                "[{shardId, binding, keyCount, health, activeConnections, queryCount, errorCount, sizeBytes, lastUpdated}]"
+        ) { _, database in
+            .array(
+                try await database.shardMetadata().map { metadata in
+                    .object([
+                        ("shardId", .string(metadata.shard)),
+                        ("binding", .string(metadata.shard)),
+                        ("keyCount", .integer(metadata.keyCount)),
+                        ("health", .string(metadata.healthy ? "ok" : "unavailable")),
+                        ("activeConnections", .integer(Int64(metadata.activeConnections))),
+                        ("queryCount", .integer(Int64(metadata.queryCount))),
+                        ("errorCount", .integer(Int64(metadata.errorCount))),
+                        ("sizeBytes", .integer(metadata.sizeBytes)),
+                        ("lastUpdated", metadata.lastUpdated.map(JSONValue.integer) ?? .null),
+                    ])
+                }
+            )
+        },
+    ]
+}
