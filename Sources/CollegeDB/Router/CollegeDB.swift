@@ -63,25 +63,31 @@ public final class CollegeDB: Sendable {
 
     /// Runs a statement on the key's shard; an unmapped key is allocated first.
     public func run(key: String, _ statement: SQLStatement) async throws -> QueryResult {
-        try await routed(key: key, writes: { _ in true }) { try $0.execute(statement) }
+        try await routed(key: key, writes: { _ in true }, body: { try $0.execute(statement) })
     }
 
     /// Runs a statement on the key's shard and returns all rows. An unmapped key is allocated
     /// only when SQLite compiles the statement as a write.
     public func all(key: String, _ statement: SQLStatement) async throws -> QueryResult {
-        try await routed(key: key, writes: { try !$0.isReadOnly(statement.sql) }) { try $0.execute(statement) }
+        try await routed(
+            key: key,
+            writes: { try !$0.isReadOnly(statement.sql) },
+            body: { try $0.execute(statement) }
+        )
     }
 
     /// Like `all`, but reads at most one row.
     public func first(key: String, _ statement: SQLStatement) async throws -> QueryResult {
-        try await routed(key: key, writes: { try !$0.isReadOnly(statement.sql) }) {
-            try $0.execute(statement, rowLimit: 1)
-        }
+        try await routed(
+            key: key,
+            writes: { try !$0.isReadOnly(statement.sql) },
+            body: { try $0.execute(statement, rowLimit: 1) }
+        )
     }
 
     /// Runs `statements` on the key's shard in one transaction; an unmapped key is allocated.
     public func batch(key: String, _ statements: [SQLStatement]) async throws -> [QueryResult] {
-        try await routed(key: key, writes: { _ in true }) { try $0.executeBatch(statements) }
+        try await routed(key: key, writes: { _ in true }, body: { try $0.executeBatch(statements) })
     }
 
     /// Compiles `sql` on the key's shard without running it; never allocates.
@@ -136,7 +142,7 @@ public final class CollegeDB: Sendable {
     private func routed<T: Sendable>(
         key: String,
         writes: @escaping @Sendable (ShardDatabase) throws -> Bool,
-        _ body: @escaping @Sendable (ShardDatabase) throws -> T
+        body: @escaping @Sendable (ShardDatabase) throws -> T
     ) async throws -> T {
         try Self.validate(key: key)
         while true {
