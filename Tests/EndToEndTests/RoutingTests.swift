@@ -71,6 +71,7 @@ import Testing
 
     @Test func shardsComeFromFlagsInOrderWithExplicitPaths() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let daemon = try Daemon(
             ["--shard", "alpha", "--shard", "beta=\(directory.path)/elsewhere/beta.db"],
             directory: directory

@@ -17,6 +17,7 @@ import Glibc
 
     @Test func aStaleSocketIsReplacedAndALiveOneRefused() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let socketPath = directory.appendingPathComponent("d.sock").path
         // A stale socket: bound, then its listener gone.
         let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

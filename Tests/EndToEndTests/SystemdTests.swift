@@ -10,6 +10,7 @@ import Glibc
 @Suite struct SystemdTests {
     @Test func systemdSocketActivateStartsTheDaemonOnTheFirstConnection() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let activatedPath = directory.appendingPathComponent("d.sock").path
         let daemon = try Daemon(
             directory: directory,
@@ -23,6 +24,7 @@ import Glibc
 
     @Test func readyStatusReloadingAndStoppingReachTheNotifySocket() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let notify = try NotifyListener(directory: directory)
         let daemon = try Daemon(directory: directory, environment: ["NOTIFY_SOCKET": notify.path])
         let ready = try notify.waitFor { $0.contains("READY=1") }
@@ -40,6 +42,7 @@ import Glibc
 
     @Test func theWatchdogIsPettedAtHalfItsInterval() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let notify = try NotifyListener(directory: directory)
         let daemon = try Daemon(
             directory: directory,
@@ -54,6 +57,7 @@ import Glibc
 
     @Test func noWatchdogForAnotherProcess() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let notify = try NotifyListener(directory: directory)
         let daemon = try Daemon(
             directory: directory,
@@ -66,6 +70,7 @@ import Glibc
 
     @Test func sighupAppliesAConfigThatAddsAShardAndRefusesABrokenOne() throws {
         let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("collegedb.json")
         func writeConfig(_ text: String) throws { try text.write(to: config, atomically: true, encoding: .utf8) }
         try writeConfig(#"{"shards": [{"name": "a"}, {"name": "b"}], "strategy": "hash"}"#)

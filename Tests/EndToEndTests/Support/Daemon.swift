@@ -11,6 +11,8 @@ final class Daemon {
     let arguments: [String]
     let environment: [String: String]
     let launcher: [String]
+    /// Whether the directory was made here (and is removed with the daemon).
+    private let ownsDirectory: Bool
     private(set) var process: Process
     private let logURL: URL
 
@@ -21,7 +23,8 @@ final class Daemon {
             .deletingLastPathComponent().appendingPathComponent("collegedbd")
     }
 
-    /// Starts a daemon on a new directory with `extraArguments` and `environment` added to the
+    /// Starts a daemon on `directory` (the caller's, kept) or a new one (removed with the
+    /// daemon) with `extraArguments` and `environment` added to the
     /// test's, and waits until it answers. `launcher` runs first (for example
     /// `systemd-socket-activate` and its flags), with the binary and its arguments after it.
     init(
@@ -30,6 +33,7 @@ final class Daemon {
         environment: [String: String] = [:],
         launcher: [String] = []
     ) throws {
+        ownsDirectory = directory == nil
         let directory = directory ?? Self.makeDirectory()
         self.directory = directory
         socketPath = directory.appendingPathComponent("d.sock").path
@@ -131,6 +135,6 @@ final class Daemon {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: directory)
+        if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 }
