@@ -20,6 +20,15 @@ struct CollegeDBBenchmark {
             return
         }
         let seconds = option("--seconds", in: arguments).flatMap(Double.init) ?? 3
+        if arguments.count > 1, arguments[1] == "mapping" {
+            let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 1_000_000
+            try await MappingScaleBenchmark.run(
+                keyCount: keyCount,
+                seconds: seconds,
+                daemonBinary: binaryDirectory.appendingPathComponent("collegedbd")
+            )
+            return
+        }
         let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 10_000
         try await run(seconds: seconds, keyCount: keyCount)
     }

@@ -30,6 +30,29 @@ extension MappingStore {
         }
     }
 
+    /// Maps each of `keys` to `shard` as a record of its own, all in one transaction: the way to
+    /// load many existing keys at once. A key that is already mapped is a `KEY_CONFLICT`, and
+    /// then nothing is imported.
+    public func importMappings(_ keys: [String], shard: String) throws {
+        try guarded {
+            try pool.write { db in
+                let now = Self.nowMilliseconds()
+                let insertRecord = try db.cachedStatement(
+                    sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)"
+                )
+                let insertKey = try db.cachedStatement(sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)")
+                for key in keys {
+                    try insertRecord.execute(arguments: [shard, now, now])
+                    do {
+                        try insertKey.execute(arguments: [keyCodec.storedValue(for: key), db.lastInsertedRowID])
+                    } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                        throw CollegeDBError(.keyConflict, "key '\(key)' is already mapped")
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds `keys` to the record of `key`; `MAPPING_NOT_FOUND` when `key` is unmapped.
     public func addLookupKeys(key: String, keys: [String]) throws {
         try guarded {
