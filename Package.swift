@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "collegedbd", targets: ["collegedbd"]),
     ],
     dependencies: [
+        .package(path: "clients/swift"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -34,13 +35,14 @@ let package = Package(
         ),
         .target(
             name: "CollegeDBRPC",
-            dependencies: ["CollegeDB"]
+            dependencies: ["CollegeDB", .product(name: "CollegeDBJSON", package: "swift")]
         ),
         .target(
             name: "CollegeDBServer",
             dependencies: [
                 "CollegeDBRPC",
                 "CSystemd",
+                .product(name: "CollegeDBJSON", package: "swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -54,6 +56,7 @@ let package = Package(
                 "CollegeDB",
                 "CollegeDBRPC",
                 "CollegeDBServer",
+                .product(name: "CollegeDBJSON", package: "swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +81,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CollegeDBRPCTests",
-            dependencies: ["CollegeDBRPC", "CollegeDB"]
+            dependencies: ["CollegeDBRPC", "CollegeDB", .product(name: "CollegeDBJSON", package: "swift")]
         ),
         .testTarget(
             name: "CollegeDBServerTests",

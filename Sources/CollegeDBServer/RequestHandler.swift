@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 import CollegeDBRPC
 import NIOCore
 import NIOPosix

@@ -1,3 +1,4 @@
+import CollegeDBJSON
 import CollegeDBRPC
 import Foundation
 

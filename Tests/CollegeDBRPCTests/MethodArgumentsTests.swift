@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 import Foundation
 import Testing
 

@@ -4,8 +4,8 @@ import NIOEmbedded
 import Testing
 
 @Suite struct LengthLimitedLineDecoderTests {
-    func channel(limit: Int) throws -> EmbeddedChannel {
-        try EmbeddedChannel(handler: ByteToMessageHandler(LengthLimitedLineDecoder(maximumLineLength: limit)))
+    func channel(limit: Int) -> EmbeddedChannel {
+        EmbeddedChannel(handler: ByteToMessageHandler(LengthLimitedLineDecoder(maximumLineLength: limit)))
     }
 
     func lines(_ channel: EmbeddedChannel) throws -> [String] {
@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func splitsLinesAcrossWritesAndDropsCarriageReturns() throws {
-        let channel = try channel(limit: 100)
+        let channel = channel(limit: 100)
         try channel.writeInbound(ByteBuffer(string: "one\r\ntw"))
         try channel.writeInbound(ByteBuffer(string: "o\n\nthree"))
         #expect(try lines(channel) == ["one", "two", ""])
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func anOversizedLineIsReportedOnceAsSoonAsItPassesTheLimitThenSkipped() throws {
-        let channel = try channel(limit: 8)
+        let channel = channel(limit: 8)
         try channel.writeInbound(ByteBuffer(string: "0123456789abc"))
         #expect(try lines(channel) == ["<oversized>"])
         try channel.writeInbound(ByteBuffer(string: String(repeating: "z", count: 1000)))
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func aLastLineWithoutNewlineIsStillALine() throws {
-        let channel = try channel(limit: 100)
+        let channel = channel(limit: 100)
         try channel.writeInbound(ByteBuffer(string: "a\nlast"))
         #expect(try lines(channel) == ["a"])
         _ = try channel.finish()

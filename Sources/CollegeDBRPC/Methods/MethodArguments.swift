@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 import Foundation
 
 /// A call's parameters, matched against the method's declared parameters: by name or by

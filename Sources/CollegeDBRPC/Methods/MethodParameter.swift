@@ -1,3 +1,5 @@
+import CollegeDBJSON
+
 /// One parameter of a method: its name, JSON type, whether it is required, and what it means.
 public struct MethodParameter: Sendable {
     public enum ValueType: String, Sendable {

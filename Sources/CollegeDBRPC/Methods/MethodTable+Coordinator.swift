@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 extension MethodTable {
     /// Allocation, statistics and administration.

@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 extension MethodTable {
     static let keyParameter = MethodParameter.required("key", .string, "the lookup key that routes the call")

@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 extension MethodTable {
     /// The KVShardMapper methods and `reassignShard`.

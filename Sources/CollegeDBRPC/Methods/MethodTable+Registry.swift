@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 extension MethodTable {
     /// The shard registry and the statistics it keeps.

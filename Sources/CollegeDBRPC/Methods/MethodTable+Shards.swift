@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 extension MethodTable {
     static let shardParameter = MethodParameter.required("shard", .string, "a shard name")

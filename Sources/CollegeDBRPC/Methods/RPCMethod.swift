@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 /// A method of the wire contract: its name and parameters (which both dispatch and
 /// `rpc.discover` read) and the function that serves it.

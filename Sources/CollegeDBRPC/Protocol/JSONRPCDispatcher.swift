@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 import Logging
 
 /// Turns one line of the wire protocol into its response line: decodes the JSON, validates the

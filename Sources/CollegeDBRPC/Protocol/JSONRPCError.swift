@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 /// A JSON-RPC 2.0 error object. Domain errors carry their stable string code in `data.code`.
 public struct JSONRPCError: Error, Sendable, Hashable {

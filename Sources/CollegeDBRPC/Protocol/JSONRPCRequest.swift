@@ -1,3 +1,5 @@
+import CollegeDBJSON
+
 /// One decoded request object. `id` is nil for a notification, which gets no response.
 struct JSONRPCRequest {
     var method: String

@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 
 /// Builds the OpenRPC 1.2.6 description of the served methods.
 enum OpenRPCDocument {

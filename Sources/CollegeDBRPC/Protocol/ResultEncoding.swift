@@ -1,4 +1,5 @@
 import CollegeDB
+import CollegeDBJSON
 import Foundation
 
 /// The wire shapes of the contract's results.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import CollegeDBRPC
+@testable import CollegeDBJSON
 
 @Suite struct JSONCodecTests {
     func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }

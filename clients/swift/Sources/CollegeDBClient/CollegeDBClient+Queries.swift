@@ -1,0 +1,92 @@
+import CollegeDBJSON
+
+extension CollegeDBClient {
+    /// Runs a statement on the key's shard (allocating an unmapped key).
+    @discardableResult
+    public func run(key: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+        try QueryResult(json: try await call("run", .array([.string(key), .string(sql), Self.bindings(bindings)])))
+    }
+
+    /// Runs a statement on the key's shard and returns every row.
+    public func all(key: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+        try QueryResult(json: try await call("all", .array([.string(key), .string(sql), Self.bindings(bindings)])))
+    }
+
+    /// The first row of a statement on the key's shard, or nil.
+    public func first(key: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> Row? {
+        let result = try await call("first", .array([.string(key), .string(sql), Self.bindings(bindings)]))
+        return result == .null ? nil : Row(json: result)
+    }
+
+    /// Runs statements on the key's shard in one transaction: all commit or none does.
+    public func batch(key: String, _ statements: [(sql: String, bindings: [SQLValue])]) async throws -> [QueryResult] {
+        let list = JSONValue.array(
+            statements.map { .object([("sql", .string($0.sql)), ("bindings", Self.bindings($0.bindings))]) }
+        )
+        guard case .array(let results) = try await call("batch", .array([.string(key), list])) else {
+            throw CollegeDBClientError(.invalidResponse, "batch did not return an array")
+        }
+        return try results.map(QueryResult.init(json:))
+    }
+
+    /// Runs a statement on the named shard (`runShard`, or `allShard` for rows).
+    public func runShard(_ shard: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+        try QueryResult(
+            json: try await call("runShard", .array([.string(shard), .string(sql), Self.bindings(bindings)]))
+        )
+    }
+
+    public func allShard(_ shard: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+        try QueryResult(
+            json: try await call("allShard", .array([.string(shard), .string(sql), Self.bindings(bindings)]))
+        )
+    }
+
+    public func firstShard(_ shard: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> Row? {
+        let result = try await call("firstShard", .array([.string(shard), .string(sql), Self.bindings(bindings)]))
+        return result == .null ? nil : Row(json: result)
+    }
+
+    /// Runs a statement on every shard (`runAllShards`, or `allAllShards` for rows), at most
+    /// `batchSize` at once; one entry per shard, in shard order.
+    public func runAllShards(
+        _ sql: String,
+        _ bindings: [SQLValue] = [],
+        batchSize: Int = 50
+    ) async throws -> [FanOutEntry] {
+        try await fanOut("runAllShards", sql, bindings, batchSize: batchSize)
+    }
+
+    public func allAllShards(
+        _ sql: String,
+        _ bindings: [SQLValue] = [],
+        batchSize: Int = 50
+    ) async throws -> [FanOutEntry] {
+        try await fanOut("allAllShards", sql, bindings, batchSize: batchSize)
+    }
+
+    private func fanOut(
+        _ method: String,
+        _ sql: String,
+        _ bindings: [SQLValue],
+        batchSize: Int
+    ) async throws
+        -> [FanOutEntry]
+    {
+        let params = JSONValue.array([.string(sql), Self.bindings(bindings), .integer(Int64(batchSize))])
+        guard case .array(let entries) = try await call(method, params) else {
+            throw CollegeDBClientError(.invalidResponse, "\(method) did not return an array")
+        }
+        return try entries.map { entry in
+            guard case .string(let shard)? = entry["shard"] else {
+                throw CollegeDBClientError(.invalidResponse, "a fan-out entry without a shard")
+            }
+            if let error = entry["error"] {
+                return FanOutEntry(shard: shard, outcome: .failure(CollegeDBClientError(errorObject: error)))
+            }
+            return FanOutEntry(shard: shard, outcome: .success(try QueryResult(json: entry)))
+        }
+    }
+
+    static func bindings(_ values: [SQLValue]) -> JSONValue { .array(values.map(\.json)) }
+}
