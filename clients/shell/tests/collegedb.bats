@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# The shell client against the real daemon: every subcommand, awkward text, exit codes,
+# piped and terminal output.
+
+setup_file() {
+    export ROOT="$BATS_TEST_DIRNAME/../../.."
+    export COLLEGEDB="$BATS_TEST_DIRNAME/../collegedb"
+    export DAEMON_DIR="$(mktemp -d /tmp/cdbsh-XXXXXX)"
+    export COLLEGEDB_SOCKET="$DAEMON_DIR/d.sock"
+    local binary="${COLLEGEDBD_BINARY:-$ROOT/.build/debug/collegedbd}"
+    [ -x "$binary" ] || { echo "build collegedbd first (swift build), or set COLLEGEDBD_BINARY" >&3; return 1; }
+    "$binary" --data-dir "$DAEMON_DIR/data" --socket "$COLLEGEDB_SOCKET" --owner posts=user_id --log-level warning \
+        2>"$DAEMON_DIR/daemon.log" &
+    echo $! >"$DAEMON_DIR/pid"
+    for _ in $(seq 200); do [ -S "$COLLEGEDB_SOCKET" ] && break; sleep 0.05; done
+    "$COLLEGEDB" create-schema "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER, body TEXT); CREATE TABLE vals (k TEXT, v)" >/dev/null
+}
+
+teardown_file() {
+    kill "$(cat "$DAEMON_DIR/pid")" && wait "$(cat "$DAEMON_DIR/pid")" 2>/dev/null || true
+    rm -rf "$DAEMON_DIR"
+}
+
+@test "--help for the client and for every command" {
+    run "$COLLEGEDB" --help
+    [ "$status" -eq 0 ]
+    [[ $output == *"Exit status"* ]]
+    for command in run all first prepare batch run-shard all-shard first-shard run-all-shards all-all-shards \
+        first-all-shards allocate reassign-shard shards register-shard unregister-shard stats update-shard-stats \
+        increment-shard-count decrement-shard-count metadata size create-schema health status flush \
+        get-shard-mapping set-shard-mapping add-lookup-keys get-all-lookup-keys update-shard-mapping \
+        delete-shard-mapping get-keys-for-shard clear-all-mappings discover call; do
+        run "$COLLEGEDB" "$command" --help
+        [ "$status" -eq 0 ]
+        [[ $output == "Usage: collegedb $command"* ]]
+    done
+}
+
+@test "usage mistakes exit 2, an unreachable daemon 3, a daemon error 1 with data.code" {
+    run "$COLLEGEDB" nosuchcommand
+    [ "$status" -eq 2 ]
+    run "$COLLEGEDB" run onlykey
+    [ "$status" -eq 2 ]
+    [[ $output == *"usage: collegedb run KEY SQL"* ]]
+    run "$COLLEGEDB" first k "SELECT ?" --int notanumber
+    [ "$status" -eq 2 ]
+    run "$COLLEGEDB" --socket "$DAEMON_DIR/none.sock" health
+    [ "$status" -eq 3 ]
+    [[ $output == *"cannot reach collegedbd"* ]]
+    run "$COLLEGEDB" first k "SELECT * FROM missing"
+    [ "$status" -eq 1 ]
+    [[ $output == *"(QUERY_FAILED)"* ]]
+    [[ $output == *"SQLite code 1"* ]]
+    run "$COLLEGEDB" flush --confirm
+    [ "$status" -eq 1 ]
+    [[ $output == *"FLUSH_DISABLED"* ]]
+}
+
+@test "awkward text survives exactly: quotes, newlines, Unicode, semicolons, shell syntax" {
+    text=$'O\'Brien "quoted" \\ back\\slash; DROP TABLE users; -- $(echo no) `no` \n second line\ttab ∑ 😀'
+    run "$COLLEGEDB" run awkward "INSERT INTO vals VALUES ('awkward', ?)" "$text"
+    [ "$status" -eq 0 ]
+    run "$COLLEGEDB" first awkward "SELECT v FROM vals WHERE k = 'awkward'"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .v <<<"$output")" = "$text" ]
+    run "$COLLEGEDB" first awkward "SELECT count(*) AS n FROM users"
+    [ "$(jq -r .n <<<"$output")" = "0" ]
+}
+
+@test "bindings bind by their look, or as told" {
+    run "$COLLEGEDB" first b "SELECT typeof(?) AS a, typeof(?) AS b, typeof(?) AS c, typeof(?) AS d, typeof(?) AS e, typeof(?) AS f, typeof(?) AS g, typeof(?) AS h, length(?) AS i" \
+        42 4.2 007 hello --text 42 --int 7 --real 3 --null --blob-file "$COLLEGEDB"
+    [ "$status" -eq 0 ]
+    [ "$output" = "{\"a\":\"integer\",\"b\":\"real\",\"c\":\"text\",\"d\":\"text\",\"e\":\"text\",\"f\":\"integer\",\"g\":\"real\",\"h\":\"null\",\"i\":$(stat -c %s "$COLLEGEDB")}" ]
+    run "$COLLEGEDB" first b "SELECT ? AS big, 1.0 AS whole" 9223372036854775807
+    [ "$output" = '{"big":9223372036854775807,"whole":1.0}' ]
+}
+
+@test "SQL from standard input" {
+    run bash -c "echo 'SELECT 41 + 1 AS answer' | '$COLLEGEDB' first k -"
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"answer":42}' ]
+}
+
+@test "piped output is one JSON line per call; on a terminal, rows are a table" {
+    "$COLLEGEDB" run user:5 "INSERT OR REPLACE INTO users VALUES (5, 'Eve')" >/dev/null
+    run "$COLLEGEDB" all user:5 "SELECT id, name FROM users WHERE id = 5"
+    [ "${#lines[@]}" -eq 1 ]
+    [ "$(jq -c '.results' <<<"$output")" = '[{"id":5,"name":"Eve"}]' ]
+    run script -qec "'$COLLEGEDB' all user:5 'SELECT id, name FROM users WHERE id = 5'" /dev/null
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == "id  name"* ]]
+    [[ ${lines[1]} == "5   Eve"* ]]
+    run script -qec "'$COLLEGEDB' --json all user:5 'SELECT 1 AS x'" /dev/null
+    [[ $output == "{\"success\":true"* ]]
+}
+
+@test "every command reaches its method" {
+    c="$COLLEGEDB"
+    "$c" run 42 "INSERT OR REPLACE INTO users VALUES (42, 'Ann')"
+    "$c" run 42 "INSERT INTO posts (user_id, body) VALUES (42, 'hi')"
+    [ "$("$c" prepare 42 'SELECT * FROM users WHERE id = ?' | jq -c '[.parameterCount, .readOnly]')" = "[1,true]" ]
+    [ "$("$c" batch 42 "INSERT INTO posts (user_id, body) VALUES (42, 'a')" "SELECT count(*) AS n FROM posts WHERE user_id = 42" | jq '.[1].results[0].n')" = "2" ]
+    shard=$("$c" get-shard-mapping 42 | jq -r .shard)
+    [ "$("$c" run-shard "$shard" "UPDATE posts SET body = body WHERE user_id = 42" | jq .meta.changes)" = "2" ]
+    [ "$("$c" all-shard "$shard" "SELECT name FROM users WHERE id = 42" | jq -r '.results[0].name')" = "Ann" ]
+    [ "$("$c" first-shard "$shard" "SELECT 1 AS one" | jq .one)" = "1" ]
+    [ "$("$c" run-all-shards "SELECT 1" | jq length)" = "3" ]
+    [ "$("$c" all-all-shards --batch-size 1 "SELECT count(*) AS n FROM users WHERE id = 42" | jq '[.[].results[0].n] | add')" = "1" ]
+    [ "$("$c" first-all-shards "SELECT 2 AS two" | jq '[.[].row.two] | add')" = "6" ]
+    [ "$("$c" allocate newkey round-robin | jq .created)" = "true" ]
+    [ "$("$c" shards | jq -c .)" = '["db-1","db-2","db-3"]' ]
+    target=$(jq -r --arg s "$shard" 'map(select(. != $s))[0]' <<<"$("$c" shards)")
+    [ "$("$c" reassign-shard 42 "$target" | jq .rowsMoved)" = "3" ]
+    "$c" register-shard db-x >/dev/null
+    "$c" unregister-shard db-x >/dev/null
+    "$c" update-shard-stats db-3 5 >/dev/null
+    "$c" increment-shard-count db-3 >/dev/null
+    "$c" decrement-shard-count db-3 >/dev/null
+    [ "$("$c" stats | jq '.[] | select(.binding == "db-3") | .count')" = "5" ]
+    [ "$("$c" metadata | jq length)" = "3" ]
+    [ "$("$c" size db-1)" -gt 0 ]
+    [ "$("$c" health | jq -r .status)" = "ok" ]
+    "$c" set-shard-mapping m1 db-2 m2 >/dev/null
+    "$c" add-lookup-keys m1 m3 >/dev/null
+    [ "$("$c" get-all-lookup-keys m3 | jq length)" = "3" ]
+    "$c" update-shard-mapping m2 db-1 >/dev/null
+    [ "$("$c" get-shard-mapping m1 | jq -r .shard)" = "db-1" ]
+    [ "$("$c" get-keys-for-shard db-1 1 | jq '.keys | length')" = "1" ]
+    [ "$("$c" delete-shard-mapping m3 | jq .deleted)" = "3" ]
+    [ "$("$c" discover | jq -r .openrpc)" = "1.2.6" ]
+    [ "$("$c" call listKnownShards '[]' | jq length)" = "3" ]
+    run "$c" clear-all-mappings --confirm
+    [ "$status" -eq 1 ]
+}
+
+@test "status shows each shard with a bar and the imbalance" {
+    run script -qec "'$COLLEGEDB' status" /dev/null
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == SHARD*KEYS*SIZE*HEALTH*DISTRIBUTION* ]]
+    [[ $output == *"█"* ]]
+    [[ $output == *"imbalance (max/mean): "* ]]
+}
+
+@test "integers outside 64 bits stay text rather than lose digits" {
+    run "$COLLEGEDB" first b "SELECT typeof(?) AS a, typeof(?) AS b, ? AS c" 9223372036854775808 -9223372036854775808 12345678901234567890
+    [ "$output" = '{"a":"text","b":"integer","c":"12345678901234567890"}' ]
+}
