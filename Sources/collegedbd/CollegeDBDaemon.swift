@@ -10,6 +10,7 @@ import ServiceLifecycle
 /// `collegedbd`: opens the shards and the mapping store, then serves the wire contract on a
 /// Unix socket (its own, or the one systemd passed) until SIGTERM or SIGINT, finishing in-flight
 /// requests first. Reports to systemd with sd_notify; SIGHUP reloads the config file.
+@main
 struct CollegeDBDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collegedbd",
@@ -18,11 +19,6 @@ struct CollegeDBDaemon: AsyncParsableCommand {
     )
 
     @OptionGroup var options: DaemonOptions
-
-    /// Parses the command line and runs the daemon (ArgumentParser's asynchronous entry point).
-    static func runAsRoot() async {
-        await main()
-    }
 
     func run() async throws {
         let activation = SystemdSocketActivation.inherited()
