@@ -80,11 +80,12 @@ public final class MappingStore: Sendable {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT r.shard, r.created_at, r.updated_at FROM lookup_key k
-                        JOIN record r ON r.id = k.record_id WHERE k.key = ?
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            SELECT r.shard, r.created_at, r.updated_at FROM lookup_key k
+                            JOIN record r ON r.id = k.record_id WHERE k.key = ?
+                            """
+                    ),
                     arguments: [keyCodec.storedValue(for: key)]
                 ).map { ShardMapping(shard: $0[0], createdAt: $0[1], updatedAt: $0[2]) }
             }

@@ -2,9 +2,14 @@
 extension CollegeDB {
     /// The mapping of `key`'s record, or nil.
     public func shardMapping(key: String) async throws -> ShardMapping? {
+        try await BlockingWork.run { try self.lookUpShardMapping(key: key) }
+    }
+
+    /// The mapping of `key`'s record, or nil. Blocks on SQLite: call it off event loops and
+    /// off the cooperative pool.
+    public func lookUpShardMapping(key: String) throws -> ShardMapping? {
         try Self.validate(key: key)
-        let store = mappingStore
-        return try await BlockingWork.run { try store.mapping(forKey: key) }
+        return try mappingStore.mapping(forKey: key)
     }
 
     /// Maps `key` and `additionalKeys` to `shard` (a new record, or the key's record re-pointed;

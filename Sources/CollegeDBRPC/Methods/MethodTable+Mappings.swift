@@ -8,17 +8,14 @@ extension MethodTable {
             "getShardMapping",
             "The mapping of the key's record, or null.",
             parameters: [keyParameter],
-            result: "{shard, createdAt, updatedAt} or null"
-        ) { arguments, database in
-            guard let mapping = try await database.shardMapping(key: arguments.requiredString("key")) else {
-                return .null
+            result: "{shard, createdAt, updatedAt} or null",
+            blockingHandler: { arguments, database in
+                mappingJSON(try database.lookUpShardMapping(key: arguments.requiredString("key")))
+            },
+            handler: { arguments, database in
+                mappingJSON(try await database.shardMapping(key: arguments.requiredString("key")))
             }
-            return .object([
-                ("shard", .string(mapping.shard)),
-                ("createdAt", .integer(mapping.createdAt)),
-                ("updatedAt", .integer(mapping.updatedAt)),
-            ])
-        },
+        ),
         RPCMethod(
             "setShardMapping",
             "Maps the key (and additionalKeys) to a shard: a new record, or the key's record re-pointed. Rows are not moved.",
@@ -123,4 +120,13 @@ extension MethodTable {
             ])
         },
     ]
+
+    private static func mappingJSON(_ mapping: ShardMapping?) -> JSONValue {
+        guard let mapping else { return .null }
+        return .object([
+            ("shard", .string(mapping.shard)),
+            ("createdAt", .integer(mapping.createdAt)),
+            ("updatedAt", .integer(mapping.updatedAt)),
+        ])
+    }
 }

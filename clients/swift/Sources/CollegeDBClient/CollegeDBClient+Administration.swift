@@ -84,6 +84,20 @@ extension CollegeDBClient {
         try await decoded(call("getShardStats"))
     }
 
+    /// Overrides a shard's recorded record count.
+    public func updateShardStats(_ shard: String, count: Int64) async throws {
+        _ = try await call("updateShardStats", .array([.string(shard), .integer(count)]))
+    }
+
+    public func incrementShardCount(_ shard: String) async throws {
+        _ = try await call("incrementShardCount", .array([.string(shard)]))
+    }
+
+    /// Never takes the count below 0.
+    public func decrementShardCount(_ shard: String) async throws {
+        _ = try await call("decrementShardCount", .array([.string(shard)]))
+    }
+
     public func getShardMetadata() async throws -> [ShardMetadata] {
         try await decoded(call("getShardMetadata"))
     }

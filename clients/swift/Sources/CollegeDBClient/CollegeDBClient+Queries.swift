@@ -65,6 +65,29 @@ extension CollegeDBClient {
         try await fanOut("allAllShards", sql, bindings, batchSize: batchSize)
     }
 
+    /// Each shard's first row of a statement (nil when it has none), or the error that shard
+    /// alone failed with; in shard order.
+    public func firstAllShards(
+        _ sql: String,
+        _ bindings: [SQLValue] = [],
+        batchSize: Int = 50
+    ) async throws
+        -> [(shard: String, outcome: Result<Row?, CollegeDBClientError>)]
+    {
+        let params = JSONValue.array([.string(sql), Self.bindings(bindings), .integer(Int64(batchSize))])
+        guard case .array(let entries) = try await call("firstAllShards", params) else {
+            throw CollegeDBClientError(.invalidResponse, "firstAllShards did not return an array")
+        }
+        return try entries.map { entry in
+            guard case .string(let shard)? = entry["shard"] else {
+                throw CollegeDBClientError(.invalidResponse, "a fan-out entry without a shard")
+            }
+            if let error = entry["error"] { return (shard, .failure(CollegeDBClientError(errorObject: error))) }
+            let row = entry["row"] ?? .null
+            return (shard, .success(row == .null ? nil : Row(json: row)))
+        }
+    }
+
     private func fanOut(
         _ method: String,
         _ sql: String,

@@ -171,5 +171,13 @@ import Testing
         #expect(try await client.deleteShardMapping(key: "k2") == 2)
         #expect(try await client.getShardMapping(key: "k1") == nil)
         #expect(try await client.listKnownShards() == ["db-1", "db-2", "db-3"])
+        let firsts = try await client.firstAllShards("SELECT 7 AS seven")
+        #expect(firsts.map(\.shard) == ["db-1", "db-2", "db-3"])
+        #expect(firsts.allSatisfy { (try? $0.outcome.get())??["seven"] == .integer(7) })
+        try await client.updateShardStats("db-1", count: 4)
+        try await client.incrementShardCount("db-1")
+        try await client.decrementShardCount("db-2")
+        #expect(try await client.getShardStats().map(\.count) == [5, 0, 0])
+        #expect(try await client.getShardMetadata().map(\.keyCount) == [5, 0, 0])
     }
 }
