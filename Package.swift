@@ -93,7 +93,11 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["collegedbd", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "collegedbd", "CollegeDB", "CollegeDBServer",
+                .product(name: "CollegeDBJSON", package: "swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -10,9 +10,19 @@ public struct SystemdSocketActivation: Sendable {
     public struct Socket: Sendable, Hashable {
         public var descriptor: Int32
         public var name: String
+
+        public init(descriptor: Int32, name: String) {
+            self.descriptor = descriptor
+            self.name = name
+        }
     }
 
     public let sockets: [Socket]
+
+    /// A set of inherited sockets; `inherited()` reads the real ones.
+    public init(sockets: [Socket]) {
+        self.sockets = sockets
+    }
 
     /// Reads what systemd passed; empty when the process was not socket-activated.
     public static func inherited() -> SystemdSocketActivation {

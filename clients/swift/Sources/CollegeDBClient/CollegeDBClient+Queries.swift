@@ -54,7 +54,8 @@ extension CollegeDBClient {
         _ bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [FanOutEntry] {
-        try await fanOut("runAllShards", sql, bindings, batchSize: batchSize)
+        try await fanOut("runAllShards", sql, bindings, batchSize: batchSize) { try QueryResult(json: $0) }
+            .map { FanOutEntry(shard: $0.shard, outcome: $0.outcome) }
     }
 
     public func allAllShards(
@@ -62,7 +63,8 @@ extension CollegeDBClient {
         _ bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [FanOutEntry] {
-        try await fanOut("allAllShards", sql, bindings, batchSize: batchSize)
+        try await fanOut("allAllShards", sql, bindings, batchSize: batchSize) { try QueryResult(json: $0) }
+            .map { FanOutEntry(shard: $0.shard, outcome: $0.outcome) }
     }
 
     /// Each shard's first row of a statement (nil when it has none), or the error that shard
@@ -71,31 +73,22 @@ extension CollegeDBClient {
         _ sql: String,
         _ bindings: [SQLValue] = [],
         batchSize: Int = 50
-    ) async throws
-        -> [(shard: String, outcome: Result<Row?, CollegeDBClientError>)]
-    {
-        let params = JSONValue.array([.string(sql), Self.bindings(bindings), .integer(Int64(batchSize))])
-        guard case .array(let entries) = try await call("firstAllShards", params) else {
-            throw CollegeDBClientError(.invalidResponse, "firstAllShards did not return an array")
-        }
-        return try entries.map { entry in
-            guard case .string(let shard)? = entry["shard"] else {
-                throw CollegeDBClientError(.invalidResponse, "a fan-out entry without a shard")
-            }
-            if let error = entry["error"] { return (shard, .failure(CollegeDBClientError(errorObject: error))) }
+    ) async throws -> [(shard: String, outcome: Result<Row?, CollegeDBClientError>)] {
+        try await fanOut("firstAllShards", sql, bindings, batchSize: batchSize) { entry in
             let row = entry["row"] ?? .null
-            return (shard, .success(row == .null ? nil : Row(json: row)))
+            return row == .null ? nil : Row(json: row)
         }
     }
 
-    private func fanOut(
+    /// Calls a fan-out method and reads each entry: its shard, and `success` applied to it or
+    /// the error that shard alone failed with.
+    private func fanOut<Success>(
         _ method: String,
         _ sql: String,
         _ bindings: [SQLValue],
-        batchSize: Int
-    ) async throws
-        -> [FanOutEntry]
-    {
+        batchSize: Int,
+        success: (JSONValue) throws -> Success
+    ) async throws -> [(shard: String, outcome: Result<Success, CollegeDBClientError>)] {
         let params = JSONValue.array([.string(sql), Self.bindings(bindings), .integer(Int64(batchSize))])
         guard case .array(let entries) = try await call(method, params) else {
             throw CollegeDBClientError(.invalidResponse, "\(method) did not return an array")
@@ -104,10 +97,8 @@ extension CollegeDBClient {
             guard case .string(let shard)? = entry["shard"] else {
                 throw CollegeDBClientError(.invalidResponse, "a fan-out entry without a shard")
             }
-            if let error = entry["error"] {
-                return FanOutEntry(shard: shard, outcome: .failure(CollegeDBClientError(errorObject: error)))
-            }
-            return FanOutEntry(shard: shard, outcome: .success(try QueryResult(json: entry)))
+            if let error = entry["error"] { return (shard, .failure(CollegeDBClientError(errorObject: error))) }
+            return (shard, .success(try success(entry)))
         }
     }
 
