@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// A shard as configured: its name, its SQLite file, and what the strategies need to know.
@@ -33,6 +34,8 @@ public struct CollegeDBConfiguration: Sendable {
     public var maxDatabaseSize: Int64?
     /// Keep lookup keys as SHA-256 digests (the default) rather than plain text.
     public var hashesKeys: Bool
+    /// Digest keys with HMAC-SHA256 under a secret kept in `DATA_DIR/mapping.key`.
+    public var keyedDigest: Bool
     /// Let `flush` and `clearAllMappings` run (development only).
     public var allowsFlush: Bool
     /// For `reassignShard`: table to the column holding the key (`posts` to `user_id`), beyond
@@ -46,6 +49,7 @@ public struct CollegeDBConfiguration: Sendable {
         targetRegion: Region? = nil,
         maxDatabaseSize: Int64? = nil,
         hashesKeys: Bool = true,
+        keyedDigest: Bool = false,
         allowsFlush: Bool = false,
         ownership: [String: String] = [:]
     ) {
@@ -55,6 +59,7 @@ public struct CollegeDBConfiguration: Sendable {
         self.targetRegion = targetRegion
         self.maxDatabaseSize = maxDatabaseSize
         self.hashesKeys = hashesKeys
+        self.keyedDigest = keyedDigest
         self.allowsFlush = allowsFlush
         self.ownership = ownership
     }
@@ -86,6 +91,16 @@ public struct CollegeDBConfiguration: Sendable {
             maxDatabaseSize: maxDatabaseSize,
             allowsFlush: allowsFlush
         )
+    }
+
+    /// How the mapping store keeps keys, loading (or making) the secret of keyed digests.
+    func keyCodec() throws -> MappingKeyCodec {
+        guard keyedDigest else { return MappingKeyCodec(hashesKeys: hashesKeys) }
+        guard hashesKeys else {
+            throw CollegeDBError.invalidParams("keyed digests and plain-text keys exclude each other")
+        }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        return MappingKeyCodec(secret: try MappingSecret.loadOrCreate(at: dataDirectory + "/mapping.key"))
     }
 
     var mappingStorePath: String { dataDirectory + "/mapping.sqlite" }

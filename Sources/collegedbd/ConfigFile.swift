@@ -26,6 +26,7 @@ struct ConfigFile: Sendable {
     var maxDatabaseSize: Int64?
     var ownership: [String: String]?
     var hashKeys: Bool?
+    var keyedDigest: Bool?
     var allowFlush: Bool?
     var maxLineBytes: Int?
     var logLevel: String?
@@ -99,6 +100,7 @@ struct ConfigFile: Sendable {
                     uniquingKeysWith: { $1 }
                 )
             case "hashKeys": hashKeys = try bool(member, name)
+            case "keyedDigest": keyedDigest = try bool(member, name)
             case "allowFlush": allowFlush = try bool(member, name)
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
             case "logLevel": logLevel = try string(member, name)

@@ -53,6 +53,9 @@ struct DaemonOptions: ParsableArguments {
     @Flag(help: "Keep mapping keys in plain text instead of SHA-256 digests.")
     var noHashKeys = false
 
+    @Flag(help: "Digest mapping keys with HMAC-SHA256 under a secret kept in DATA_DIR/mapping.key.")
+    var keyedDigest = false
+
     @Flag(help: "Let flush and clearAllMappings run (development only).")
     var allowFlush = false
 

@@ -68,6 +68,7 @@ struct DaemonSettings: Sendable {
             targetRegion: targetRegion,
             maxDatabaseSize: maxDatabaseSize,
             hashesKeys: options.noHashKeys ? false : (file.hashKeys ?? true),
+            keyedDigest: options.keyedDigest || (file.keyedDigest ?? false),
             allowsFlush: options.allowFlush || (file.allowFlush ?? false),
             ownership: try Self.ownership(flags: options.owners, file: file.ownership ?? [:])
         )

@@ -90,6 +90,36 @@ import Testing
         #expect(bytes.range(of: Data("user:77".utf8)) == nil)
     }
 
+    @Test func keyedDigestsCannotBeConfirmedWithoutTheSecret() throws {
+        let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let daemon = try Daemon(["--keyed-digest"], directory: directory)
+            var socket = try daemon.connect()
+            _ = try socket.result("setShardMapping", ["alice@example.com", "db-2"])
+            let keys = try #require(socket.result("getAllLookupKeys", ["alice@example.com"]) as? [String])
+            #expect(keys.count == 1)
+            #expect(keys.first?.count == 64)
+            #expect(keys.first != Self.digest("alice@example.com"), "not the plain SHA-256 anyone could compute")
+            let secret = directory.path + "/data/mapping.key"
+            let attributes = try FileManager.default.attributesOfItem(atPath: secret)
+            #expect(attributes[.posixPermissions] as? Int == 0o600)
+            #expect(attributes[.size] as? Int == 32)
+            try daemon.restart()
+            socket = try daemon.connect()
+            #expect(
+                (try socket.result("getShardMapping", ["alice@example.com"]) as? [String: Any])?["shard"] as? String
+                    == "db-2"
+            )
+            #expect(daemon.stop() == 0)
+        }
+        let unkeyed = try Daemon.runToCompletion([
+            "--data-dir", directory.path + "/data", "--socket", directory.path + "/other.sock",
+        ])
+        #expect(unkeyed.status != 0)
+        #expect(unkeyed.errors.contains("hmac-sha256"), "\(unkeyed.errors)")
+    }
+
     @Test func withoutHashingKeysAreShownAsTheyAre() throws {
         let daemon = try Daemon(["--no-hash-keys"])
         let socket = try daemon.connect()

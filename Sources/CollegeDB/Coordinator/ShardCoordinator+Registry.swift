@@ -11,7 +11,7 @@ extension ShardCoordinator {
         guard configuration.dataDirectory == current.dataDirectory else {
             throw CollegeDBError.invalidParams("changing the data directory needs a restart")
         }
-        guard configuration.hashesKeys == current.hashesKeys else {
+        guard configuration.hashesKeys == current.hashesKeys, configuration.keyedDigest == current.keyedDigest else {
             throw CollegeDBError.invalidParams("changing key hashing needs a restart")
         }
         let store = self.store

@@ -25,7 +25,7 @@ public final class MappingStore: Sendable {
             pool = try DatabasePool(path: path, configuration: ShardDatabase.configuration())
             try Self.migrator.migrate(pool)
             try pool.write { db in
-                let hashing = keyCodec.hashesKeys ? "sha256" : "plain"
+                let hashing = keyCodec.digest.rawValue
                 try db.execute(
                     sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                     arguments: [Self.keyHashingName, hashing]

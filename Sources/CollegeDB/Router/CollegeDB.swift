@@ -38,7 +38,7 @@ public final class CollegeDB: Sendable {
         let (store, descriptors, databases) = try await BlockingWork.run {
             let store = try MappingStore(
                 path: configuration.mappingStorePath,
-                keyCodec: MappingKeyCodec(hashesKeys: configuration.hashesKeys)
+                keyCodec: try configuration.keyCodec()
             )
             let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
             let saved = try store.savedMetrics()
