@@ -36,18 +36,28 @@ extension CollegeDB {
     }
 
     /// Re-points `key`'s whole record at `shard` (rows are not moved; see `reassignShard`).
+    /// Requests under way on the record finish first; later ones see the new shard.
     public func updateShardMapping(key: String, shard: String) async throws {
         try Self.validate(key: key)
         _ = try coordinator.registry.database(named: shard)
         let store = mappingStore
-        try await BlockingWork.run { _ = try store.updateMapping(key: key, shard: shard) }
+        guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else {
+            throw CollegeDBError.mappingNotFound(key)
+        }
+        try await coordinator.locks.moving(record.id) {
+            try await BlockingWork.run { _ = try store.updateMapping(key: key, shard: shard) }
+        }
     }
 
     /// Removes `key`'s whole record; returns how many lookup keys went with it (0 if unmapped).
+    /// Requests under way on the record finish first.
     public func deleteShardMapping(key: String) async throws -> Int {
         try Self.validate(key: key)
         let store = mappingStore
-        return try await BlockingWork.run { try store.deleteMapping(key: key) }
+        guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else { return 0 }
+        return try await coordinator.locks.moving(record.id) {
+            try await BlockingWork.run { try store.deleteMapping(key: key) }
+        }
     }
 
     /// The largest page `keysForShard` returns.
