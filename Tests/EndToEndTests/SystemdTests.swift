@@ -50,8 +50,9 @@ import Glibc
             launcher: ["/bin/sh", "-c", #"WATCHDOG_PID=$$ exec "$0" "$@""#]
         )
         try notify.waitFor { $0.contains("READY=1") }
-        let pets = notify.collect(seconds: 1.0).filter { $0.contains("WATCHDOG=1") }
-        #expect((7...13).contains(pets.count), "about every 100 ms: \(pets.count) in one second")
+        // 20 in two seconds at 100 ms; the range allows for a machine busy with other tests.
+        let pets = notify.collect(seconds: 2.0).filter { $0.contains("WATCHDOG=1") }
+        #expect((12...26).contains(pets.count), "about every 100 ms: \(pets.count) in two seconds")
         daemon.stop()
     }
 
