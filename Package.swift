@@ -43,6 +43,7 @@ let package = Package(
                 "CollegeDBRPC",
                 "CSystemd",
                 .product(name: "CollegeDBJSON", package: "swift"),
+                .product(name: "UnixSocketAddress", package: "swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -69,6 +70,7 @@ let package = Package(
             dependencies: [
                 "CollegeDB",
                 "CollegeDBRPC",
+                .product(name: "UnixSocketAddress", package: "swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,6 +98,7 @@ let package = Package(
             dependencies: [
                 "collegedbd", "CollegeDB", "CollegeDBServer",
                 .product(name: "CollegeDBJSON", package: "swift"),
+                .product(name: "UnixSocketAddress", package: "swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

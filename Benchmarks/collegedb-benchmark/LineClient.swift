@@ -1,4 +1,5 @@
 import Foundation
+import UnixSocketAddress
 
 #if canImport(Glibc)
 import Glibc
@@ -13,17 +14,7 @@ final class LineClient: @unchecked Sendable {
 
     init(path: String) throws {
         descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let result = UnixSocketAddress.connect(descriptor, to: path)
         guard result == 0 else {
             close(descriptor)
             throw BenchmarkFailure("cannot connect to \(path): errno \(errno)")

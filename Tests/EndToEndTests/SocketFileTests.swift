@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UnixSocketAddress
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +22,7 @@ import Glibc
         let socketPath = directory.appendingPathComponent("d.sock").path
         // A stale socket: bound, then its listener gone.
         let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(LineSocket.withAddress(of: socketPath) { bind(stale, $0, $1) } == 0)
+        #expect(UnixSocketAddress.with(path: socketPath) { bind(stale, $0, $1) } == 0)
         close(stale)
         let daemon = try Daemon(directory: directory)
         #expect(try daemon.connect().call("health")["result"] != nil)

@@ -9,11 +9,13 @@ let package = Package(
     products: [
         .library(name: "CollegeDBClient", targets: ["CollegeDBClient"]),
         .library(name: "CollegeDBJSON", targets: ["CollegeDBJSON"]),
+        .library(name: "UnixSocketAddress", targets: ["UnixSocketAddress"]),
         .executable(name: "collegedb-example", targets: ["CollegeDBExample"]),
     ],
     targets: [
         .target(name: "CollegeDBJSON"),
-        .target(name: "CollegeDBClient", dependencies: ["CollegeDBJSON"]),
+        .target(name: "UnixSocketAddress"),
+        .target(name: "CollegeDBClient", dependencies: ["CollegeDBJSON", "UnixSocketAddress"]),
         .executableTarget(name: "CollegeDBExample", dependencies: ["CollegeDBClient"]),
         .testTarget(name: "CollegeDBClientTests", dependencies: ["CollegeDBClient", "CollegeDBJSON"]),
     ],

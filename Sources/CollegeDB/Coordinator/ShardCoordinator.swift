@@ -54,17 +54,16 @@ public actor ShardCoordinator {
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
         let selection = ShardSelection(targetRegion: policy.targetRegion)
         let store = self.store
-        let name = try await BlockingWork.run {
-            let position = kind == .roundRobin ? try store.roundRobinPosition() : 0
-            var generator = SystemRandomNumberGenerator()
-            return selection.select(
-                kind,
-                key: key,
-                candidates: registry.candidates,
-                roundRobinPosition: position,
-                using: &generator
-            ).shard
-        }
+        // Only round-robin needs the persisted position, and only that is worth a hop to SQLite.
+        let position = kind == .roundRobin ? try await BlockingWork.run { try store.roundRobinPosition() } : 0
+        var generator = SystemRandomNumberGenerator()
+        let name = selection.select(
+            kind,
+            key: key,
+            candidates: registry.candidates,
+            roundRobinPosition: position,
+            using: &generator
+        ).shard
         return try registry.database(named: name)
     }
 

@@ -81,9 +81,6 @@ extension MethodTable {
             result: "{keys, cursor}: cursor is null after the last page"
         ) { arguments, database in
             let limit = arguments.integer("limit") ?? 1000
-            guard (1...Int64(CollegeDB.maximumKeyPage)).contains(limit) else {
-                throw JSONRPCError.invalidParams("limit: must be between 1 and \(CollegeDB.maximumKeyPage)")
-            }
             let page = try await database.keysForShard(
                 arguments.requiredString("shard"),
                 limit: Int(limit),

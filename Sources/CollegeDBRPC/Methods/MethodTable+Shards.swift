@@ -106,9 +106,6 @@ extension MethodTable {
             result: "an array with one entry per shard, in shard order"
         ) { arguments, database in
             let batchSize = arguments.integer("batchSize") ?? Int64(CollegeDB.defaultFanOutBatchSize)
-            guard batchSize >= 1, batchSize <= Int64(Int32.max) else {
-                throw JSONRPCError.invalidParams("batchSize: must be >= 1")
-            }
             let results = try await database.executeOnAllShards(
                 arguments.statement(),
                 batchSize: Int(batchSize),

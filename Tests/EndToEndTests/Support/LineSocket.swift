@@ -1,4 +1,5 @@
 import Foundation
+import UnixSocketAddress
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,7 @@ final class LineSocket: @unchecked Sendable {
     init(path: String, timeoutSeconds: Int = 30) throws {
         descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
-        let result = Self.withAddress(of: path) { connect(descriptor, $0, $1) }
+        let result = UnixSocketAddress.connect(descriptor, to: path)
         guard result == 0 else {
             close(descriptor)
             throw Failure(description: "connect(\(path)) failed: errno \(errno)")
@@ -27,19 +28,6 @@ final class LineSocket: @unchecked Sendable {
     }
 
     deinit { close(descriptor) }
-
-    /// Calls `body` with the `sockaddr_un` of `path` (for `connect` or `bind`).
-    static func withAddress(of path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-    }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 

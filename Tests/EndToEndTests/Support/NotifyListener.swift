@@ -1,4 +1,5 @@
 import Foundation
+import UnixSocketAddress
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,7 @@ final class NotifyListener {
     init(directory: URL) throws {
         path = directory.appendingPathComponent("notify.sock").path
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard LineSocket.withAddress(of: path, { bind(descriptor, $0, $1) }) == 0 else {
+        guard UnixSocketAddress.with(path: path, { bind(descriptor, $0, $1) }) == 0 else {
             throw LineSocket.Failure(description: "cannot bind \(path): errno \(errno)")
         }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)

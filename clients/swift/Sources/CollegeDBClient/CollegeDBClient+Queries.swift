@@ -54,8 +54,7 @@ extension CollegeDBClient {
         _ bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [FanOutEntry] {
-        try await fanOut("runAllShards", sql, bindings, batchSize: batchSize) { try QueryResult(json: $0) }
-            .map { FanOutEntry(shard: $0.shard, outcome: $0.outcome) }
+        try await queryFanOut("runAllShards", sql, bindings, batchSize: batchSize)
     }
 
     public func allAllShards(
@@ -63,8 +62,7 @@ extension CollegeDBClient {
         _ bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [FanOutEntry] {
-        try await fanOut("allAllShards", sql, bindings, batchSize: batchSize) { try QueryResult(json: $0) }
-            .map { FanOutEntry(shard: $0.shard, outcome: $0.outcome) }
+        try await queryFanOut("allAllShards", sql, bindings, batchSize: batchSize)
     }
 
     /// Each shard's first row of a statement (nil when it has none), or the error that shard
@@ -78,6 +76,19 @@ extension CollegeDBClient {
             let row = entry["row"] ?? .null
             return row == .null ? nil : Row(json: row)
         }
+    }
+
+    /// A fan-out whose entries are query results.
+    private func queryFanOut(
+        _ method: String,
+        _ sql: String,
+        _ bindings: [SQLValue],
+        batchSize: Int
+    ) async throws
+        -> [FanOutEntry]
+    {
+        try await fanOut(method, sql, bindings, batchSize: batchSize) { try QueryResult(json: $0) }
+            .map { FanOutEntry(shard: $0.shard, outcome: $0.outcome) }
     }
 
     /// Calls a fan-out method and reads each entry: its shard, and `success` applied to it or

@@ -1,4 +1,5 @@
 import Foundation
+import UnixSocketAddress
 
 #if canImport(Glibc)
 import Glibc
@@ -21,22 +22,7 @@ final class Connection: @unchecked Sendable {
     init(path: String) throws {
         descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw CollegeDBClientError(.connectionFailed, "socket(): errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            close(descriptor)
-            throw CollegeDBClientError(.connectionFailed, "socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let result = UnixSocketAddress.connect(descriptor, to: path)
         guard result == 0 else {
             let code = errno
             close(descriptor)
