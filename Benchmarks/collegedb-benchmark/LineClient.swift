@@ -12,13 +12,15 @@ final class LineClient: @unchecked Sendable {
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
     private var pending: [UInt8] = []
 
+    /// Stores the descriptor only once connected, so a failed connect closes it exactly once.
     init(path: String) throws {
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        let result = UnixSocketAddress.connect(descriptor, to: path)
-        guard result == 0 else {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard UnixSocketAddress.connect(descriptor, to: path) == 0 else {
+            let code = errno
             close(descriptor)
-            throw BenchmarkFailure("cannot connect to \(path): errno \(errno)")
+            throw BenchmarkFailure("cannot connect to \(path): errno \(code)")
         }
+        self.descriptor = descriptor
     }
 
     deinit { close(descriptor) }

@@ -15,16 +15,20 @@ final class LineSocket: @unchecked Sendable {
         let description: String
     }
 
+    /// Stores the descriptor only once connected: a throwing initializer of a fully initialized
+    /// class still runs `deinit`, which would close the descriptor a second time, by then perhaps
+    /// another test's connection.
     init(path: String, timeoutSeconds: Int = 30) throws {
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
-        let result = UnixSocketAddress.connect(descriptor, to: path)
-        guard result == 0 else {
+        guard UnixSocketAddress.connect(descriptor, to: path) == 0 else {
+            let code = errno
             close(descriptor)
-            throw Failure(description: "connect(\(path)) failed: errno \(errno)")
+            throw Failure(description: "connect(\(path)) failed: errno \(code)")
         }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        self.descriptor = descriptor
     }
 
     deinit { close(descriptor) }

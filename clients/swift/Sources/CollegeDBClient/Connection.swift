@@ -18,9 +18,11 @@ final class Connection: @unchecked Sendable {
     private let queue = DispatchQueue(label: "collegedb.client.connection")
     private var pending: [UInt8] = []
 
-    /// Connects to `path`; throws `CONNECTION_FAILED` when nothing listens there.
+    /// Connects to `path`; throws `CONNECTION_FAILED` when nothing listens there. The descriptor
+    /// is stored only once connected: a throwing initializer of a fully initialized class still
+    /// runs `deinit`, which would close it a second time (perhaps someone else's by then).
     init(path: String) throws {
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw CollegeDBClientError(.connectionFailed, "socket(): errno \(errno)") }
         let result = UnixSocketAddress.connect(descriptor, to: path)
         guard result == 0 else {
@@ -31,6 +33,7 @@ final class Connection: @unchecked Sendable {
                 "cannot connect to \(path): \(String(cString: strerror(code)))"
             )
         }
+        self.descriptor = descriptor
     }
 
     deinit { close(descriptor) }
