@@ -20,8 +20,14 @@ let package = Package(
     ],
     targets: [
         .target(
+            name: "CSQLiteHardening",
+            dependencies: [.product(name: "GRDBSQLite", package: "GRDB.swift")]
+        ),
+        .target(
             name: "CollegeDB",
             dependencies: [
+                "CSQLiteHardening",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -41,6 +41,9 @@ public struct CollegeDBConfiguration: Sendable {
     /// For `reassignShard`: table to the column holding the key (`posts` to `user_id`), beyond
     /// the default of every table whose primary key is `id`.
     public var ownership: [String: String]
+    /// How shards run clients' statements: the statement policy, the time limit, the lanes.
+    /// The default is ``ShardSettings/init(policy:statementTimeout:quickBudget:quickReaders:slowReaders:queueLimit:slowQueueLimit:maximumValueBytes:)``'s.
+    public var shardSettings: ShardSettings
 
     public init(
         dataDirectory: String,
@@ -51,8 +54,10 @@ public struct CollegeDBConfiguration: Sendable {
         hashesKeys: Bool = true,
         keyedDigest: Bool = false,
         allowsFlush: Bool = false,
-        ownership: [String: String] = [:]
+        ownership: [String: String] = [:],
+        shardSettings: ShardSettings = ShardSettings()
     ) {
+        self.shardSettings = shardSettings
         self.dataDirectory = dataDirectory
         self.shards = shards
         self.strategy = strategy

@@ -80,6 +80,8 @@ public final class CollegeDBServer: Service, Sendable {
         let dispatcher = self.dispatcher
         let requestThreads = self.requestThreads
         let connections = self.connections
+        let access = configuration.access
+        let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelInitializer { channel in
@@ -88,12 +90,21 @@ public final class CollegeDBServer: Service, Sendable {
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 256 * 1024)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         connections.makeHandler(),
                         ByteToMessageHandler(LengthLimitedLineDecoder(maximumLineLength: maximumLineLength)),
-                        RequestHandler(dispatcher: dispatcher, threadPool: requestThreads)
+                        RequestHandler(
+                            dispatcher: dispatcher,
+                            threadPool: requestThreads,
+                            access: access,
+                            logger: logger
+                        )
                     )
                 }
             }
@@ -104,6 +115,12 @@ public final class CollegeDBServer: Service, Sendable {
             try UnixSocketPath.prepare(path)
             let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
             try UnixSocketPath.setMode(path, configuration.socketMode)
+            if configuration.socketMode & 0o007 != 0 {
+                logger.warning(
+                    "the socket is open to every user on this host; 0660 with a group of clients is safer",
+                    metadata: ["mode": "\(String(configuration.socketMode, radix: 8))", "socket": "\(path)"]
+                )
+            }
             return channel
         }
     }

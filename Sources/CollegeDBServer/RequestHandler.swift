@@ -1,13 +1,23 @@
 import CollegeDB
 import CollegeDBJSON
 import CollegeDBRPC
+import Logging
 import NIOCore
 import NIOPosix
 
 /// Serves one connection. Lines are answered one at a time, in order, so each request sees the
 /// effects of those before it. A line leaves the event loop once: it is decoded and, when it is
-/// a mapped key's `run`/`all`/`first`, served synchronously on a request thread; anything else
-/// continues as a task. The answer is written back on the event loop.
+/// a mapped key's short `run`/`all`/`first`, served synchronously on a request thread; anything
+/// else continues as a task. The answer is written back on the event loop.
+///
+/// Memory per connection is bounded: reading from the socket stops while the received lines
+/// waiting to be answered pass a count or a size, or while the answers already written have not
+/// been read by the client (the channel is not writable); no next line is answered until the
+/// client reads. When the client goes away, the statement it is waiting for is interrupted and
+/// the lines it had sent are dropped.
+///
+/// The peer's credentials are read when the connection opens: a peer the access policy does not
+/// admit gets one `FORBIDDEN` error line and is closed.
 ///
 /// After the client closes its side, or when the server quiesces, the lines already received
 /// are answered and then the connection is closed.
@@ -15,28 +25,73 @@ final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = InboundLine
     typealias OutboundOut = ByteBuffer
 
-    /// Lines waiting beyond this stop reading from the socket until half have been answered.
+    /// Reading stops while this many lines wait, until half have been answered.
     static let maximumPendingLines = 1024
+    /// Reading stops while the lines waiting hold this many bytes (beyond the one line that is
+    /// always accepted), until half have been answered.
+    static let maximumPendingBytes = 1 << 20
 
     private let dispatcher: JSONRPCDispatcher
     private let threadPool: NIOThreadPool
+    private let access: PeerAccessPolicy
+    private let logger: Logger
+    private var callContext = CallContext(cancellation: CancellationFlag())
     private var pending = CircularBuffer<InboundLine>()
+    private var pendingBytes = 0
     private var busy = false
     private var ending = false
-    private var readingPaused = false
+    private var reading = true
+    private var admitted = false
 
-    init(dispatcher: JSONRPCDispatcher, threadPool: NIOThreadPool) {
+    init(dispatcher: JSONRPCDispatcher, threadPool: NIOThreadPool, access: PeerAccessPolicy, logger: Logger) {
         self.dispatcher = dispatcher
         self.threadPool = threadPool
+        self.access = access
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        guard let peer = PeerCredentialsReader.credentials(of: context.channel) else {
+            logger.warning("a connection's peer credentials cannot be read; closing it")
+            return refuse(context: context, reason: "the daemon cannot tell who is connecting")
+        }
+        callContext.peer = peer
+        guard access.admits(peer) else {
+            logger.warning(
+                "refused a peer the access policy does not admit",
+                metadata: ["peer_uid": "\(peer.uid)", "peer_gid": "\(peer.gid)", "peer_pid": "\(peer.pid)"]
+            )
+            return refuse(
+                context: context,
+                reason: "uid \(peer.uid) may not use this daemon (--allow-uid, --allow-group)"
+            )
+        }
+        callContext.mayAdminister = access.mayAdminister(peer)
+        admitted = true
+        logger.debug("connection", metadata: ["peer_uid": "\(peer.uid)", "peer_pid": "\(peer.pid)"])
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        callContext.cancellation?.cancel()
+        pending.removeAll()
+        pendingBytes = 0
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        pending.append(unwrapInboundIn(data))
-        if pending.count >= Self.maximumPendingLines, !readingPaused {
-            readingPaused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        }
+        let line = unwrapInboundIn(data)
+        guard admitted, context.channel.isActive else { return }
+        pending.append(line)
+        pendingBytes += line.byteCount
+        updateReading(context: context)
         answerNext(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading(context: context)
+        answerNext(context: context)
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -48,16 +103,32 @@ final class RequestHandler: ChannelInboundHandler {
         }
     }
 
+    /// Reads from the socket only while few lines wait and the client reads its answers.
+    private func updateReading(context: ChannelHandlerContext) {
+        let shouldRead: Bool
+        if reading {
+            shouldRead =
+                pending.count < Self.maximumPendingLines && pendingBytes < Self.maximumPendingBytes
+                && context.channel.isWritable
+        } else {
+            shouldRead =
+                pending.count <= Self.maximumPendingLines / 2 && pendingBytes <= Self.maximumPendingBytes / 2
+                && context.channel.isWritable
+        }
+        guard shouldRead != reading else { return }
+        reading = shouldRead
+        context.channel.setOption(ChannelOptions.autoRead, value: shouldRead).whenFailure { _ in }
+    }
+
     private func answerNext(context: ChannelHandlerContext) {
-        guard !busy else { return }
+        guard !busy, context.channel.isActive else { return }
+        guard context.channel.isWritable else { return }
         guard let frame = pending.popFirst() else {
             if ending { context.close(promise: nil) }
             return
         }
-        if readingPaused, pending.count < Self.maximumPendingLines / 2 {
-            readingPaused = false
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        }
+        pendingBytes -= frame.byteCount
+        updateReading(context: context)
         guard case .line(let buffer) = frame else {
             let error = CollegeDBError(.requestTooLarge, "the request line is longer than the limit; it was discarded")
             write(
@@ -69,14 +140,17 @@ final class RequestHandler: ChannelInboundHandler {
         busy = true
         let line = Array(buffer.readableBytesView)
         let dispatcher = self.dispatcher
+        let callContext = self.callContext
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         threadPool.submit { _ in
-            switch dispatcher.respondBlocking(toLine: line) {
+            switch dispatcher.respondBlocking(toLine: line, context: callContext) {
             case .answered(let response):
                 bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
             case .needsAsync(let request):
                 Task {
-                    let response = await dispatcher.respond(to: request).map(JSONSerializer.serialize)
+                    let response = await dispatcher.respond(to: request, context: callContext).map(
+                        JSONSerializer.serialize
+                    )
                     bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
                 }
             }
@@ -94,5 +168,28 @@ final class RequestHandler: ChannelInboundHandler {
         buffer.writeBytes(response)
         buffer.writeInteger(UInt8(ascii: "\n"))
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Answers a refused peer with one error line and ends its output, so that it reads the line
+    /// and then the end; the connection closes a second later (closing at once could make the
+    /// peer's pending write fail before it reads the answer).
+    private func refuse(context: ChannelHandlerContext, reason: String) {
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        let error = JSONRPCError(CollegeDBError(.forbidden, reason))
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        buffer.writeBytes(JSONSerializer.serialize(JSONRPCDispatcher.errorResponse(error, id: .null)))
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+    }
+}
+
+extension InboundLine {
+    /// The bytes the line holds while it waits.
+    var byteCount: Int {
+        if case .line(let buffer) = self { return buffer.readableBytes }
+        return 0
     }
 }

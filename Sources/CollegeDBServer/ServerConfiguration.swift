@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var maximumLineLength: Int
     /// How long a graceful shutdown waits for connections to answer what they received.
     public var drainTimeout: Duration
+    /// Who may connect, and who may administer.
+    public var access: PeerAccessPolicy
 
     public static let defaultMaximumLineLength = 16 * 1024 * 1024
 
@@ -22,8 +24,10 @@ public struct ServerConfiguration: Sendable {
         listener: Listener,
         socketMode: UInt16 = 0o660,
         maximumLineLength: Int = defaultMaximumLineLength,
-        drainTimeout: Duration = .seconds(10)
+        drainTimeout: Duration = .seconds(10),
+        access: PeerAccessPolicy = PeerAccessPolicy()
     ) {
+        self.access = access
         self.listener = listener
         self.socketMode = socketMode
         self.maximumLineLength = maximumLineLength

@@ -30,6 +30,12 @@ struct ConfigFile: Sendable {
     var allowFlush: Bool?
     var maxLineBytes: Int?
     var logLevel: String?
+    var statementTimeout: Double?
+    var allowPragmas: [String]?
+    var allowUids: [UInt32]?
+    var allowGroups: [String]?
+    var adminUids: [UInt32]?
+    var adminGroups: [String]?
 
     struct Invalid: Error, CustomStringConvertible {
         let path: String
@@ -69,6 +75,23 @@ struct ConfigFile: Sendable {
             }
             return integer
         }
+        func strings(_ value: JSONValue, _ name: String) throws -> [String] {
+            guard case .array(let elements) = value else {
+                throw Invalid(path: path, reason: "\(name) must be an array")
+            }
+            return try elements.map { try string($0, "\(name)[]") }
+        }
+        func uids(_ value: JSONValue, _ name: String) throws -> [UInt32] {
+            guard case .array(let elements) = value else {
+                throw Invalid(path: path, reason: "\(name) must be an array")
+            }
+            return try elements.map { element in
+                guard case .integer(let uid) = element, let valid = UInt32(exactly: uid) else {
+                    throw Invalid(path: path, reason: "\(name) must hold user ids")
+                }
+                return valid
+            }
+        }
         func bool(_ value: JSONValue, _ name: String) throws -> Bool {
             guard case .bool(let flag) = value else {
                 throw Invalid(path: path, reason: "\(name) must be true or false")
@@ -104,6 +127,12 @@ struct ConfigFile: Sendable {
             case "allowFlush": allowFlush = try bool(member, name)
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
             case "logLevel": logLevel = try string(member, name)
+            case "statementTimeout": statementTimeout = try number(member, name)
+            case "allowPragmas": allowPragmas = try strings(member, name)
+            case "allowGroups": allowGroups = try strings(member, name)
+            case "adminGroups": adminGroups = try strings(member, name)
+            case "allowUids": allowUids = try uids(member, name)
+            case "adminUids": adminUids = try uids(member, name)
             case "shards":
                 guard case .array(let elements) = member else {
                     throw Invalid(path: path, reason: "shards must be an array")

@@ -64,4 +64,36 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info).")
     var logLevel: String?
+
+    @Option(help: "Seconds a statement (or a batch) may run before it is interrupted (default: 5).")
+    var statementTimeout: Double?
+
+    @Option(
+        name: .customLong("allow-pragma"),
+        help: "A database-state PRAGMA clients may set (user_version, optimize, ...); repeatable."
+    )
+    var allowedPragmas: [String] = []
+
+    @Option(
+        name: .customLong("allow-uid"),
+        help:
+            "A user id that may connect; repeatable. With none (and no --allow-group), any peer that can open the socket may."
+    )
+    var allowedUsers: [UInt32] = []
+
+    @Option(name: .customLong("allow-group"), help: "A group (name or id) whose members may connect; repeatable.")
+    var allowedGroups: [String] = []
+
+    @Option(
+        name: .customLong("admin-uid"),
+        help:
+            "A user id that may call the methods that change the layout or the mappings; repeatable. With none (and no --admin-group), every allowed peer may."
+    )
+    var administratorUsers: [UInt32] = []
+
+    @Option(
+        name: .customLong("admin-group"),
+        help: "A group (name or id) whose members may call the administrative methods; repeatable."
+    )
+    var administratorGroups: [String] = []
 }

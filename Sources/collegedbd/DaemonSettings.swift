@@ -70,7 +70,8 @@ struct DaemonSettings: Sendable {
             hashesKeys: options.noHashKeys ? false : (file.hashKeys ?? true),
             keyedDigest: options.keyedDigest || (file.keyedDigest ?? false),
             allowsFlush: options.allowFlush || (file.allowFlush ?? false),
-            ownership: try Self.ownership(flags: options.owners, file: file.ownership ?? [:])
+            ownership: try Self.ownership(flags: options.owners, file: file.ownership ?? [:]),
+            shardSettings: try Self.shardSettings(options, file)
         )
 
         let socketPath = Self.absolute(options.socket ?? file.socket ?? dataDirectory + "/collegedb.sock")
@@ -93,7 +94,8 @@ struct DaemonSettings: Sendable {
             listener: listener,
             socketMode: mode,
             maximumLineLength: maximumLineLength,
-            drainTimeout: .milliseconds(Int64(shutdownTimeout * 1000))
+            drainTimeout: .milliseconds(Int64(shutdownTimeout * 1000)),
+            access: try Self.access(options, file)
         )
 
         let levelText = options.logLevel ?? file.logLevel ?? "info"
@@ -101,6 +103,44 @@ struct DaemonSettings: Sendable {
             throw Invalid(description: "log level must be trace, debug, info, notice, warning, error or critical")
         }
         logLevel = level
+    }
+
+    /// The statement policy and time limit: flags over the file.
+    static func shardSettings(_ options: DaemonOptions, _ file: ConfigFile) throws -> ShardSettings {
+        let timeout = options.statementTimeout ?? file.statementTimeout ?? 5
+        guard timeout > 0, timeout.isFinite else { throw Invalid(description: "statement timeout must be positive") }
+        let pragmas = options.allowedPragmas.isEmpty ? (file.allowPragmas ?? []) : options.allowedPragmas
+        do {
+            return ShardSettings(
+                policy: try StatementPolicy(allowedPragmas: Set(pragmas)),
+                statementTimeout: .milliseconds(Int64(timeout * 1000))
+            )
+        } catch let error as CollegeDBError {
+            throw Invalid(description: error.message)
+        }
+    }
+
+    /// Who may connect and administer: flags over the file, groups resolved to ids.
+    static func access(_ options: DaemonOptions, _ file: ConfigFile) throws -> PeerAccessPolicy {
+        func groupIDs(_ names: [String]) throws -> Set<UInt32> {
+            do {
+                return Set(try names.map(PeerAccessPolicy.groupID))
+            } catch {
+                throw Invalid(description: "\(error)")
+            }
+        }
+        return PeerAccessPolicy(
+            allowedUsers: Set(options.allowedUsers.isEmpty ? (file.allowUids ?? []) : options.allowedUsers),
+            allowedGroups: try groupIDs(
+                options.allowedGroups.isEmpty ? (file.allowGroups ?? []) : options.allowedGroups
+            ),
+            administratorUsers: Set(
+                options.administratorUsers.isEmpty ? (file.adminUids ?? []) : options.administratorUsers
+            ),
+            administratorGroups: try groupIDs(
+                options.administratorGroups.isEmpty ? (file.adminGroups ?? []) : options.administratorGroups
+            )
+        )
     }
 
     static func parseShardFlag(_ text: String) throws -> ShardDescriptor {

@@ -11,51 +11,51 @@ import Testing
         try ShardDatabase(name: "s", path: directory.path + "/s.sqlite")
     }
 
-    @Test func readOnlyIsSQLitesVerdict() throws {
+    @Test func readOnlyIsSQLitesVerdict() async throws {
         let shard = try shard()
-        _ = try shard.executeScript("CREATE TABLE t (v INTEGER)")
-        #expect(try shard.isReadOnly("-- INSERT\n/* DELETE */ SELECT 1"))
-        #expect(try !shard.isReadOnly("WITH x(v) AS (SELECT 1) INSERT INTO t SELECT v FROM x"))
-        #expect(try !shard.isReadOnly("  insert into t values (1)"))
+        _ = try await shard.executeScript("CREATE TABLE t (v INTEGER)")
+        #expect(try await shard.isReadOnly("-- INSERT\n/* DELETE */ SELECT 1"))
+        #expect(try await !shard.isReadOnly("WITH x(v) AS (SELECT 1) INSERT INTO t SELECT v FROM x"))
+        #expect(try await !shard.isReadOnly("  insert into t values (1)"))
     }
 
-    @Test func oneStatementPerCall() throws {
+    @Test func oneStatementPerCall() async throws {
         let shard = try shard()
         for sql in ["SELECT 1; SELECT 2", "SELECT 1; garbage", "", "  -- only a comment"] {
-            #expect(throws: CollegeDBError.self) { try shard.execute(SQLStatement(sql: sql)) }
+            await #expect(throws: CollegeDBError.self) { try await shard.execute(SQLStatement(sql: sql)) }
             do {
-                _ = try shard.execute(SQLStatement(sql: sql))
+                _ = try await shard.execute(SQLStatement(sql: sql))
             } catch let error as CollegeDBError {
                 #expect(error.code == .invalidParams, "\(sql)")
             }
         }
-        #expect(try shard.execute(SQLStatement(sql: "SELECT 1;  ")).rows == [[.integer(1)]])
+        #expect(try await shard.execute(SQLStatement(sql: "SELECT 1;  ")).rows == [[.integer(1)]])
     }
 
-    @Test func valuesKeepTheirStorageClass() throws {
+    @Test func valuesKeepTheirStorageClass() async throws {
         let shard = try shard()
         let values: [SQLValue] = [
             .integer(.max), .integer(.min), .real(0.1), .text("∑ 😀"), .blob(Data([0, 1, 255])), .null,
         ]
-        let result = try shard.execute(SQLStatement(sql: "SELECT ?, ?, ?, ?, ?, ?", bindings: values))
+        let result = try await shard.execute(SQLStatement(sql: "SELECT ?, ?, ?, ?, ?, ?", bindings: values))
         #expect(result.rows == [values])
     }
 
-    @Test func batchesAreAtomic() throws {
+    @Test func batchesAreAtomic() async throws {
         let shard = try shard()
-        _ = try shard.executeScript("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-        #expect(throws: CollegeDBError.self) {
-            try shard.executeBatch([
+        _ = try await shard.executeScript("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        await #expect(throws: CollegeDBError.self) {
+            try await shard.executeBatch([
                 SQLStatement(sql: "INSERT INTO t VALUES (1)"), SQLStatement(sql: "INSERT INTO t VALUES (1)"),
             ])
         }
-        #expect(try shard.execute(SQLStatement(sql: "SELECT count(*) FROM t")).rows == [[.integer(0)]])
+        #expect(try await shard.execute(SQLStatement(sql: "SELECT count(*) FROM t")).rows == [[.integer(0)]])
     }
 
-    @Test func failuresCarrySQLitesCodesAndAreCounted() throws {
+    @Test func failuresCarrySQLitesCodesAndAreCounted() async throws {
         let shard = try shard()
         do {
-            _ = try shard.execute(SQLStatement(sql: "SELECT * FROM missing"))
+            _ = try await shard.execute(SQLStatement(sql: "SELECT * FROM missing"))
             Issue.record("a missing table must fail")
         } catch let error as CollegeDBError {
             #expect(error.code == .queryFailed)
@@ -66,9 +66,9 @@ import Testing
         #expect(shard.metrics.queryCount == 1)
     }
 
-    @Test func theDatabaseIsInWALModeWithForeignKeys() throws {
+    @Test func theDatabaseIsInWALModeWithForeignKeys() async throws {
         let shard = try shard()
-        #expect(try shard.execute(SQLStatement(sql: "PRAGMA journal_mode")).rows == [[.text("wal")]])
-        #expect(try shard.execute(SQLStatement(sql: "PRAGMA foreign_keys")).rows == [[.integer(1)]])
+        #expect(try await shard.execute(SQLStatement(sql: "PRAGMA journal_mode")).rows == [[.text("wal")]])
+        #expect(try await shard.execute(SQLStatement(sql: "PRAGMA foreign_keys")).rows == [[.integer(1)]])
     }
 }

@@ -167,6 +167,8 @@ import Testing
             #expect((response["error"] as? [String: Any])?["code"] as? Int == -32602, "\(name) is served")
         }
         let run = try #require(methods.first { $0["name"] as? String == "run" })
-        #expect((run["params"] as? [[String: Any]])?.map { $0["name"] as? String } == ["key", "sql", "bindings"])
+        #expect(
+            (run["params"] as? [[String: Any]])?.map { $0["name"] as? String } == ["key", "sql", "bindings", "timeout"]
+        )
     }
 }

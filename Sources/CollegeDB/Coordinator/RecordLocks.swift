@@ -94,9 +94,21 @@ public final class RecordLocks: Sendable {
         }
     }
 
-    private func finishMoving(_ record: Int64) {
+    /// Holds a record that is being created, before its mapping can be read by anyone, so that
+    /// its first write runs alone; end with `releaseNew`.
+    public func holdNew(_ record: Int64) {
+        state.withLock { $0.records[record, default: RecordState()].moving = true }
+    }
+
+    /// Ends `holdNew`. When the record was `removed` again (its first write failed), requests
+    /// that read its mapping before then read it again.
+    public func releaseNew(_ record: Int64, removed: Bool) {
+        finishMoving(record, changesMappings: removed)
+    }
+
+    private func finishMoving(_ record: Int64, changesMappings: Bool = true) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.epoch += 1
+            if changesMappings { state.epoch += 1 }
             let waiters = state.records[record]?.waiters ?? []
             state.records[record] = nil
             return waiters

@@ -103,7 +103,11 @@ extension ShardCoordinator {
                 }
                 databases.append(existing)
             } else {
-                databases.append(try await BlockingWork.run { try ShardDatabase(name: descriptor.name, path: path) })
+                databases.append(
+                    try await BlockingWork.run {
+                        try ShardDatabase(name: descriptor.name, path: path, settings: configuration.shardSettings)
+                    }
+                )
                 added.append(descriptor.name)
             }
         }

@@ -30,20 +30,40 @@ public actor ShardCoordinator {
     public func ping() {}
 
     /// The mapping of `key`, created with `kind` when it has none; atomic across racing callers.
-    public func allocate(key: String, kind: StrategyKind) async throws -> Allocation {
+    /// `onCreate` sees a new record before its mapping can be read by anyone.
+    public func allocate(
+        key: String,
+        kind: StrategyKind,
+        onCreate: @escaping @Sendable (_ record: Int64) -> Void = { _ in }
+    ) async throws -> Allocation {
         let candidates = try await eligibleCandidates()
         let selection = ShardSelection(targetRegion: policy.targetRegion)
         let store = self.store
+        let locks = self.locks
         return try await BlockingWork.run {
-            try store.allocate(key: key) { position in
-                var generator = SystemRandomNumberGenerator()
-                return selection.select(
-                    kind,
+            var created: Int64?
+            do {
+                return try store.allocate(
                     key: key,
-                    candidates: candidates,
-                    roundRobinPosition: position,
-                    using: &generator
+                    choose: { position in
+                        var generator = SystemRandomNumberGenerator()
+                        return selection.select(
+                            kind,
+                            key: key,
+                            candidates: candidates,
+                            roundRobinPosition: position,
+                            using: &generator
+                        )
+                    },
+                    onCreate: { record in
+                        created = record
+                        onCreate(record)
+                    }
                 )
+            } catch {
+                // The transaction that made the record did not commit: nobody can see it.
+                if let created { locks.releaseNew(created, removed: true) }
+                throw error
             }
         }
     }

@@ -8,12 +8,19 @@ extension CollegeDBError {
         guard let databaseError = error as? DatabaseError else {
             return CollegeDBError(.internalError, "shard '\(shard)': \(error)")
         }
-        let failure = SQLiteFailure(
-            code: databaseError.resultCode.rawValue,
-            extendedCode: databaseError.extendedResultCode.rawValue,
-            message: databaseError.message ?? "\(databaseError.resultCode)"
+        return fromSQLite(
+            SQLiteFailure(
+                code: databaseError.resultCode.rawValue,
+                extendedCode: databaseError.extendedResultCode.rawValue,
+                message: databaseError.message ?? "\(databaseError.resultCode)"
+            ),
+            shard: shard
         )
-        if databaseError.resultCode == .SQLITE_FULL {
+    }
+
+    /// `QUERY_FAILED` (or `STORAGE_FULL`) for what SQLite reported on `shard`.
+    static func fromSQLite(_ failure: SQLiteFailure, shard: String) -> CollegeDBError {
+        if failure.code == 13 {  // SQLITE_FULL
             return CollegeDBError(.storageFull, "shard '\(shard)': the disk is full", sqlite: failure)
         }
         return CollegeDBError(.queryFailed, "shard '\(shard)': \(failure.message)", sqlite: failure)

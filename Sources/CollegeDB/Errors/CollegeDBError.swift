@@ -34,6 +34,18 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public static let shardExists = Code("SHARD_EXISTS")
         /// The mapping store could not be read or written.
         public static let mappingStoreFailed = Code("MAPPING_STORE_FAILED")
+        /// The statement is of a kind the daemon does not run for clients (transaction control,
+        /// ATTACH, VACUUM, state-changing pragmas, ...); the message says what to use instead.
+        public static let statementRefused = Code("STATEMENT_REFUSED")
+        /// The statement ran past its time limit and was interrupted; nothing it wrote remains.
+        public static let statementTimeout = Code("STATEMENT_TIMEOUT")
+        /// The peer may not call this method.
+        public static let forbidden = Code("FORBIDDEN")
+        /// The caller went away and its statement was interrupted (never sent: there is no one
+        /// to send it to; it shows in the log).
+        public static let cancelled = Code("CANCELLED")
+        /// The data directory is used by another running daemon.
+        public static let dataDirectoryInUse = Code("DATA_DIRECTORY_IN_USE")
         /// A bug or an unexpected condition inside the daemon.
         public static let internalError = Code("INTERNAL_ERROR")
     }

@@ -114,6 +114,16 @@ extension MappingStore {
         }
     }
 
+    /// Removes record `id` with its lookup keys: a new record whose first write failed.
+    func deleteRecord(id: Int64) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM lookup_key WHERE record_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
     /// One page of the keys mapped to `shard`, in a stable order, after `cursor`; the next
     /// cursor is nil once the last page is returned. Each page costs O(limit), so paging
     /// through any number of keys is complete and linear.

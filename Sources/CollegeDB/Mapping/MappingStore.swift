@@ -97,7 +97,8 @@ public final class MappingStore: Sendable {
     /// `choose` gets the round-robin position and says whether it consumed it.
     public func allocate(
         key: String,
-        choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool)
+        choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool),
+        onCreate: (_ record: Int64) -> Void = { _ in }
     ) throws -> Allocation {
         try guarded {
             try pool.write { db in
@@ -118,9 +119,10 @@ public final class MappingStore: Sendable {
                     sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)",
                     arguments: [choice.shard, now, now]
                 )
+                let record = db.lastInsertedRowID
                 try db.execute(
                     sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)",
-                    arguments: [storedKey, db.lastInsertedRowID]
+                    arguments: [storedKey, record]
                 )
                 if choice.consumesPosition {
                     try db.execute(
@@ -129,7 +131,8 @@ public final class MappingStore: Sendable {
                         arguments: [Self.roundRobinName, position + 1]
                     )
                 }
-                return Allocation(shard: choice.shard, created: true)
+                onCreate(record)
+                return Allocation(shard: choice.shard, created: true, record: record)
             }
         }
     }

@@ -10,6 +10,14 @@ public struct ShardMapping: Sendable, Hashable {
 public struct Allocation: Sendable, Hashable {
     public var shard: String
     public var created: Bool
+    /// The record made, when `created`.
+    public var record: Int64?
+
+    public init(shard: String, created: Bool, record: Int64? = nil) {
+        self.shard = shard
+        self.created = created
+        self.record = record
+    }
 }
 
 /// Per-shard statistics kept in the mapping store.

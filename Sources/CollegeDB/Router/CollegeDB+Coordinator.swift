@@ -62,20 +62,23 @@ extension CollegeDB {
         try await BlockingWork.run { try store.adjustRecordCount(onShard: shard, to: count, by: delta) }
     }
 
-    /// Per shard, in shard order: records, health, live and kept counters, size.
+    /// Per shard, in shard order: records, health, live and kept counters, size. A shard that
+    /// does not serve is reported as such (with no size), never failing the whole answer.
     public func shardMetadata() async throws -> [ShardMetadata] {
         let shards = coordinator.registry.shards
         let statistics = try await shardStatistics()
         return try await BlockingWork.run {
-            try zip(shards, statistics).map { shard, statistics in
-                ShardMetadata(
+            zip(shards, statistics).map { shard, statistics in
+                let size = Result { try shard.sizeInBytes() }
+                return ShardMetadata(
                     shard: shard.name,
                     keyCount: statistics.count,
-                    healthy: shard.isHealthy(),
+                    health: shard.currentHealth(),
+                    problem: shard.unavailableReason ?? (try? size.get()).map { _ in nil } ?? "\(size)",
                     activeConnections: shard.metrics.activeConnections,
                     queryCount: shard.metrics.queryCount,
                     errorCount: shard.metrics.errorCount,
-                    sizeBytes: try shard.sizeInBytes(),
+                    sizeBytes: try? size.get(),
                     lastUpdated: statistics.lastUpdated
                 )
             }
@@ -106,9 +109,9 @@ extension CollegeDB {
         let shards = coordinator.registry.shards
         let store = mappingStore
         let (storeHealthy, shardHealth) =
-            (try? await BlockingWork.run { (store.isHealthy(), shards.map { ($0.name, $0.isHealthy()) }) })
-            ?? (false, shards.map { ($0.name, false) })
-        let healthyCount = shardHealth.filter(\.1).count
+            (try? await BlockingWork.run { (store.isHealthy(), shards.map { ($0.name, $0.currentHealth()) }) })
+            ?? (false, shards.map { ($0.name, ShardHealth.unavailable) })
+        let healthyCount = shardHealth.filter { $0.1 == .ok }.count
         let status: HealthReport.Status
         if !storeHealthy || healthyCount == 0 {
             status = .unhealthy
@@ -133,14 +136,17 @@ public struct ShardMetadata: Sendable, Hashable {
     public var shard: String
     /// Distinct records mapped to the shard.
     public var keyCount: Int64
-    public var healthy: Bool
+    public var health: ShardHealth
+    /// Why the shard does not serve, when it does not.
+    public var problem: String?
     /// Statements running on the shard now.
     public var activeConnections: Int
     /// Statements run, across restarts.
     public var queryCount: Int
     /// Statements failed, across restarts.
     public var errorCount: Int
-    public var sizeBytes: Int64
+    /// `page_count * page_size`, or nil when the file cannot be read.
+    public var sizeBytes: Int64?
     /// Milliseconds since 1970 of the last change of the record count.
     public var lastUpdated: Int64?
 }
@@ -158,8 +164,8 @@ public struct HealthReport: Sendable {
 
     public var status: Status
     public var mappingStoreHealthy: Bool
-    /// Each shard's name and whether it answered, in shard order.
-    public var shards: [(name: String, healthy: Bool)]
+    /// Each shard's name and health, in shard order.
+    public var shards: [(name: String, health: ShardHealth)]
     public var uptimeSeconds: Double
     public var version: String
 }

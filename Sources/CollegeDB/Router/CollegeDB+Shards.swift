@@ -6,12 +6,12 @@ extension CollegeDB {
     public func execute(
         onShard shard: String,
         _ statement: SQLStatement,
-        rowLimit: Int? = nil
+        rowLimit: Int? = nil,
+        limits: QueryLimits = QueryLimits()
     ) async throws
         -> QueryResult
     {
-        let database = try coordinator.registry.database(named: shard)
-        return try await BlockingWork.run { try database.execute(statement, rowLimit: rowLimit) }
+        try await coordinator.registry.database(named: shard).execute(statement, rowLimit: rowLimit, limits: limits)
     }
 
     /// Runs a statement on every shard, at most `batchSize` at once, and returns one entry per
@@ -19,7 +19,8 @@ extension CollegeDB {
     public func executeOnAllShards(
         _ statement: SQLStatement,
         batchSize: Int = defaultFanOutBatchSize,
-        rowLimit: Int? = nil
+        rowLimit: Int? = nil,
+        limits: QueryLimits = QueryLimits()
     )
         async throws -> [FanOutResult]
     {
@@ -35,7 +36,7 @@ extension CollegeDB {
                 next += 1
                 group.addTask {
                     do {
-                        let result = try await BlockingWork.run { try shard.execute(statement, rowLimit: rowLimit) }
+                        let result = try await shard.execute(statement, rowLimit: rowLimit, limits: limits)
                         return (index, FanOutResult(shard: shard.name, outcome: .success(result)))
                     } catch {
                         return (
@@ -62,14 +63,20 @@ extension CollegeDB {
 
     /// Runs every statement of `schema` on each shard (or only `shard`), each shard in one
     /// transaction, in shard order; stops at the first shard that fails, naming those done.
-    public func createSchema(_ schema: String, shard: String? = nil) async throws -> SchemaResult {
+    public func createSchema(
+        _ schema: String,
+        shard: String? = nil,
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> SchemaResult
+    {
         let registry = coordinator.registry
         let targets = try shard.map { [try registry.database(named: $0)] } ?? registry.shards
         var done: [String] = []
         var statementCount = 0
         for target in targets {
             do {
-                statementCount = try await BlockingWork.run { try target.executeScript(schema) }
+                statementCount = try await target.executeScript(schema, limits: limits)
             } catch let error as CollegeDBError {
                 let applied = done.isEmpty ? "none" : done.joined(separator: ", ")
                 throw CollegeDBError(

@@ -6,6 +6,7 @@ public final class CollegeDB: Sendable {
     public let coordinator: ShardCoordinator
     public let mappingStore: MappingStore
     let logger: Logger
+    let directoryLock: DataDirectoryLock
     let startedAt = ContinuousClock.now
 
     /// The daemon's version, reported by `health`.
@@ -14,15 +15,20 @@ public final class CollegeDB: Sendable {
     private init(
         coordinator: ShardCoordinator,
         mappingStore: MappingStore,
+        directoryLock: DataDirectoryLock,
         logger: Logger
     ) {
         self.coordinator = coordinator
         self.mappingStore = mappingStore
+        self.directoryLock = directoryLock
         self.logger = logger
     }
 
     /// Opens the mapping store and every configured shard (the embedded default when none is),
-    /// creating missing files.
+    /// creating missing files. A shard that cannot be opened is reported unavailable (its keys
+    /// get `SHARD_UNAVAILABLE`) and the others serve.
+    /// - Throws: `DATA_DIRECTORY_IN_USE` when another engine has the data directory open;
+    ///   `MAPPING_STORE_FAILED` when the mapping store cannot be opened.
     public static func open(
         _ configuration: CollegeDBConfiguration,
         logger: Logger = Logger(label: "collegedb")
@@ -35,17 +41,31 @@ public final class CollegeDB: Sendable {
                 throw CollegeDBError.invalidParams("shard names must be unique and not empty: '\(descriptor.name)'")
             }
         }
-        let (store, descriptors, databases) = try await BlockingWork.run {
+        let (lock, store, descriptors, databases) = try await BlockingWork.run {
+            let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             let store = try MappingStore(
                 path: configuration.mappingStorePath,
                 keyCodec: try configuration.keyCodec()
             )
             let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
             let saved = try store.savedMetrics()
-            let databases = try descriptors.map {
-                try ShardDatabase(name: $0.name, path: configuration.path(of: $0), savedMetrics: saved[$0.name])
+            let databases = descriptors.map {
+                ShardDatabase(
+                    reportingFailure: $0.name,
+                    path: configuration.path(of: $0),
+                    settings: configuration.shardSettings,
+                    savedMetrics: saved[$0.name]
+                )
             }
-            return (store, descriptors, databases)
+            return (lock, store, descriptors, databases)
+        }
+        for shard in databases {
+            if let reason = shard.unavailableReason {
+                logger.error(
+                    "a shard does not serve; the others do",
+                    metadata: ["shard": "\(shard.name)", "reason": "\(reason)"]
+                )
+            }
         }
         let registry = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
         let coordinator = ShardCoordinator(
@@ -54,7 +74,7 @@ public final class CollegeDB: Sendable {
             store: store,
             logger: logger
         )
-        let database = CollegeDB(coordinator: coordinator, mappingStore: store, logger: logger)
+        let database = CollegeDB(coordinator: coordinator, mappingStore: store, directoryLock: lock, logger: logger)
         try await database.recoverMoves()
         return database
     }
@@ -62,50 +82,87 @@ public final class CollegeDB: Sendable {
     // MARK: Routed by key
 
     /// Runs a statement on the key's shard; an unmapped key is allocated first.
-    public func run(key: String, _ statement: SQLStatement) async throws -> QueryResult {
-        try await routed(key: key, writes: { _ in true }, body: { try $0.execute(statement) })
+    public func run(
+        key: String,
+        _ statement: SQLStatement,
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> QueryResult
+    {
+        try await routed(key: key, writes: { _ in true }, body: { try await $0.execute(statement, limits: limits) })
     }
 
     /// Runs a statement on the key's shard and returns all rows. An unmapped key is allocated
     /// only when SQLite compiles the statement as a write.
-    public func all(key: String, _ statement: SQLStatement) async throws -> QueryResult {
+    public func all(
+        key: String,
+        _ statement: SQLStatement,
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> QueryResult
+    {
         try await routed(
             key: key,
-            writes: { try !$0.isReadOnly(statement.sql) },
-            body: { try $0.execute(statement) }
+            writes: { try await !$0.isReadOnly(statement.sql) },
+            body: { try await $0.execute(statement, limits: limits) }
         )
     }
 
     /// Like `all`, but reads at most one row.
-    public func first(key: String, _ statement: SQLStatement) async throws -> QueryResult {
+    public func first(
+        key: String,
+        _ statement: SQLStatement,
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> QueryResult
+    {
         try await routed(
             key: key,
-            writes: { try !$0.isReadOnly(statement.sql) },
-            body: { try $0.execute(statement, rowLimit: 1) }
+            writes: { try await !$0.isReadOnly(statement.sql) },
+            body: { try await $0.execute(statement, rowLimit: 1, limits: limits) }
         )
     }
 
     /// Runs `statements` on the key's shard in one transaction; an unmapped key is allocated.
-    public func batch(key: String, _ statements: [SQLStatement]) async throws -> [QueryResult] {
-        try await routed(key: key, writes: { _ in true }, body: { try $0.executeBatch(statements) })
+    public func batch(
+        key: String,
+        _ statements: [SQLStatement],
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> [QueryResult]
+    {
+        try await routed(
+            key: key,
+            writes: { _ in true },
+            body: { try await $0.executeBatch(statements, limits: limits) }
+        )
     }
 
     /// Compiles `sql` on the key's shard without running it; never allocates.
     public func prepare(key: String, sql: String) async throws -> StatementDescription {
         try Self.validate(key: key)
-        var shard = try await mappedShard(key: key)
-        if shard == nil { shard = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read) }
-        let target = shard!
-        return try await BlockingWork.run { try target.describe(sql) }
+        var target = try await mappedShard(key: key)
+        if target == nil { target = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read) }
+        return try await target!.describe(sql)
     }
 
     /// Runs a statement on the shard `key` is mapped to, or returns nil, having done nothing,
-    /// when the key is unmapped or its record is being moved. Blocks on SQLite: call it off
-    /// event loops and off the cooperative pool. This is the whole of a request for a mapped
-    /// key, with no thread hop.
-    public func executeMapped(key: String, _ statement: SQLStatement, rowLimit: Int?) throws -> QueryResult? {
+    /// when the key is unmapped, its record is being moved, no place is free at once, or the
+    /// statement runs past the quick budget. Blocks on SQLite: call it off event loops and off
+    /// the cooperative pool. This is the whole of a short request for a mapped key, with no
+    /// thread hop.
+    public func executeMapped(
+        key: String,
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits = QueryLimits()
+    ) throws -> QueryResult? {
         try Self.validate(key: key)
-        guard case .done(let result) = try withMappedShard(key: key, { try $0.execute(statement, rowLimit: rowLimit) })
+        guard
+            case .done(let result) = try withMappedShard(
+                key: key,
+                { try $0.executeQuickly(statement, rowLimit: rowLimit, limits: limits) }
+            )
         else { return nil }
         return result
     }
@@ -139,25 +196,56 @@ public final class CollegeDB: Sendable {
 
     /// Runs `body` on the key's shard: its mapped shard (after any move of its record), else,
     /// when `writes` says the call writes, a newly allocated one, else the read strategy's pick.
+    /// A first write that fails leaves no mapping behind: the new record is held alone (as a
+    /// move holds it) until its first write has committed, and removed if that write failed.
     private func routed<T: Sendable>(
         key: String,
-        writes: @escaping @Sendable (ShardDatabase) throws -> Bool,
-        body: @escaping @Sendable (ShardDatabase) throws -> T
+        writes: @escaping @Sendable (ShardDatabase) async throws -> Bool,
+        body: @escaping @Sendable (ShardDatabase) async throws -> T
     ) async throws -> T {
         try Self.validate(key: key)
+        let locks = coordinator.locks
+        let store = mappingStore
         while true {
-            switch try await BlockingWork.run({ try self.withMappedShard(key: key, body) }) {
-            case .done(let value):
-                return value
-            case .moving(let record):
-                await coordinator.locks.waitWhileMoving(record)
-            case .unmapped:
+            let epoch = locks.epoch
+            guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else {
                 let readTarget = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read)
-                guard try await BlockingWork.run({ try writes(readTarget) }) else {
-                    return try await BlockingWork.run { try body(readTarget) }
-                }
-                _ = try await coordinator.allocate(key: key, kind: coordinator.policy.strategy.write)
+                guard try await writes(readTarget) else { return try await body(readTarget) }
+                if let written = try await allocateAndWriteFirst(key: key, body: body) { return written }
+                continue
             }
+            switch locks.enter(record.id, readAt: epoch) {
+            case .stale:
+                continue
+            case .moving:
+                await locks.waitWhileMoving(record.id)
+            case .entered:
+                defer { locks.leave(record.id) }
+                return try await body(coordinator.registry.mappedDatabase(named: record.shard, key: key))
+            }
+        }
+    }
+
+    /// Allocates `key` and runs its first write with the new record held alone; removes the
+    /// record again when the write fails. Returns nil when another caller mapped the key first.
+    private func allocateAndWriteFirst<T: Sendable>(
+        key: String,
+        body: @escaping @Sendable (ShardDatabase) async throws -> T
+    ) async throws -> T? {
+        let locks = coordinator.locks
+        let allocation = try await coordinator.allocate(key: key, kind: coordinator.policy.strategy.write) {
+            locks.holdNew($0)
+        }
+        guard allocation.created, let record = allocation.record else { return nil }
+        do {
+            let written = try await body(coordinator.registry.mappedDatabase(named: allocation.shard, key: key))
+            locks.releaseNew(record, removed: false)
+            return written
+        } catch {
+            let store = mappingStore
+            let removed = (try? await BlockingWork.run { try store.deleteRecord(id: record) }) != nil
+            locks.releaseNew(record, removed: removed)
+            throw error
         }
     }
 

@@ -1,29 +1,77 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
-/// One shard: a SQLite database in WAL mode, opened through a GRDB `DatabasePool` with a busy
-/// timeout and foreign keys on. Every method blocks on SQLite: call it off any event loop.
+/// One shard: a SQLite database in WAL mode.
+///
+/// Clients' statements run on ``ClientConnection``s the shard owns (a writer and a few readers)
+/// under the ``StatementPolicy`` and the statement time limit; the daemon's own work (moving
+/// rows, sizes, health checks) runs on a GRDB `DatabasePool` of its own. Admission to the
+/// readers and the writer is bounded (``AdmissionGate``): a quick lane whose statements give
+/// up after a short budget, a slow lane for the statements that ran past it, and the writer;
+/// each with a bounded line of waiters, and `OVERLOADED` beyond it.
+///
+/// A shard whose file cannot be opened is still created, as unavailable, so that the others
+/// serve; one whose file turns out corrupt or unreadable while running is marked failed.
 public final class ShardDatabase: Sendable {
     public let name: String
     public let path: String
     public let metrics: ShardMetrics
-    let pool: DatabasePool
+    let settings: ShardSettings
+    private let opened: Result<(pool: DatabasePool, clients: ShardConnections), CollegeDBError>
+    private let fault = Mutex<String?>(nil)
 
     /// Opens (creating when missing) the database at `path`, and its parent directory; its
     /// query and error counts continue from `savedMetrics`.
-    public init(name: String, path: String, savedMetrics: (queries: Int, errors: Int)? = nil) throws {
+    /// - Throws: `SHARD_UNAVAILABLE` when the file cannot be opened.
+    public convenience init(
+        name: String,
+        path: String,
+        settings: ShardSettings = ShardSettings(),
+        savedMetrics: (queries: Int, errors: Int)? = nil
+    ) throws {
+        self.init(reportingFailure: name, path: path, settings: settings, savedMetrics: savedMetrics)
+        if case .failure(let error) = opened { throw error }
+    }
+
+    /// Opens the database at `path` like `init`, but when it cannot be opened returns a shard
+    /// that reports itself unavailable (or read-only) and refuses every call with
+    /// `SHARD_UNAVAILABLE`, so that one bad file does not stop the others.
+    public init(
+        reportingFailure name: String,
+        path: String,
+        settings: ShardSettings = ShardSettings(),
+        savedMetrics: (queries: Int, errors: Int)? = nil
+    ) {
         self.name = name
         self.path = path
+        self.settings = settings
         metrics = ShardMetrics(queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
-        do {
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true
-            )
-            pool = try DatabasePool(path: path, configuration: Self.configuration())
-        } catch {
-            throw CollegeDBError(.shardUnavailable, "shard '\(name)' cannot be opened at \(path): \(error)")
+        opened = Result { () throws(CollegeDBError) in
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent,
+                    withIntermediateDirectories: true
+                )
+                let pool = try DatabasePool(path: path, configuration: Self.configuration())
+                return (pool, try ShardConnections(shard: name, path: path, settings: settings))
+            } catch {
+                let readOnly =
+                    (error as? DatabaseError)?.resultCode == .SQLITE_READONLY
+                    || (error as? ClientConnection.Failure)?.code == SQLITE_READONLY
+                    || (FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0)
+                throw CollegeDBError(
+                    .shardUnavailable,
+                    "shard '\(name)' cannot be opened at \(path)\(readOnly ? " (the file is read-only)" : ""): \(error)",
+                    sqlite: readOnly
+                        ? CollegeDBError.SQLiteFailure(
+                            code: SQLITE_READONLY,
+                            extendedCode: SQLITE_READONLY,
+                            message: "read-only"
+                        ) : nil
+                )
+            }
         }
     }
 
@@ -31,76 +79,220 @@ public final class ShardDatabase: Sendable {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(5)
-        configuration.maximumReaderCount = 4
+        configuration.maximumReaderCount = 2
         return configuration
     }
 
-    /// Runs one statement. A read-only statement runs on a reader; any other on the writer, as
-    /// its own implicit transaction. `rowLimit` stops reading rows early (for `first`).
-    public func execute(_ statement: SQLStatement, rowLimit: Int? = nil) throws -> QueryResult {
-        try measured {
-            let clock = ContinuousClock.now
-            let readResult = try pool.unsafeRead { db -> QueryResult? in
-                let compiled = try compile(statement.sql, in: db)
-                guard compiled.isReadonly else { return nil }
-                return try run(compiled, statement.bindings, in: db, rowLimit: rowLimit, since: clock)
-            }
-            if let readResult { return readResult }
-            return try pool.writeWithoutTransaction { db in
-                let compiled = try compile(statement.sql, in: db)
-                return try run(compiled, statement.bindings, in: db, rowLimit: rowLimit, since: clock)
+    /// The shard's state: ok, read-only or unavailable (cannot be opened), or failed (corrupt or
+    /// unreadable since it opened).
+    public var health: ShardHealth {
+        switch opened {
+        case .failure(let error): return error.sqlite?.code == SQLITE_READONLY ? .readOnly : .unavailable
+        case .success: return fault.withLock { $0 } == nil ? .ok : .failed
+        }
+    }
+
+    /// Why the shard does not serve, or nil when it does.
+    public var unavailableReason: String? {
+        switch opened {
+        case .failure(let error): return error.message
+        case .success: return fault.withLock { $0 }.map { "shard '\(name)' failed: \($0)" }
+        }
+    }
+
+    /// The daemon's own connections to the shard (never given a client's SQL).
+    var pool: DatabasePool {
+        get throws {
+            switch opened {
+            case .failure(let error): throw error
+            case .success(let opened): return opened.pool
             }
         }
     }
 
-    /// Runs `statements` in one write transaction: all commit together or none does.
-    public func executeBatch(_ statements: [SQLStatement]) throws -> [QueryResult] {
-        try measured {
-            try pool.write { db in
-                try statements.map { statement in
-                    let clock = ContinuousClock.now
-                    let compiled = try compile(statement.sql, in: db)
-                    return try run(compiled, statement.bindings, in: db, rowLimit: nil, since: clock)
+    private func clients() throws -> ShardConnections {
+        switch opened {
+        case .failure(let error): throw error
+        case .success(let opened):
+            if let reason = unavailableReason { throw CollegeDBError(.shardUnavailable, reason) }
+            return opened.clients
+        }
+    }
+
+    // MARK: Clients' statements
+
+    /// Runs one statement at once on this thread when a place is free and it finishes within
+    /// the quick budget; otherwise returns nil having left nothing behind (a write that ran past
+    /// the budget was rolled back), and ``execute(_:rowLimit:limits:)`` should run it.
+    /// Blocks on SQLite: call it off event loops.
+    public func executeQuickly(_ statement: SQLStatement, rowLimit: Int?, limits: QueryLimits) throws -> QueryResult? {
+        let clients = try clients()
+        return try metrics.measureAttempt {
+            try translatingFailuresOfQuickAttempt {
+                guard clients.quickReads.tryEnter() else { return nil }
+                let attempt: QuickAttempt
+                do {
+                    defer { clients.quickReads.leave() }
+                    attempt = try quickAttempt(statement, rowLimit: rowLimit, limits: limits, on: clients)
+                }
+                switch attempt {
+                case .done(let result): return result
+                case .overBudget: return nil
+                case .needsWriter:
+                    guard clients.writes.tryEnter() else { return nil }
+                    defer { clients.writes.leave() }
+                    do {
+                        return try clients.withWriter { writer in
+                            try run(
+                                statement,
+                                rowLimit: rowLimit,
+                                on: writer,
+                                timing: settings.timing(limits, quick: true)
+                            )
+                        }
+                    } catch ClientConnection.Interruption.budget {
+                        return nil
+                    }
                 }
             }
         }
     }
 
-    /// Compiles `sql` without running it.
-    public func describe(_ sql: String) throws -> StatementDescription {
-        try measured {
-            try pool.unsafeRead { db in
-                let compiled = try compile(sql, in: db)
-                return StatementDescription(
-                    shard: name,
-                    parameterCount: Int(sqlite3_bind_parameter_count(compiled.sqliteStatement)),
-                    columns: compiled.columnNames,
-                    readOnly: compiled.isReadonly
-                )
-            }
-        }
-    }
-
-    /// Whether SQLite compiles `sql` as a statement that does not write.
-    public func isReadOnly(_ sql: String) throws -> Bool {
-        try describe(sql).readOnly
-    }
-
-    /// Runs every statement of `script` (split by SQLite's own parser, so comments, quoted `;`
-    /// and trigger bodies are handled) in one transaction, and returns how many ran.
-    public func executeScript(_ script: String) throws -> Int {
-        try measured {
-            try pool.write { db in
-                var count = 0
-                let statements = try db.allStatements(sql: script)
-                while let statement = try statements.next() {
-                    try statement.execute()
-                    count += 1
+    /// Runs one statement, waiting for a place when every one is taken: first in the quick
+    /// lane; a read that runs past the quick budget runs again in the slow lane, a write on the
+    /// writer. `rowLimit` stops reading rows early (for `first`).
+    /// - Throws: `STATEMENT_REFUSED`, `STATEMENT_TIMEOUT`, `OVERLOADED`, `QUERY_FAILED`, ...
+    public func execute(
+        _ statement: SQLStatement,
+        rowLimit: Int? = nil,
+        limits: QueryLimits = QueryLimits()
+    )
+        async throws -> QueryResult
+    {
+        let clients = try clients()
+        return try await metrics.measure {
+            try await translatingFailures {
+                let attempt = try await clients.quickReads.holding {
+                    try await BlockingWork.run {
+                        try self.quickAttempt(statement, rowLimit: rowLimit, limits: limits, on: clients)
+                    }
                 }
-                return count
+                switch attempt {
+                case .done(let result):
+                    return result
+                case .overBudget:
+                    return try await clients.slowReads.holding {
+                        try await BlockingWork.runLong {
+                            try clients.withReader { reader in
+                                try self.run(
+                                    statement,
+                                    rowLimit: rowLimit,
+                                    on: reader,
+                                    timing: self.settings.timing(limits)
+                                )
+                            }
+                        }
+                    }
+                case .needsWriter:
+                    return try await clients.writes.holding {
+                        try await BlockingWork.runLong {
+                            try clients.withWriter { writer in
+                                try self.run(
+                                    statement,
+                                    rowLimit: rowLimit,
+                                    on: writer,
+                                    timing: self.settings.timing(limits)
+                                )
+                            }
+                        }
+                    }
+                }
             }
         }
     }
+
+    /// Runs `statements` in one write transaction: all commit together or none does. The time
+    /// limit covers the whole batch.
+    public func executeBatch(
+        _ statements: [SQLStatement],
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> [QueryResult]
+    {
+        let clients = try clients()
+        return try await metrics.measure {
+            try await translatingFailures {
+                try await clients.writes.holding {
+                    try await BlockingWork.runLong {
+                        try clients.withWriter { writer in
+                            let timing = self.settings.timing(limits)
+                            return try writer.inTransaction {
+                                try statements.map { try self.run($0, rowLimit: nil, on: writer, timing: timing) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compiles `sql` under the policy without running it.
+    public func describe(_ sql: String) async throws -> StatementDescription {
+        let clients = try clients()
+        return try await metrics.measure {
+            try await translatingFailures {
+                try await clients.quickReads.holding {
+                    try await BlockingWork.run {
+                        try clients.withReader { reader in
+                            let compiled = try reader.prepareClientStatement(sql)
+                            defer { sqlite3_finalize(compiled) }
+                            return StatementDescription(
+                                shard: self.name,
+                                parameterCount: Int(sqlite3_bind_parameter_count(compiled)),
+                                columns: (0..<sqlite3_column_count(compiled)).map {
+                                    String(cString: sqlite3_column_name(compiled, $0))
+                                },
+                                readOnly: reader.isReadOnly(compiled)
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether SQLite compiles `sql` as a statement that does not write (refusing what the
+    /// policy refuses).
+    public func isReadOnly(_ sql: String) async throws -> Bool {
+        try await describe(sql).readOnly
+    }
+
+    /// Runs every statement of `script` under the policy in one transaction, and returns how
+    /// many ran.
+    public func executeScript(_ script: String, limits: QueryLimits = QueryLimits()) async throws -> Int {
+        let clients = try clients()
+        return try await metrics.measure {
+            try await translatingFailures {
+                try await clients.writes.holding {
+                    try await BlockingWork.runLong {
+                        try clients.withWriter { writer in
+                            let timing = self.settings.timing(limits)
+                            return try writer.inTransaction { try writer.runScript(script, timing: timing) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each pooled client connection's settings and leftovers (`PRAGMA foreign_keys`,
+    /// attached databases, temporary objects, open transaction), to check that no call left
+    /// anything behind.
+    package func clientConnectionStates() throws -> [[String: String]] {
+        try clients().stateReports()
+    }
+
+    // MARK: The daemon's own work
 
     /// The database size in bytes: `page_count * page_size`.
     public func sizeInBytes() throws -> Int64 {
@@ -113,61 +305,147 @@ public final class ShardDatabase: Sendable {
 
     /// Closes every connection; later calls fail.
     public func close() throws {
-        try pool.close()
+        guard case .success(let opened) = opened else { return }
+        try opened.pool.close()
     }
 
-    /// Whether the database answers a trivial query.
-    public func isHealthy() -> Bool {
-        (try? pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
-    }
-
-    private func measured<T>(_ body: () throws -> T) throws -> T {
+    /// The shard's health, checked now: a shard that stopped answering a trivial query (its
+    /// file removed, overwritten, unreadable) is marked failed.
+    public func currentHealth() -> ShardHealth {
+        guard health == .ok else { return health }
         do {
-            return try metrics.measure(body)
+            _ = try pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
         } catch {
-            throw CollegeDBError.fromQuery(error, shard: name)
+            _ = translated(error)
+            if health == .ok { noteFault(code: SQLITE_IOERR, message: "\(error)") }
         }
+        return health
     }
 
-    private func compile(_ sql: String, in db: Database) throws -> Statement {
-        do {
-            return try db.makeStatement(sql: sql)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_MISUSE {
-            throw CollegeDBError.invalidParams("sql: one call takes exactly one SQL statement")
-        } catch let error as DatabaseError where error.message == "empty statement" {
-            throw CollegeDBError.invalidParams("sql: no SQL statement given")
-        }
+    // MARK: Internals
+
+    private enum QuickAttempt {
+        case done(QueryResult)
+        case overBudget
+        case needsWriter
     }
 
-    private func run(
-        _ statement: Statement,
-        _ bindings: [SQLValue],
-        in db: Database,
+    /// Compiles on a reader; runs a read there within the quick budget.
+    private func quickAttempt(
+        _ statement: SQLStatement,
         rowLimit: Int?,
-        since start: ContinuousClock.Instant
+        limits: QueryLimits,
+        on clients: ShardConnections
+    ) throws -> QuickAttempt {
+        try clients.withReader { reader in
+            let compiled = try reader.prepareClientStatement(statement.sql)
+            defer { sqlite3_finalize(compiled) }
+            guard reader.isReadOnly(compiled) else { return .needsWriter }
+            do {
+                return .done(
+                    try reader.run(
+                        compiled,
+                        bindings: statement.bindings,
+                        rowLimit: rowLimit,
+                        shard: name,
+                        timing: settings.timing(limits, quick: true)
+                    )
+                )
+            } catch ClientConnection.Interruption.budget {
+                return .overBudget
+            }
+        }
+    }
+
+    /// Compiles and runs `statement` on `connection`; a quick attempt that runs past its
+    /// budget throws ``ClientConnection/Interruption/budget``, having left nothing behind.
+    private func run(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        on connection: ClientConnection,
+        timing: StatementTiming
     ) throws -> QueryResult {
-        let parameterCount = Int(sqlite3_bind_parameter_count(statement.sqliteStatement))
-        guard parameterCount == bindings.count else {
-            throw CollegeDBError.invalidParams(
-                "bindings: the statement takes \(parameterCount) value(s), \(bindings.count) given"
-            )
-        }
-        statement.setUncheckedArguments(StatementArguments(bindings.map(\.databaseValue)))
-        let columnCount = statement.columnCount
-        var rows: [[SQLValue]] = []
-        let cursor = try Row.fetchCursor(statement)
-        while rowLimit.map({ rows.count < $0 }) ?? true, let row = try cursor.next() {
-            rows.append((0..<columnCount).map { SQLValue(row[$0] as DatabaseValue) })
-        }
-        let elapsed = ContinuousClock.now - start
-        return QueryResult(
+        let compiled = try connection.prepareClientStatement(statement.sql)
+        defer { sqlite3_finalize(compiled) }
+        return try connection.run(
+            compiled,
+            bindings: statement.bindings,
+            rowLimit: rowLimit,
             shard: name,
-            columns: statement.columnNames,
-            rows: rows,
-            changes: statement.isReadonly ? 0 : db.changesCount,
-            lastRowID: db.lastInsertedRowID,
-            durationMilliseconds: Double(elapsed.components.attoseconds) / 1e15
-                + Double(elapsed.components.seconds) * 1000
+            timing: timing
         )
+    }
+
+    /// Translates what SQLite and the connections threw into the engine's errors, and marks the
+    /// shard failed at the first sign that its file is corrupt or unreadable.
+    private func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw translated(error)
+        }
+    }
+
+    private func translatingFailuresOfQuickAttempt<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw translated(error)
+        }
+    }
+
+    private func translated(_ error: any Error) -> CollegeDBError {
+        switch error {
+        case ClientConnection.Interruption.deadline(let limit):
+            return CollegeDBError(
+                .statementTimeout,
+                "shard '\(name)': the statement ran longer than \(limit.secondsDescription) s and was interrupted; "
+                    + "nothing it wrote remains"
+            )
+        case ClientConnection.Interruption.cancelled:
+            return CollegeDBError(.cancelled, "shard '\(name)': the caller went away; the statement was interrupted")
+        case ClientConnection.Interruption.budget:
+            return CollegeDBError(.internalError, "shard '\(name)': a quick attempt escaped its lane")
+        case let failure as ClientConnection.Failure:
+            noteFault(code: failure.code, message: failure.message)
+            return CollegeDBError.fromSQLite(
+                CollegeDBError.SQLiteFailure(
+                    code: failure.code,
+                    extendedCode: failure.extendedCode,
+                    message: failure.message
+                ),
+                shard: name
+            )
+        default:
+            let translated = CollegeDBError.fromQuery(error, shard: name)
+            if let sqlite = translated.sqlite { noteFault(code: sqlite.code, message: sqlite.message) }
+            return translated
+        }
+    }
+
+    private func noteFault(code: Int32, message: String) {
+        guard code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_IOERR else { return }
+        fault.withLock { fault in
+            if fault == nil { fault = "\(message) (SQLite code \(code)); restart once the file is repaired" }
+        }
+    }
+}
+
+/// How a shard is doing, as `health` and `getShardMetadata` report it.
+public enum ShardHealth: String, Sendable, Hashable {
+    case ok
+    /// The file is not writable; the shard does not serve.
+    case readOnly = "read-only"
+    /// The file could not be opened at start; the shard does not serve.
+    case unavailable
+    /// SQLite found the file corrupt or unreadable while running; the shard no longer serves.
+    case failed
+}
+
+extension Duration {
+    /// Seconds, as people write them: `5`, `0.25`.
+    var secondsDescription: String {
+        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
     }
 }

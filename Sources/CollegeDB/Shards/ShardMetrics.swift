@@ -18,13 +18,29 @@ public final class ShardMetrics: Sendable {
     public var activeConnections: Int { active.load(ordering: .relaxed) }
 
     /// Counts one use of the shard around `body`, and an error if it throws.
-    func measure<T>(_ body: () throws -> T) rethrows -> T {
+    func measure<T>(_ body: () async throws -> T) async rethrows -> T {
         queries.add(1, ordering: .relaxed)
         active.add(1, ordering: .relaxed)
         defer { active.subtract(1, ordering: .relaxed) }
         do {
-            return try body()
+            return try await body()
         } catch {
+            errors.add(1, ordering: .relaxed)
+            throw error
+        }
+    }
+
+    /// Like `measure`, but an attempt that returns nil (it did nothing, and will be made again)
+    /// is not counted.
+    func measureAttempt<T>(_ body: () throws -> T?) rethrows -> T? {
+        active.add(1, ordering: .relaxed)
+        defer { active.subtract(1, ordering: .relaxed) }
+        do {
+            guard let result = try body() else { return nil }
+            queries.add(1, ordering: .relaxed)
+            return result
+        } catch {
+            queries.add(1, ordering: .relaxed)
             errors.add(1, ordering: .relaxed)
             throw error
         }

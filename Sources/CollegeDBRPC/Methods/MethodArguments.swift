@@ -7,9 +7,13 @@ import Foundation
 /// A `null` optional parameter counts as absent.
 public struct MethodArguments: Sendable {
     private var values: [String: JSONValue]
+    /// Who calls, and whether they still wait for the answer.
+    public let context: CallContext
 
     /// Matches `params` (an object, an array, or nil) against `parameters`.
-    init(_ params: JSONValue?, parameters: [MethodParameter]) throws(JSONRPCError) {
+    init(_ params: JSONValue?, parameters: [MethodParameter], context: CallContext = CallContext()) throws(JSONRPCError)
+    {
+        self.context = context
         var values: [String: JSONValue] = [:]
         switch params {
         case nil:
@@ -80,6 +84,25 @@ public struct MethodArguments: Sendable {
 
     /// A required string; the parameter table guarantees it is present.
     public func requiredString(_ name: String) -> String { string(name)! }
+
+    /// The limits of this call's statements: the `timeout` parameter (seconds, when the method
+    /// has one) and the caller's cancellation.
+    func limits() throws(JSONRPCError) -> QueryLimits {
+        var limits = QueryLimits(cancellation: context.cancellation)
+        let seconds: Double?
+        switch values["timeout"] {
+        case .integer(let integer)?: seconds = Double(integer)
+        case .double(let double)?: seconds = double
+        default: seconds = nil
+        }
+        if let seconds {
+            guard seconds > 0, seconds.isFinite else {
+                throw .invalidParams("timeout: must be a number of seconds > 0")
+            }
+            limits.timeout = .nanoseconds(Int64(min(seconds, 86_400) * 1e9))
+        }
+        return limits
+    }
 
     /// The SQL statement made of the `sql` and `bindings` parameters.
     func statement(sql: String = "sql", bindings: String = "bindings") throws(JSONRPCError) -> SQLStatement {

@@ -3,11 +3,12 @@ import CollegeDBJSON
 /// One parameter of a method: its name, JSON type, whether it is required, and what it means.
 public struct MethodParameter: Sendable {
     public enum ValueType: String, Sendable {
-        case string, integer, boolean, array, object
+        case string, integer, number, boolean, array, object
 
         func accepts(_ value: JSONValue) -> Bool {
             switch (self, value) {
-            case (.string, .string), (.integer, .integer), (.boolean, .bool), (.array, .array), (.object, .object):
+            case (.string, .string), (.integer, .integer), (.number, .integer), (.number, .double), (.boolean, .bool),
+                (.array, .array), (.object, .object):
                 return true
             default:
                 return false

@@ -55,7 +55,8 @@ extension MethodTable {
             "flush",
             "Clears every mapping and the coordinator's state, never shard data (development only).",
             parameters: [.required("confirm", .boolean, "must be true")],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.flush(confirm: arguments.boolean("confirm") ?? false)
             return ResultEncoding.success()
@@ -71,7 +72,7 @@ extension MethodTable {
             return .object([
                 ("status", .string(report.status.rawValue)),
                 ("mappingStore", .string(report.mappingStoreHealthy ? "ok" : "unavailable")),
-                ("shards", .object(report.shards.map { ($0.name, .string($0.healthy ? "ok" : "unavailable")) })),
+                ("shards", .object(report.shards.map { ($0.name, .string($0.health.rawValue)) })),
                 ("uptimeSeconds", .double(report.uptimeSeconds)),
                 ("version", .string(report.version)),
             ])

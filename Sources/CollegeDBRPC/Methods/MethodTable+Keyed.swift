@@ -10,6 +10,12 @@ extension MethodTable {
         "positional values: null, integers, reals, strings, booleans, {\"$blob\": base64}"
     )
 
+    static let timeoutParameter = MethodParameter.optional(
+        "timeout",
+        .number,
+        "seconds the call's statements may run; the daemon's --statement-timeout still applies when shorter"
+    )
+
     /// The methods routed by key.
     static let keyedMethods: [RPCMethod] = [
         keyedMethod(
@@ -18,21 +24,21 @@ extension MethodTable {
             result: "run-style result",
             rowLimit: nil,
             shape: ResultEncoding.runStyle
-        ) { database, key, statement in try await database.run(key: key, statement) },
+        ) { database, key, statement, limits in try await database.run(key: key, statement, limits: limits) },
         keyedMethod(
             "all",
             "Runs a statement on the key's shard and returns every row.",
             result: "all-style result",
             rowLimit: nil,
             shape: ResultEncoding.allStyle
-        ) { database, key, statement in try await database.all(key: key, statement) },
+        ) { database, key, statement, limits in try await database.all(key: key, statement, limits: limits) },
         keyedMethod(
             "first",
             "Runs a statement on the key's shard and returns the first row or null.",
             result: "a row or null",
             rowLimit: 1,
             shape: ResultEncoding.firstStyle
-        ) { database, key, statement in try await database.first(key: key, statement) },
+        ) { database, key, statement, limits in try await database.first(key: key, statement, limits: limits) },
         RPCMethod(
             "prepare",
             "Compiles a statement on the key's shard without running it.",
@@ -56,11 +62,16 @@ extension MethodTable {
             parameters: [
                 keyParameter,
                 .required("statements", .array, "[{sql, bindings?}], run in order"),
+                timeoutParameter,
             ],
             result: "an array of all-style results, one per statement"
         ) { arguments, database in
             let statements = try batchStatements(arguments["statements"])
-            let results = try await database.batch(key: arguments.requiredString("key"), statements)
+            let results = try await database.batch(
+                key: arguments.requiredString("key"),
+                statements,
+                limits: arguments.limits()
+            )
             return .array(results.map(ResultEncoding.allStyle))
         },
     ]
@@ -72,22 +83,30 @@ extension MethodTable {
         result: String,
         rowLimit: Int?,
         shape: @escaping @Sendable (QueryResult) -> JSONValue,
-        routed: @escaping @Sendable (CollegeDB, String, SQLStatement) async throws -> QueryResult
+        routed: @escaping @Sendable (CollegeDB, String, SQLStatement, QueryLimits) async throws -> QueryResult
     ) -> RPCMethod {
         RPCMethod(
             name,
             summary,
-            parameters: [keyParameter, sqlParameter, bindingsParameter],
+            parameters: [keyParameter, sqlParameter, bindingsParameter, timeoutParameter],
             result: result,
             blockingHandler: { arguments, database in
                 try database.executeMapped(
                     key: arguments.requiredString("key"),
                     arguments.statement(),
-                    rowLimit: rowLimit
+                    rowLimit: rowLimit,
+                    limits: arguments.limits()
                 ).map(shape)
             },
             handler: { arguments, database in
-                shape(try await routed(database, arguments.requiredString("key"), arguments.statement()))
+                shape(
+                    try await routed(
+                        database,
+                        arguments.requiredString("key"),
+                        arguments.statement(),
+                        arguments.limits()
+                    )
+                )
             }
         )
     }

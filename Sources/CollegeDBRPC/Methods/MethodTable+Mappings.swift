@@ -23,7 +23,8 @@ extension MethodTable {
                 keyParameter, shardParameter,
                 .optional("additionalKeys", .array, "more lookup keys of the same record"),
             ],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.setShardMapping(
                 key: arguments.requiredString("key"),
@@ -36,7 +37,8 @@ extension MethodTable {
             "addLookupKeys",
             "Adds lookup keys to the key's record; a key held by another record is a KEY_CONFLICT.",
             parameters: [keyParameter, .required("keys", .array, "the keys to add")],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.addLookupKeys(key: arguments.requiredString("key"), keys: arguments.strings("keys"))
             return ResultEncoding.success()
@@ -53,7 +55,8 @@ extension MethodTable {
             "updateShardMapping",
             "Re-points the whole record, whichever of its keys is given. Rows are not moved: see reassignShard.",
             parameters: [keyParameter, shardParameter],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.updateShardMapping(
                 key: arguments.requiredString("key"),
@@ -65,7 +68,8 @@ extension MethodTable {
             "deleteShardMapping",
             "Removes the whole record's mapping, whichever of its keys is given.",
             parameters: [keyParameter],
-            result: "{success: true, deleted: keys removed}"
+            result: "{success: true, deleted: keys removed}",
+            administrative: true
         ) { arguments, database in
             let deleted = try await database.deleteShardMapping(key: arguments.requiredString("key"))
             return .object([("success", .bool(true)), ("deleted", .integer(Int64(deleted)))])
@@ -95,7 +99,8 @@ extension MethodTable {
             "clearAllMappings",
             "Deletes every mapping (development only; needs --allow-flush).",
             parameters: [.required("confirm", .boolean, "must be true")],
-            result: "{success: true, deleted}"
+            result: "{success: true, deleted}",
+            administrative: true
         ) { arguments, database in
             let deleted = try await database.clearAllMappings(confirm: arguments.boolean("confirm") ?? false)
             return .object([("success", .bool(true)), ("deleted", .integer(Int64(deleted)))])
@@ -104,7 +109,8 @@ extension MethodTable {
             "reassignShard",
             "Moves the key's rows (every owning table, or the one named), then its mapping; crash-safe.",
             parameters: [keyParameter, shardParameter, .optional("table", .string, "only this table")],
-            result: "{from, to, rowsMoved}"
+            result: "{from, to, rowsMoved}",
+            administrative: true
         ) { arguments, database in
             let moved = try await database.reassignShard(
                 key: arguments.requiredString("key"),

@@ -8,7 +8,8 @@ extension MethodTable {
             "registerShard",
             "Adds a shard at the end of the shard order; a new SQLite file under the data directory when no path is given.",
             parameters: [shardParameter, .optional("path", .string, "an existing or new SQLite file")],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.registerShard(arguments.requiredString("shard"), path: arguments.string("path"))
             return ResultEncoding.success()
@@ -17,7 +18,8 @@ extension MethodTable {
             "unregisterShard",
             "Removes a shard (its file is kept); refused with SHARD_NOT_EMPTY while keys map to it, unless forced.",
             parameters: [shardParameter, .optional("force", .boolean, "remove even while keys map to it")],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.unregisterShard(
                 arguments.requiredString("shard"),
@@ -29,7 +31,8 @@ extension MethodTable {
             "updateShardStats",
             "Overrides the recorded record count of a shard.",
             parameters: [shardParameter, .required("count", .integer, "the count, >= 0")],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.updateShardStats(arguments.requiredString("shard"), count: arguments.integer("count")!)
             return ResultEncoding.success()
@@ -38,7 +41,8 @@ extension MethodTable {
             "incrementShardCount",
             "Adds one to the recorded record count of a shard.",
             parameters: [shardParameter],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.incrementShardCount(arguments.requiredString("shard"))
             return ResultEncoding.success()
@@ -47,7 +51,8 @@ extension MethodTable {
             "decrementShardCount",
             "Subtracts one from the recorded record count of a shard, never below 0.",
             parameters: [shardParameter],
-            result: "{success: true}"
+            result: "{success: true}",
+            administrative: true
         ) { arguments, database in
             try await database.decrementShardCount(arguments.requiredString("shard"))
             return ResultEncoding.success()
@@ -64,11 +69,12 @@ extension MethodTable {
                         ("shardId", .string(metadata.shard)),
                         ("binding", .string(metadata.shard)),
                         ("keyCount", .integer(metadata.keyCount)),
-                        ("health", .string(metadata.healthy ? "ok" : "unavailable")),
+                        ("health", .string(metadata.health.rawValue)),
+                        ("problem", metadata.problem.map(JSONValue.string) ?? .null),
                         ("activeConnections", .integer(Int64(metadata.activeConnections))),
                         ("queryCount", .integer(Int64(metadata.queryCount))),
                         ("errorCount", .integer(Int64(metadata.errorCount))),
-                        ("sizeBytes", .integer(metadata.sizeBytes)),
+                        ("sizeBytes", metadata.sizeBytes.map(JSONValue.integer) ?? .null),
                         ("lastUpdated", metadata.lastUpdated.map(JSONValue.integer) ?? .null),
                     ])
                 }

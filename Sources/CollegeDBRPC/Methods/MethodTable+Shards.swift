@@ -59,12 +59,15 @@ extension MethodTable {
             parameters: [
                 .required("schema", .string, "SQL statements; comments, quoted ';' and triggers are handled"),
                 .optional("shard", .string, "only this shard"),
+                timeoutParameter,
             ],
-            result: "{shards, statements}"
+            result: "{shards, statements}",
+            administrative: true
         ) { arguments, database in
             let result = try await database.createSchema(
                 arguments.requiredString("schema"),
-                shard: arguments.string("shard")
+                shard: arguments.string("shard"),
+                limits: arguments.limits()
             )
             return .object([
                 ("shards", .array(result.shards.map(JSONValue.string))),
@@ -80,14 +83,20 @@ extension MethodTable {
         rowLimit: Int?,
         _ shape: @escaping @Sendable (QueryResult) -> JSONValue
     ) -> RPCMethod {
-        RPCMethod(name, summary, parameters: [shardParameter, sqlParameter, bindingsParameter], result: result) {
+        RPCMethod(
+            name,
+            summary,
+            parameters: [shardParameter, sqlParameter, bindingsParameter, timeoutParameter],
+            result: result
+        ) {
             arguments,
             database in
             shape(
                 try await database.execute(
                     onShard: arguments.requiredString("shard"),
                     arguments.statement(),
-                    rowLimit: rowLimit
+                    rowLimit: rowLimit,
+                    limits: arguments.limits()
                 )
             )
         }
@@ -102,14 +111,15 @@ extension MethodTable {
         RPCMethod(
             name,
             summary + " One failing shard fails only its own entry.",
-            parameters: [sqlParameter, bindingsParameter, batchSizeParameter],
+            parameters: [sqlParameter, bindingsParameter, batchSizeParameter, timeoutParameter],
             result: "an array with one entry per shard, in shard order"
         ) { arguments, database in
             let batchSize = arguments.integer("batchSize") ?? Int64(CollegeDB.defaultFanOutBatchSize)
             let results = try await database.executeOnAllShards(
                 arguments.statement(),
                 batchSize: Int(batchSize),
-                rowLimit: rowLimit
+                rowLimit: rowLimit,
+                limits: arguments.limits()
             )
             return .array(results.map(entry))
         }

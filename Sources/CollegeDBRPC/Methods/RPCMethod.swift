@@ -14,6 +14,9 @@ public struct RPCMethod: Sendable {
     public var parameters: [MethodParameter]
     /// What the result is, for people.
     public var resultSummary: String
+    /// Whether the method changes the shard layout or the mappings, and so answers only
+    /// administrators when the daemon names them.
+    public var administrative: Bool
     let handler: Handler
     let blockingHandler: BlockingHandler?
 
@@ -22,6 +25,7 @@ public struct RPCMethod: Sendable {
         _ summary: String,
         parameters: [MethodParameter] = [],
         result: String,
+        administrative: Bool = false,
         blockingHandler: BlockingHandler? = nil,
         handler: @escaping Handler
     ) {
@@ -29,6 +33,7 @@ public struct RPCMethod: Sendable {
         self.summary = summary
         self.parameters = parameters
         self.resultSummary = result
+        self.administrative = administrative
         self.blockingHandler = blockingHandler
         self.handler = handler
     }

@@ -27,7 +27,7 @@ public struct JSONRPCDispatcher: Sendable {
     /// Answers a line synchronously when its method can serve it without waiting on anything but
     /// SQLite (a mapped key's `run`, `all`, `first`, and every error found while decoding).
     /// Blocks on SQLite: call it off event loops and off the cooperative pool.
-    public func respondBlocking(toLine line: [UInt8]) -> BlockingOutcome {
+    public func respondBlocking(toLine line: [UInt8], context: CallContext = CallContext()) -> BlockingOutcome {
         let value: JSONValue
         do {
             value = try JSONParser.parse(line)
@@ -40,64 +40,77 @@ public struct JSONRPCDispatcher: Sendable {
         let started = ContinuousClock.now
         let outcome: Result<JSONValue, JSONRPCError>
         do {
-            let arguments = try MethodArguments(request.params, parameters: method.parameters)
+            try checkPermission(method, context)
+            let arguments = try MethodArguments(request.params, parameters: method.parameters, context: context)
             guard let result = try blockingHandler(arguments, database) else { return .needsAsync(value) }
             outcome = .success(result)
         } catch {
             outcome = .failure(rpcError(error, method: request.method))
         }
-        log(request.method, since: started, outcome)
+        log(request.method, context, since: started, outcome)
         return .answered(response(to: request, outcome).map(JSONSerializer.serialize))
     }
 
     /// The response to one line (without the newline), or nil when nothing is to be sent
     /// (notifications, or a batch of only notifications).
-    public func respond(toLine line: [UInt8]) async -> [UInt8]? {
+    public func respond(toLine line: [UInt8], context: CallContext = CallContext()) async -> [UInt8]? {
         let value: JSONValue
         do {
             value = try JSONParser.parse(line)
         } catch {
             return JSONSerializer.serialize(Self.errorResponse(.parseError(error.description), id: .null))
         }
-        return await respond(to: value).map(JSONSerializer.serialize)
+        return await respond(to: value, context: context).map(JSONSerializer.serialize)
     }
 
     /// The response to a decoded request or batch, or nil when nothing is to be sent.
-    public func respond(to value: JSONValue) async -> JSONValue? {
-        guard case .array(let batch) = value else { return await respond(toSingle: value) }
+    public func respond(to value: JSONValue, context: CallContext = CallContext()) async -> JSONValue? {
+        guard case .array(let batch) = value else { return await respond(toSingle: value, context: context) }
         guard !batch.isEmpty else { return Self.errorResponse(.invalidRequest("an empty batch"), id: .null) }
         var responses: [JSONValue] = []
         for element in batch {
-            if let response = await respond(toSingle: element) { responses.append(response) }
+            if let response = await respond(toSingle: element, context: context) { responses.append(response) }
         }
         return responses.isEmpty ? nil : .array(responses)
     }
 
-    private func respond(toSingle value: JSONValue) async -> JSONValue? {
+    private func respond(toSingle value: JSONValue, context: CallContext) async -> JSONValue? {
         switch JSONRPCRequest.decode(value) {
-        case .success(let request): return response(to: request, await call(request))
+        case .success(let request): return response(to: request, await call(request, context: context))
         case .failure(let invalid): return Self.errorResponse(invalid.error, id: invalid.id)
         }
     }
 
-    private func call(_ request: JSONRPCRequest) async -> Result<JSONValue, JSONRPCError> {
+    private func call(_ request: JSONRPCRequest, context: CallContext) async -> Result<JSONValue, JSONRPCError> {
         guard let method = methods[request.method] else { return .failure(.methodNotFound(request.method)) }
         let started = ContinuousClock.now
         let outcome: Result<JSONValue, JSONRPCError>
         do {
-            let arguments = try MethodArguments(request.params, parameters: method.parameters)
+            try checkPermission(method, context)
+            let arguments = try MethodArguments(request.params, parameters: method.parameters, context: context)
             outcome = .success(try await method.handler(arguments, database))
         } catch {
             outcome = .failure(rpcError(error, method: request.method))
         }
-        log(request.method, since: started, outcome)
+        log(request.method, context, since: started, outcome)
         return outcome
+    }
+
+    /// Refuses an administrative method to a peer that may not administer.
+    private func checkPermission(_ method: RPCMethod, _ context: CallContext) throws(CollegeDBError) {
+        guard method.administrative, !context.mayAdminister else { return }
+        throw CollegeDBError(
+            .forbidden,
+            "\(method.name) changes the shard layout or the mappings and is only for the daemon's administrators "
+                + "(--admin-uid, --admin-group)"
+        )
     }
 
     /// One debug line per call with the journal's structured fields: method, shard (for results
     /// that name one), duration, error code.
     private func log(
         _ method: String,
+        _ context: CallContext,
         since started: ContinuousClock.Instant,
         _ outcome: Result<JSONValue, JSONRPCError>
     ) {
@@ -110,6 +123,10 @@ public struct JSONRPCDispatcher: Sendable {
                     "duration_ms":
                         "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
                 ]
+                if let peer = context.peer {
+                    metadata["peer_uid"] = "\(peer.uid)"
+                    metadata["peer_pid"] = "\(peer.pid)"
+                }
                 switch outcome {
                 case .success(let result):
                     if case .string(let shard)? = result["meta"]?["shard"] ?? result["shard"] {

@@ -25,6 +25,11 @@ public enum JSONRPCErrorCodes {
         .mappingStoreFailed: -32014,
         .keyConflict: -32015,
         .shardExists: -32016,
+        .statementRefused: -32017,
+        .statementTimeout: -32018,
+        .forbidden: -32019,
+        .cancelled: -32020,
+        .dataDirectoryInUse: -32021,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

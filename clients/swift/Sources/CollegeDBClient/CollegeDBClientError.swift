@@ -26,6 +26,15 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let flushDisabled = Code(rawValue: "FLUSH_DISABLED")
         public static let requestTooLarge = Code(rawValue: "REQUEST_TOO_LARGE")
         public static let storageFull = Code(rawValue: "STORAGE_FULL")
+        /// The daemon was busy and its line of waiting calls full; try again later.
+        public static let overloaded = Code(rawValue: "OVERLOADED")
+        /// The statement is of a kind the daemon does not run for clients; the message says
+        /// what to use instead.
+        public static let statementRefused = Code(rawValue: "STATEMENT_REFUSED")
+        /// The statement ran past its time limit and was interrupted; nothing it wrote remains.
+        public static let statementTimeout = Code(rawValue: "STATEMENT_TIMEOUT")
+        /// This peer may not call the method (or use the daemon at all).
+        public static let forbidden = Code(rawValue: "FORBIDDEN")
         /// The daemon's socket could not be reached.
         public static let connectionFailed = Code(rawValue: "CONNECTION_FAILED")
         /// The connection closed after the request was sent: it may or may not have run.

@@ -1,0 +1,58 @@
+/// How a shard runs clients' statements. Every shard of a daemon shares one.
+public struct ShardSettings: Sendable {
+    /// What clients' statements may do. The default refuses transaction control, ATTACH,
+    /// VACUUM, extensions, temporary objects and state-changing pragmas.
+    public var policy: StatementPolicy
+    /// How long one statement (or one `batch`) may run before it is interrupted with
+    /// `STATEMENT_TIMEOUT`. The default is 5 seconds.
+    public var statementTimeout: Duration
+    /// How long a statement may run in the quick lane before it gives up its place there and
+    /// runs again in the slow lane (reads) or on the writer's line (writes). The default is
+    /// 10 milliseconds.
+    public var quickBudget: Duration
+    /// Readers in the quick lane. The default is 4.
+    public var quickReaders: Int
+    /// Readers in the slow lane, for reads that ran past the quick budget. The default is 2.
+    public var slowReaders: Int
+    /// Calls that may wait for the quick lane or the writer before `OVERLOADED`. The default
+    /// is 256.
+    public var queueLimit: Int
+    /// Calls that may wait for the slow lane before `OVERLOADED`. The default is 8.
+    public var slowQueueLimit: Int
+    /// The largest string or blob a statement may make (`SQLITE_LIMIT_LENGTH`), and the
+    /// longest SQL text. The default is 64 MiB.
+    public var maximumValueBytes: Int32
+
+    public init(
+        policy: StatementPolicy = try! StatementPolicy(),
+        statementTimeout: Duration = .seconds(5),
+        quickBudget: Duration = .milliseconds(10),
+        quickReaders: Int = 4,
+        slowReaders: Int = 2,
+        queueLimit: Int = 256,
+        slowQueueLimit: Int = 8,
+        maximumValueBytes: Int32 = 64 << 20
+    ) {
+        self.policy = policy
+        self.statementTimeout = statementTimeout
+        self.quickBudget = quickBudget
+        self.quickReaders = quickReaders
+        self.slowReaders = slowReaders
+        self.queueLimit = queueLimit
+        self.slowQueueLimit = slowQueueLimit
+        self.maximumValueBytes = maximumValueBytes
+    }
+
+    /// The timing of one statement under `limits`: the shorter of the daemon's limit and the
+    /// call's, and the quick budget when `quick`.
+    func timing(_ limits: QueryLimits, quick: Bool = false) -> StatementTiming {
+        let limit = limits.timeout.map { min($0, statementTimeout) } ?? statementTimeout
+        let now = ContinuousClock.now
+        return StatementTiming(
+            deadline: now + limit,
+            timeLimit: limit,
+            budgetEnd: quick ? now + quickBudget : nil,
+            cancellation: limits.cancellation
+        )
+    }
+}
