@@ -78,6 +78,26 @@ import Glibc
         #expect(after - idle < 32 << 20, "after the client left: \((after - idle) >> 20) MiB above idle")
     }
 
+    @Test func aStatementWhoseClientLeftIsInterrupted() throws {
+        let daemon = try Daemon(["--statement-timeout", "60"])
+        do {
+            let leaving = try daemon.connect()
+            let request = #"{"jsonrpc":"2.0","id":1,"method":"allShard","params":["db-1",""# + Self.endless + #""]}"#
+            try leaving.send(request + "\n")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        let probe = try daemon.connect()
+        let deadline = Date().addingTimeInterval(5)
+        var running = -1
+        while Date() < deadline {
+            let metadata = try #require(probe.result("getShardMetadata") as? [[String: Any]])
+            running = metadata.first?["activeConnections"] as? Int ?? -1
+            if running == 0 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(running == 0, "the endless statement must stop when its client goes, not at the 60 s limit")
+    }
+
     static func residentBytes(of pid: Int32) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })

@@ -61,6 +61,11 @@ final class ShardConnections: Sendable {
         return try body(writer)
     }
 
+    /// Lends the writer or a reader to `body`, holding the matching place.
+    func withConnection<T>(writer: Bool, _ body: (ClientConnection) throws -> T) throws -> T {
+        writer ? try withWriter(body) : try withReader(body)
+    }
+
     /// The state of the writer and of every idle reader.
     func stateReports() throws -> [[String: String]] {
         let readers = idleReaders.withLock { $0 }

@@ -181,31 +181,26 @@ public final class ShardDatabase: Sendable {
                 case .done(let result):
                     return result
                 case .overBudget:
-                    return try await clients.slowReads.holding {
-                        try await BlockingWork.runLong {
-                            try clients.withReader { reader in
-                                try self.run(
-                                    statement,
-                                    rowLimit: rowLimit,
-                                    on: reader,
-                                    timing: self.settings.timing(limits)
-                                )
-                            }
-                        }
-                    }
+                    return try await runToCompletion(statement, rowLimit: rowLimit, limits: limits, onWriter: false)
                 case .needsWriter:
-                    return try await clients.writes.holding {
-                        try await BlockingWork.runLong {
-                            try clients.withWriter { writer in
-                                try self.run(
-                                    statement,
-                                    rowLimit: rowLimit,
-                                    on: writer,
-                                    timing: self.settings.timing(limits)
-                                )
-                            }
-                        }
-                    }
+                    return try await runToCompletion(statement, rowLimit: rowLimit, limits: limits, onWriter: true)
+                }
+            }
+        }
+    }
+
+    /// Runs `statement` off the quick lane, on the writer or in the slow lane, to its time limit.
+    private func runToCompletion(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        onWriter: Bool
+    ) async throws -> QueryResult {
+        let clients = try clients()
+        return try await (onWriter ? clients.writes : clients.slowReads).holding {
+            try await BlockingWork.runLong {
+                try clients.withConnection(writer: onWriter) { connection in
+                    try self.run(statement, rowLimit: rowLimit, on: connection, timing: self.settings.timing(limits))
                 }
             }
         }
