@@ -77,11 +77,23 @@ let package = Package(
                 "CollegeDB",
                 "CollegeDBRPC",
                 .product(name: "UnixSocketAddress", package: "swift"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/collegedb-benchmark"
+        ),
+        .executableTarget(
+            name: "collegedb-fuzz",
+            dependencies: [
+                "CollegeDB",
+                "CollegeDBRPC",
+                "CollegeDBServer",
+                .product(name: "CollegeDBJSON", package: "swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/collegedb-fuzz"
         ),
         .testTarget(
             name: "CollegeDBTests",

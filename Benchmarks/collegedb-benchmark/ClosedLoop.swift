@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Runs `connections` closed loops for `seconds`: each thread does one operation, waits for it,
@@ -15,24 +16,32 @@ enum ClosedLoop {
         let failures = Mutex<[String]>([])
         let start = DispatchTime.now().uptimeNanoseconds
         let deadline = start + UInt64(seconds * 1e9)
-        DispatchQueue.concurrentPerform(iterations: connections) { index in
-            var latencies: [UInt64] = []
-            latencies.reserveCapacity(200_000)
-            var iteration = index
-            do {
-                while true {
-                    let before = DispatchTime.now().uptimeNanoseconds
-                    if before >= deadline { break }
-                    try workers[index](iteration)
-                    latencies.append(DispatchTime.now().uptimeNanoseconds - before)
-                    iteration += connections
+        // A thread per connection: DispatchQueue.concurrentPerform would run only as many loops at
+        // once as there are cores.
+        let finishedAll = DispatchGroup()
+        for index in 0..<connections {
+            finishedAll.enter()
+            Thread {
+                defer { finishedAll.leave() }
+                var latencies: [UInt64] = []
+                latencies.reserveCapacity(200_000)
+                var iteration = index
+                do {
+                    while true {
+                        let before = DispatchTime.now().uptimeNanoseconds
+                        if before >= deadline { break }
+                        try workers[index](iteration)
+                        latencies.append(DispatchTime.now().uptimeNanoseconds - before)
+                        iteration += connections
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
                 }
-            } catch {
-                failures.withLock { $0.append("\(error)") }
-            }
-            let finished = latencies
-            collected.withLock { $0.append(contentsOf: finished) }
+                let finished = latencies
+                collected.withLock { $0.append(contentsOf: finished) }
+            }.start()
         }
+        finishedAll.wait()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let failure = failures.withLock({ $0.first }) { throw BenchmarkFailure("\(label): \(failure)") }
         return LatencyReport(

@@ -44,6 +44,9 @@ public struct CollegeDBConfiguration: Sendable {
     /// How shards run clients' statements: the statement policy, the time limit, the lanes.
     /// The default is ``ShardSettings/init(policy:statementTimeout:quickBudget:quickReaders:slowReaders:queueLimit:slowQueueLimit:maximumValueBytes:)``'s.
     public var shardSettings: ShardSettings
+    /// How many keys' mappings are kept in memory; 0 turns the cache off. The default is
+    /// 100,000.
+    public var mappingCacheCapacity: Int
 
     public init(
         dataDirectory: String,
@@ -55,8 +58,10 @@ public struct CollegeDBConfiguration: Sendable {
         keyedDigest: Bool = false,
         allowsFlush: Bool = false,
         ownership: [String: String] = [:],
-        shardSettings: ShardSettings = ShardSettings()
+        shardSettings: ShardSettings = ShardSettings(),
+        mappingCacheCapacity: Int = 100_000
     ) {
+        self.mappingCacheCapacity = mappingCacheCapacity
         self.shardSettings = shardSettings
         self.dataDirectory = dataDirectory
         self.shards = shards

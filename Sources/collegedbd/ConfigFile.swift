@@ -31,6 +31,7 @@ struct ConfigFile: Sendable {
     var maxLineBytes: Int?
     var logLevel: String?
     var statementTimeout: Double?
+    var durability: String?
     var allowPragmas: [String]?
     var allowUids: [UInt32]?
     var allowGroups: [String]?
@@ -128,6 +129,7 @@ struct ConfigFile: Sendable {
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
             case "logLevel": logLevel = try string(member, name)
             case "statementTimeout": statementTimeout = try number(member, name)
+            case "durability": durability = try string(member, name)
             case "allowPragmas": allowPragmas = try strings(member, name)
             case "allowGroups": allowGroups = try strings(member, name)
             case "adminGroups": adminGroups = try strings(member, name)

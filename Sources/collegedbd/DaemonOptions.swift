@@ -65,6 +65,9 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info).")
     var logLevel: String?
 
+    @Option(help: "full: an acknowledged write survives a power loss (default); normal: a crash of the daemon only.")
+    var durability: String?
+
     @Option(help: "Seconds a statement (or a batch) may run before it is interrupted (default: 5).")
     var statementTimeout: Double?
 

@@ -110,8 +110,13 @@ struct DaemonSettings: Sendable {
         let timeout = options.statementTimeout ?? file.statementTimeout ?? 5
         guard timeout > 0, timeout.isFinite else { throw Invalid(description: "statement timeout must be positive") }
         let pragmas = options.allowedPragmas.isEmpty ? (file.allowPragmas ?? []) : options.allowedPragmas
+        let durabilityText = options.durability ?? file.durability ?? "full"
+        guard let durability = ShardSettings.Durability(rawValue: durabilityText) else {
+            throw Invalid(description: "durability must be full or normal, got '\(durabilityText)'")
+        }
         do {
             return ShardSettings(
+                durability: durability,
                 policy: try StatementPolicy(allowedPragmas: Set(pragmas)),
                 statementTimeout: .milliseconds(Int64(timeout * 1000))
             )

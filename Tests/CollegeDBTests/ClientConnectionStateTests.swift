@@ -34,7 +34,7 @@ import Testing
         for (index, state) in states.enumerated() {
             #expect(state["autocommit"] == "1")
             #expect(state["foreign_keys"] == "1")
-            #expect(state["synchronous"] == "1")
+            #expect(state["synchronous"] == "2")
             #expect(state["query_only"] == (index == 0 ? "0" : "1"))
             #expect(state["writable_schema"] == "0")
             #expect(state["recursive_triggers"] == "0")

@@ -81,7 +81,7 @@ import Testing
                 let row = try #require(later.result("firstShard", [shard, "PRAGMA foreign_keys"]) as? [String: Any])
                 #expect(row["foreign_keys"] as? Int == 1)
                 let sync = try #require(later.result("firstShard", [shard, "PRAGMA synchronous"]) as? [String: Any])
-                #expect(sync["synchronous"] as? Int == 1)
+                #expect(sync["synchronous"] as? Int == 2)
             }
         }
     }

@@ -94,6 +94,13 @@ public final class RecordLocks: Sendable {
         }
     }
 
+    /// Says that mappings changed outside a move (a re-point without rows, a removal of every
+    /// mapping): requests that read a mapping before then read it again, and cached mappings
+    /// from before are dropped.
+    public func mappingsChanged() {
+        state.withLock { $0.epoch += 1 }
+    }
+
     /// Holds a record that is being created, before its mapping can be read by anyone, so that
     /// its first write runs alone; end with `releaseNew`.
     public func holdNew(_ record: Int64) {

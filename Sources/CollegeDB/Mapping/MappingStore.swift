@@ -23,6 +23,9 @@ public final class MappingStore: Sendable {
                 withIntermediateDirectories: true
             )
             pool = try DatabasePool(path: path, configuration: ShardDatabase.configuration())
+            // Every commit is durable before it returns, whatever the shards' durability: an
+            // allocation must survive a power loss before its key's first row is written.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(pool)
             try pool.write { db in
                 let hashing = keyCodec.digest.rawValue

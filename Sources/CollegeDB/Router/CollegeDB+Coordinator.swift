@@ -91,6 +91,7 @@ extension CollegeDB {
         try checkFlushAllowed(confirm: confirm)
         let store = mappingStore
         let deleted = try await BlockingWork.run { try store.clearAll() }
+        coordinator.locks.mappingsChanged()
         logger.warning("flushed every mapping", metadata: ["records": "\(deleted)"])
     }
 

@@ -18,7 +18,15 @@ extension CollegeDB {
         try Self.validate(keys: [key] + additionalKeys)
         _ = try coordinator.registry.database(named: shard)
         let store = mappingStore
-        try await BlockingWork.run { try store.setMapping(key: key, shard: shard, additionalKeys: additionalKeys) }
+        let set: @Sendable () async throws -> Void = {
+            try await BlockingWork.run { try store.setMapping(key: key, shard: shard, additionalKeys: additionalKeys) }
+        }
+        // Re-pointing a mapped record waits for its requests under way, as updateShardMapping does.
+        if let record = try await BlockingWork.run({ try store.record(forKey: key) }) {
+            try await coordinator.locks.moving(record.id, set)
+        } else {
+            try await set()
+        }
     }
 
     /// Adds `keys` to `key`'s record; `MAPPING_NOT_FOUND` when `key` is unmapped.
@@ -93,6 +101,7 @@ extension CollegeDB {
         try checkFlushAllowed(confirm: confirm)
         let store = mappingStore
         let deleted = try await BlockingWork.run { try store.clearMappings() }
+        coordinator.locks.mappingsChanged()
         logger.warning("cleared every mapping", metadata: ["records": "\(deleted)"])
         return deleted
     }

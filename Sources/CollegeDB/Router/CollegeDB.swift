@@ -7,6 +7,8 @@ public final class CollegeDB: Sendable {
     public let mappingStore: MappingStore
     let logger: Logger
     let directoryLock: DataDirectoryLock
+    /// Hot mappings in memory; see ``MappingCache`` for why it cannot serve a stale shard.
+    let mappingCache: MappingCache
     let startedAt = ContinuousClock.now
 
     /// The daemon's version, reported by `health`.
@@ -16,8 +18,10 @@ public final class CollegeDB: Sendable {
         coordinator: ShardCoordinator,
         mappingStore: MappingStore,
         directoryLock: DataDirectoryLock,
+        mappingCacheCapacity: Int,
         logger: Logger
     ) {
+        mappingCache = MappingCache(capacity: mappingCacheCapacity)
         self.coordinator = coordinator
         self.mappingStore = mappingStore
         self.directoryLock = directoryLock
@@ -74,7 +78,13 @@ public final class CollegeDB: Sendable {
             store: store,
             logger: logger
         )
-        let database = CollegeDB(coordinator: coordinator, mappingStore: store, directoryLock: lock, logger: logger)
+        let database = CollegeDB(
+            coordinator: coordinator,
+            mappingStore: store,
+            directoryLock: lock,
+            mappingCacheCapacity: configuration.mappingCacheCapacity,
+            logger: logger
+        )
         try await database.recoverMoves()
         return database
     }
@@ -167,6 +177,28 @@ public final class CollegeDB: Sendable {
         return result
     }
 
+    /// Runs a read for a mapped key on the calling event loop, or returns nil having done
+    /// nothing: when the key's mapping is not in memory, its record is moving, the statement
+    /// writes, no quick place is free, or it runs past ``ShardSettings/eventLoopBudget``. Reads
+    /// no SQLite but the shard's, never waits for a lock or a place, and so holds the loop for
+    /// at most that budget. The caller then serves the request off the loop.
+    public func executeMappedOnEventLoop(
+        key: String,
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits = QueryLimits()
+    ) throws -> QueryResult? {
+        try Self.validate(key: key)
+        guard
+            case .done(let result) = try withMappedShard(
+                key: key,
+                cachedOnly: true,
+                { try $0.executeQuickly(statement, rowLimit: rowLimit, limits: limits, onEventLoop: true) }
+            )
+        else { return nil }
+        return result
+    }
+
     /// What `withMappedShard` did.
     enum MappedOutcome<T> {
         case done(T)
@@ -176,12 +208,19 @@ public final class CollegeDB: Sendable {
     }
 
     /// Runs `body` on the shard of `key`'s record, holding the record so that no move runs
-    /// meanwhile. Blocks on SQLite.
-    func withMappedShard<T>(key: String, _ body: (ShardDatabase) throws -> T) throws -> MappedOutcome<T> {
+    /// meanwhile. Blocks on SQLite to read the mapping, unless `cachedOnly`: then a key whose
+    /// mapping is not in memory counts as unmapped.
+    func withMappedShard<T>(
+        key: String,
+        cachedOnly: Bool = false,
+        _ body: (ShardDatabase) throws -> T
+    ) throws -> MappedOutcome<T> {
         let locks = coordinator.locks
         while true {
             let epoch = locks.epoch
-            guard let record = try mappingStore.record(forKey: key) else { return .unmapped }
+            let found =
+                cachedOnly ? mappingCache.record(forKey: key, epoch: epoch) : try record(forKey: key, epoch: epoch)
+            guard let record = found else { return .unmapped }
             switch locks.enter(record.id, readAt: epoch) {
             case .stale:
                 continue
@@ -205,10 +244,9 @@ public final class CollegeDB: Sendable {
     ) async throws -> T {
         try Self.validate(key: key)
         let locks = coordinator.locks
-        let store = mappingStore
         while true {
             let epoch = locks.epoch
-            guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else {
+            guard let record = try await cachedRecord(forKey: key, epoch: epoch) else {
                 let readTarget = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read)
                 guard try await writes(readTarget) else { return try await body(readTarget) }
                 if let written = try await allocateAndWriteFirst(key: key, body: body) { return written }
@@ -247,6 +285,22 @@ public final class CollegeDB: Sendable {
             locks.releaseNew(record, removed: removed)
             throw error
         }
+    }
+
+    /// The record `key` belongs to as of mapping epoch `epoch`: from the cache, else from the
+    /// store (and then cached). Blocks on SQLite on a miss.
+    func record(forKey key: String, epoch: UInt64) throws -> (id: Int64, shard: String)? {
+        if let cached = mappingCache.record(forKey: key, epoch: epoch) { return cached }
+        guard let record = try mappingStore.record(forKey: key) else { return nil }
+        mappingCache.remember(key: key, record: record.id, shard: record.shard, epoch: epoch)
+        return record
+    }
+
+    /// `record(forKey:epoch:)` without blocking the caller: a cache hit answers at once, a miss
+    /// reads the store on a blocking-work thread.
+    private func cachedRecord(forKey key: String, epoch: UInt64) async throws -> (id: Int64, shard: String)? {
+        if let cached = mappingCache.record(forKey: key, epoch: epoch) { return cached }
+        return try await BlockingWork.run { try self.record(forKey: key, epoch: epoch) }
     }
 
     /// The shard the key is mapped to, or nil when it is unmapped.

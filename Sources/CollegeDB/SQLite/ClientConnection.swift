@@ -50,10 +50,18 @@ final class ClientConnection: @unchecked Sendable {
 
     private let handle: OpaquePointer
     private let watch: Watch
+    /// Compiled client statements by SQL text, most recently used last; see `withStatement`.
+    private var cachedStatements: [String: OpaquePointer] = [:]
+    private var cacheOrder: [String] = []
+
+    /// How many compiled statements a connection keeps.
+    static let statementCacheCapacity = 64
+    /// SQL longer than this is compiled for each call and not kept.
+    static let longestCachedSQL = 4096
 
     /// Opens `path` (which must exist, in WAL mode) for client statements; a reader is
     /// `query_only`, so a write can never run on it.
-    init(path: String, reader: Bool, policy: StatementPolicy, maximumValueBytes: Int32) throws {
+    init(path: String, reader: Bool, settings: ShardSettings) throws {
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE
         let status = sqlite3_open_v2(path, &opened, flags, nil)
@@ -63,19 +71,19 @@ final class ClientConnection: @unchecked Sendable {
             throw Failure(code: status & 0xFF, extendedCode: status, message: message)
         }
         handle = opened
-        watch = Watch(policy: policy)
+        watch = Watch(policy: settings.policy)
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 5000)
         sqlite3_limit(handle, SQLITE_LIMIT_ATTACHED, 0)
-        sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, maximumValueBytes)
-        sqlite3_limit(handle, SQLITE_LIMIT_SQL_LENGTH, maximumValueBytes)
+        sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, settings.maximumValueBytes)
+        sqlite3_limit(handle, SQLITE_LIMIT_SQL_LENGTH, settings.maximumValueBytes)
         let context = Unmanaged.passUnretained(watch).toOpaque()
         sqlite3_set_authorizer(handle, ClientConnection.authorize, context)
         sqlite3_progress_handler(handle, Self.progressInterval, ClientConnection.progress, context)
         do {
             try check(collegedb_harden_connection(handle))
             try executeInternal("PRAGMA foreign_keys = ON")
-            try executeInternal("PRAGMA synchronous = NORMAL")
+            try executeInternal("PRAGMA synchronous = \(settings.durability.synchronousPragma)")
             if reader { try executeInternal("PRAGMA query_only = ON") }
         } catch {
             sqlite3_close_v2(handle)
@@ -84,6 +92,7 @@ final class ClientConnection: @unchecked Sendable {
     }
 
     deinit {
+        for statement in cachedStatements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
 
@@ -91,6 +100,39 @@ final class ClientConnection: @unchecked Sendable {
     func interrupt() { sqlite3_interrupt(handle) }
 
     // MARK: Client statements
+
+    /// Lends `body` the compiled client statement of `sql`: from the connection's cache of
+    /// recently used statements (at most ``statementCacheCapacity``, short SQL only), else
+    /// compiled under the policy now. The statement is reset and its bindings cleared after.
+    func withStatement<T>(_ sql: String, _ body: (OpaquePointer) throws -> T) throws -> T {
+        if let cached = cachedStatements[sql] {
+            if cacheOrder.last != sql, let index = cacheOrder.lastIndex(of: sql) {
+                cacheOrder.remove(at: index)
+                cacheOrder.append(sql)
+            }
+            defer {
+                sqlite3_reset(cached)
+                sqlite3_clear_bindings(cached)
+            }
+            return try body(cached)
+        }
+        let statement = try prepareClientStatement(sql)
+        guard sql.utf8.count <= Self.longestCachedSQL else {
+            defer { sqlite3_finalize(statement) }
+            return try body(statement)
+        }
+        if cachedStatements.count >= Self.statementCacheCapacity {
+            let oldest = cacheOrder.removeFirst()
+            if let evicted = cachedStatements.removeValue(forKey: oldest) { sqlite3_finalize(evicted) }
+        }
+        cachedStatements[sql] = statement
+        cacheOrder.append(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        return try body(statement)
+    }
 
     /// Compiles one client statement under the policy. The caller finalizes it.
     /// - Throws: `STATEMENT_REFUSED`, `INVALID_PARAMS` (no statement, or more than one), or a
@@ -196,26 +238,16 @@ final class ClientConnection: @unchecked Sendable {
         try check(sqlite3_exec(handle, sql, nil, nil, nil))
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction: commits when it returns, rolls back
-    /// when it throws.
-    func inTransaction<T>(_ body: () throws -> T) throws -> T {
-        try executeInternal("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try executeInternal("COMMIT")
-            return result
-        } catch {
-            resetAfterCall()
-            throw error
-        }
-    }
+    /// Whether a transaction is open (SQLite may have rolled one back by itself).
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// Rolls back whatever a failed call left open, so the next caller starts clean.
     func resetAfterCall() {
         if sqlite3_get_autocommit(handle) == 0 { _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
     }
 
-    /// The connection's settings and leftovers that a client could try to change, for checks.
+    /// The connection's settings and leftovers that a client could try to change, for checks;
+    /// call it while nothing runs on the connection.
     func stateReport() throws -> [String: String] {
         var report: [String: String] = ["autocommit": sqlite3_get_autocommit(handle) != 0 ? "1" : "0"]
         for pragma in [
@@ -259,12 +291,14 @@ final class ClientConnection: @unchecked Sendable {
 
     /// Runs `body` with the progress handler watching `timing`; translates an interruption.
     private func watching(_ timing: StatementTiming, _ body: () throws -> Void) throws {
+        watch.checksClientStatements = true
         watch.deadline = timing.deadline
         watch.timeLimit = timing.timeLimit
         watch.budgetEnd = timing.budgetEnd
         watch.cancellation = timing.cancellation
         watch.interruption = nil
         defer {
+            watch.checksClientStatements = false
             watch.deadline = nil
             watch.budgetEnd = nil
             watch.cancellation = nil

@@ -12,6 +12,10 @@ public struct QueryLimits: Sendable {
         self.timeout = timeout
         self.cancellation = cancellation
     }
+
+    /// The same limits for a write: a write that was received runs to its end (or its time
+    /// limit) even when its caller goes away, so that nothing the caller sent is half-lost.
+    var forWrite: QueryLimits { QueryLimits(timeout: timeout) }
 }
 
 /// A flag that one side raises and a running statement checks between SQLite's VM steps.

@@ -1,12 +1,12 @@
 import Synchronization
 
-/// The client connections of one shard and the gates in front of them: one writer, and
-/// readers made as needed up to the number of reader places (quick lane plus slow lane).
+/// The client connections of one shard and what stands in front of them: the writer, behind
+/// its group committer, and readers made as needed up to the number of reader places (quick
+/// lane plus slow lane).
 final class ShardConnections: Sendable {
     let quickReads: AdmissionGate
     let slowReads: AdmissionGate
-    let writes: AdmissionGate
-    private let writer: ClientConnection
+    let writes: GroupCommitter
     private let idleReaders = Mutex<[ClientConnection]>([])
     private let path: String
     private let settings: ShardSettings
@@ -24,16 +24,10 @@ final class ShardConnections: Sendable {
             capacity: settings.slowReaders,
             queueLimit: settings.slowQueueLimit
         )
-        writes = AdmissionGate(
+        writes = GroupCommitter(
             subject: "the writer of shard '\(shard)'",
-            capacity: 1,
+            writer: try ClientConnection(path: path, reader: false, settings: settings),
             queueLimit: settings.queueLimit
-        )
-        writer = try ClientConnection(
-            path: path,
-            reader: false,
-            policy: settings.policy,
-            maximumValueBytes: settings.maximumValueBytes
         )
     }
 
@@ -42,12 +36,7 @@ final class ShardConnections: Sendable {
     func withReader<T>(_ body: (ClientConnection) throws -> T) throws -> T {
         let reader =
             try idleReaders.withLock { $0.popLast() }
-            ?? ClientConnection(
-                path: path,
-                reader: true,
-                policy: settings.policy,
-                maximumValueBytes: settings.maximumValueBytes
-            )
+            ?? ClientConnection(path: path, reader: true, settings: settings)
         defer {
             reader.resetAfterCall()
             idleReaders.withLock { $0.append(reader) }
@@ -55,20 +44,9 @@ final class ShardConnections: Sendable {
         return try body(reader)
     }
 
-    /// Lends the writer to `body`; call it holding the place at `writes`.
-    func withWriter<T>(_ body: (ClientConnection) throws -> T) throws -> T {
-        defer { writer.resetAfterCall() }
-        return try body(writer)
-    }
-
-    /// Lends the writer or a reader to `body`, holding the matching place.
-    func withConnection<T>(writer: Bool, _ body: (ClientConnection) throws -> T) throws -> T {
-        writer ? try withWriter(body) : try withReader(body)
-    }
-
     /// The state of the writer and of every idle reader.
     func stateReports() throws -> [[String: String]] {
         let readers = idleReaders.withLock { $0 }
-        return try ([writer] + readers).map { try $0.stateReport() }
+        return try ([writes.writer] + readers).map { try $0.stateReport() }
     }
 }

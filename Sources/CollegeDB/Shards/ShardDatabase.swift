@@ -55,6 +55,8 @@ public final class ShardDatabase: Sendable {
                     withIntermediateDirectories: true
                 )
                 let pool = try DatabasePool(path: path, configuration: Self.configuration())
+                let synchronous = settings.durability.synchronousPragma
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(synchronous)") }
                 return (pool, try ShardConnections(shard: name, path: path, settings: settings))
             } catch {
                 let readOnly =
@@ -121,11 +123,21 @@ public final class ShardDatabase: Sendable {
 
     // MARK: Clients' statements
 
-    /// Runs one statement at once on this thread when a place is free and it finishes within
-    /// the quick budget; otherwise returns nil having left nothing behind (a write that ran past
-    /// the budget was rolled back), and ``execute(_:rowLimit:limits:)`` should run it.
-    /// Blocks on SQLite: call it off event loops.
-    public func executeQuickly(_ statement: SQLStatement, rowLimit: Int?, limits: QueryLimits) throws -> QueryResult? {
+    /// Runs one statement on this thread when a place is free and it finishes within the quick
+    /// budget; otherwise returns nil having left nothing behind, and
+    /// ``execute(_:rowLimit:limits:)`` should run it. A write runs alone when the writer is
+    /// idle, else joins the next group commit and waits for it here (at most
+    /// ``GroupCommitter/maximumBlockedThreads`` threads at once). Blocks on SQLite: call it off
+    /// event loops, except with `onEventLoop`.
+    ///
+    /// On an event loop pass `onEventLoop`: the statement must then be a read, and its budget is
+    /// ``ShardSettings/eventLoopBudget``.
+    public func executeQuickly(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        onEventLoop: Bool = false
+    ) throws -> QueryResult? {
         let clients = try clients()
         return try metrics.measureAttempt {
             try translatingFailuresOfQuickAttempt {
@@ -133,25 +145,35 @@ public final class ShardDatabase: Sendable {
                 let attempt: QuickAttempt
                 do {
                     defer { clients.quickReads.leave() }
-                    attempt = try quickAttempt(statement, rowLimit: rowLimit, limits: limits, on: clients)
+                    attempt = try quickAttempt(
+                        statement,
+                        rowLimit: rowLimit,
+                        limits: limits,
+                        budget: onEventLoop ? settings.eventLoopBudget : settings.quickBudget,
+                        on: clients
+                    )
                 }
                 switch attempt {
                 case .done(let result): return result
                 case .overBudget: return nil
                 case .needsWriter:
-                    guard clients.writes.tryEnter() else { return nil }
-                    defer { clients.writes.leave() }
-                    do {
-                        return try clients.withWriter { writer in
-                            try run(
-                                statement,
-                                rowLimit: rowLimit,
-                                on: writer,
-                                timing: settings.timing(limits, quick: true)
-                            )
-                        }
-                    } catch ClientConnection.Interruption.budget {
-                        return nil
+                    guard !onEventLoop else { return nil }
+                    let alone = try clients.writes.runAloneIfIdle { writer in
+                        try run(
+                            statement,
+                            rowLimit: rowLimit,
+                            on: writer,
+                            timing: settings.timing(limits.forWrite, budget: settings.quickBudget)
+                        )
+                    }
+                    if let alone { return alone }
+                    return try clients.writes.runInGroupBlocking { writer in
+                        try self.run(
+                            statement,
+                            rowLimit: rowLimit,
+                            on: writer,
+                            timing: self.settings.timing(limits.forWrite)
+                        )
                     }
                 }
             }
@@ -174,33 +196,40 @@ public final class ShardDatabase: Sendable {
             try await translatingFailures {
                 let attempt = try await clients.quickReads.holding {
                     try await BlockingWork.run {
-                        try self.quickAttempt(statement, rowLimit: rowLimit, limits: limits, on: clients)
+                        try self.quickAttempt(
+                            statement,
+                            rowLimit: rowLimit,
+                            limits: limits,
+                            budget: self.settings.quickBudget,
+                            on: clients
+                        )
                     }
                 }
                 switch attempt {
                 case .done(let result):
                     return result
                 case .overBudget:
-                    return try await runToCompletion(statement, rowLimit: rowLimit, limits: limits, onWriter: false)
+                    return try await clients.slowReads.holding {
+                        try await BlockingWork.runLong {
+                            try clients.withReader { reader in
+                                try self.run(
+                                    statement,
+                                    rowLimit: rowLimit,
+                                    on: reader,
+                                    timing: self.settings.timing(limits)
+                                )
+                            }
+                        }
+                    }
                 case .needsWriter:
-                    return try await runToCompletion(statement, rowLimit: rowLimit, limits: limits, onWriter: true)
-                }
-            }
-        }
-    }
-
-    /// Runs `statement` off the quick lane, on the writer or in the slow lane, to its time limit.
-    private func runToCompletion(
-        _ statement: SQLStatement,
-        rowLimit: Int?,
-        limits: QueryLimits,
-        onWriter: Bool
-    ) async throws -> QueryResult {
-        let clients = try clients()
-        return try await (onWriter ? clients.writes : clients.slowReads).holding {
-            try await BlockingWork.runLong {
-                try clients.withConnection(writer: onWriter) { connection in
-                    try self.run(statement, rowLimit: rowLimit, on: connection, timing: self.settings.timing(limits))
+                    return try await clients.writes.submit { writer in
+                        try self.run(
+                            statement,
+                            rowLimit: rowLimit,
+                            on: writer,
+                            timing: self.settings.timing(limits.forWrite)
+                        )
+                    }
                 }
             }
         }
@@ -217,15 +246,9 @@ public final class ShardDatabase: Sendable {
         let clients = try clients()
         return try await metrics.measure {
             try await translatingFailures {
-                try await clients.writes.holding {
-                    try await BlockingWork.runLong {
-                        try clients.withWriter { writer in
-                            let timing = self.settings.timing(limits)
-                            return try writer.inTransaction {
-                                try statements.map { try self.run($0, rowLimit: nil, on: writer, timing: timing) }
-                            }
-                        }
-                    }
+                try await clients.writes.submit { writer in
+                    let timing = self.settings.timing(limits.forWrite)
+                    return try statements.map { try self.run($0, rowLimit: nil, on: writer, timing: timing) }
                 }
             }
         }
@@ -239,16 +262,16 @@ public final class ShardDatabase: Sendable {
                 try await clients.quickReads.holding {
                     try await BlockingWork.run {
                         try clients.withReader { reader in
-                            let compiled = try reader.prepareClientStatement(sql)
-                            defer { sqlite3_finalize(compiled) }
-                            return StatementDescription(
-                                shard: self.name,
-                                parameterCount: Int(sqlite3_bind_parameter_count(compiled)),
-                                columns: (0..<sqlite3_column_count(compiled)).map {
-                                    String(cString: sqlite3_column_name(compiled, $0))
-                                },
-                                readOnly: reader.isReadOnly(compiled)
-                            )
+                            try reader.withStatement(sql) { compiled in
+                                StatementDescription(
+                                    shard: self.name,
+                                    parameterCount: Int(sqlite3_bind_parameter_count(compiled)),
+                                    columns: (0..<sqlite3_column_count(compiled)).map {
+                                        String(cString: sqlite3_column_name(compiled, $0))
+                                    },
+                                    readOnly: reader.isReadOnly(compiled)
+                                )
+                            }
                         }
                     }
                 }
@@ -268,13 +291,8 @@ public final class ShardDatabase: Sendable {
         let clients = try clients()
         return try await metrics.measure {
             try await translatingFailures {
-                try await clients.writes.holding {
-                    try await BlockingWork.runLong {
-                        try clients.withWriter { writer in
-                            let timing = self.settings.timing(limits)
-                            return try writer.inTransaction { try writer.runScript(script, timing: timing) }
-                        }
-                    }
+                try await clients.writes.submit { writer in
+                    try writer.runScript(script, timing: self.settings.timing(limits.forWrite))
                 }
             }
         }
@@ -330,24 +348,25 @@ public final class ShardDatabase: Sendable {
         _ statement: SQLStatement,
         rowLimit: Int?,
         limits: QueryLimits,
+        budget: Duration,
         on clients: ShardConnections
     ) throws -> QuickAttempt {
         try clients.withReader { reader in
-            let compiled = try reader.prepareClientStatement(statement.sql)
-            defer { sqlite3_finalize(compiled) }
-            guard reader.isReadOnly(compiled) else { return .needsWriter }
-            do {
-                return .done(
-                    try reader.run(
-                        compiled,
-                        bindings: statement.bindings,
-                        rowLimit: rowLimit,
-                        shard: name,
-                        timing: settings.timing(limits, quick: true)
+            try reader.withStatement(statement.sql) { compiled in
+                guard reader.isReadOnly(compiled) else { return .needsWriter }
+                do {
+                    return .done(
+                        try reader.run(
+                            compiled,
+                            bindings: statement.bindings,
+                            rowLimit: rowLimit,
+                            shard: name,
+                            timing: settings.timing(limits, budget: budget)
+                        )
                     )
-                )
-            } catch ClientConnection.Interruption.budget {
-                return .overBudget
+                } catch ClientConnection.Interruption.budget {
+                    return .overBudget
+                }
             }
         }
     }
@@ -360,15 +379,15 @@ public final class ShardDatabase: Sendable {
         on connection: ClientConnection,
         timing: StatementTiming
     ) throws -> QueryResult {
-        let compiled = try connection.prepareClientStatement(statement.sql)
-        defer { sqlite3_finalize(compiled) }
-        return try connection.run(
-            compiled,
-            bindings: statement.bindings,
-            rowLimit: rowLimit,
-            shard: name,
-            timing: timing
-        )
+        try connection.withStatement(statement.sql) { compiled in
+            try connection.run(
+                compiled,
+                bindings: statement.bindings,
+                rowLimit: rowLimit,
+                shard: name,
+                timing: timing
+            )
+        }
     }
 
     /// Translates what SQLite and the connections threw into the engine's errors, and marks the

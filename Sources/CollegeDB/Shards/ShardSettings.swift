@@ -1,5 +1,17 @@
 /// How a shard runs clients' statements. Every shard of a daemon shares one.
 public struct ShardSettings: Sendable {
+    /// What an acknowledged write survives.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// An OS crash or a power loss: each commit waits for the disk (`synchronous = FULL`).
+        case full
+        /// A crash of the daemon only (`synchronous = NORMAL` in WAL mode).
+        case normal
+
+        var synchronousPragma: String { self == .full ? "FULL" : "NORMAL" }
+    }
+
+    /// The default is ``Durability/full``.
+    public var durability: Durability
     /// What clients' statements may do. The default refuses transaction control, ATTACH,
     /// VACUUM, extensions, temporary objects and state-changing pragmas.
     public var policy: StatementPolicy
@@ -10,7 +22,11 @@ public struct ShardSettings: Sendable {
     /// runs again in the slow lane (reads) or on the writer's line (writes). The default is
     /// 10 milliseconds.
     public var quickBudget: Duration
-    /// Readers in the quick lane. The default is 4.
+    /// How long a read answered on an event loop (the thread that read the request) may run
+    /// before it gives up there and runs again on a request thread. The default is 500
+    /// microseconds.
+    public var eventLoopBudget: Duration
+    /// Readers in the quick lane. The default is 8.
     public var quickReaders: Int
     /// Readers in the slow lane, for reads that ran past the quick budget. The default is 2.
     public var slowReaders: Int
@@ -24,18 +40,22 @@ public struct ShardSettings: Sendable {
     public var maximumValueBytes: Int32
 
     public init(
+        durability: Durability = .full,
         policy: StatementPolicy = try! StatementPolicy(),
         statementTimeout: Duration = .seconds(5),
         quickBudget: Duration = .milliseconds(10),
-        quickReaders: Int = 4,
+        eventLoopBudget: Duration = .microseconds(500),
+        quickReaders: Int = 8,
         slowReaders: Int = 2,
         queueLimit: Int = 256,
         slowQueueLimit: Int = 8,
         maximumValueBytes: Int32 = 64 << 20
     ) {
+        self.durability = durability
         self.policy = policy
         self.statementTimeout = statementTimeout
         self.quickBudget = quickBudget
+        self.eventLoopBudget = eventLoopBudget
         self.quickReaders = quickReaders
         self.slowReaders = slowReaders
         self.queueLimit = queueLimit
@@ -44,14 +64,14 @@ public struct ShardSettings: Sendable {
     }
 
     /// The timing of one statement under `limits`: the shorter of the daemon's limit and the
-    /// call's, and the quick budget when `quick`.
-    func timing(_ limits: QueryLimits, quick: Bool = false) -> StatementTiming {
+    /// call's, and a quick attempt's `budget`.
+    func timing(_ limits: QueryLimits, budget: Duration? = nil) -> StatementTiming {
         let limit = limits.timeout.map { min($0, statementTimeout) } ?? statementTimeout
         let now = ContinuousClock.now
         return StatementTiming(
             deadline: now + limit,
             timeLimit: limit,
-            budgetEnd: quick ? now + quickBudget : nil,
+            budgetEnd: budget.map { now + $0 },
             cancellation: limits.cancellation
         )
     }

@@ -31,6 +31,11 @@ enum BlockingWork {
         try await shortWork.runIfActive(body)
     }
 
+    /// Starts `body` on a thread for long work without waiting for it.
+    static func startLong(_ body: @escaping @Sendable () -> Void) {
+        longWork.submit { _ in body() }
+    }
+
     /// Runs a client's statement that may run until its time limit.
     static func runLong<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await longWork.runIfActive(body)

@@ -27,6 +27,7 @@ extension MethodTable {
         ) { database, key, statement, limits in try await database.run(key: key, statement, limits: limits) },
         keyedMethod(
             "all",
+            readsOnEventLoop: true,
             "Runs a statement on the key's shard and returns every row.",
             result: "all-style result",
             rowLimit: nil,
@@ -34,6 +35,7 @@ extension MethodTable {
         ) { database, key, statement, limits in try await database.all(key: key, statement, limits: limits) },
         keyedMethod(
             "first",
+            readsOnEventLoop: true,
             "Runs a statement on the key's shard and returns the first row or null.",
             result: "a row or null",
             rowLimit: 1,
@@ -79,13 +81,22 @@ extension MethodTable {
     /// A method routed by key whose mapped-key case is served synchronously.
     private static func keyedMethod(
         _ name: String,
+        readsOnEventLoop: Bool = false,
         _ summary: String,
         result: String,
         rowLimit: Int?,
         shape: @escaping @Sendable (QueryResult) -> JSONValue,
         routed: @escaping @Sendable (CollegeDB, String, SQLStatement, QueryLimits) async throws -> QueryResult
     ) -> RPCMethod {
-        RPCMethod(
+        let onEventLoop: RPCMethod.BlockingHandler = { arguments, database in
+            try database.executeMappedOnEventLoop(
+                key: arguments.requiredString("key"),
+                arguments.statement(),
+                rowLimit: rowLimit,
+                limits: arguments.limits()
+            ).map(shape)
+        }
+        return RPCMethod(
             name,
             summary,
             parameters: [keyParameter, sqlParameter, bindingsParameter, timeoutParameter],
@@ -98,6 +109,7 @@ extension MethodTable {
                     limits: arguments.limits()
                 ).map(shape)
             },
+            eventLoopHandler: readsOnEventLoop ? onEventLoop : nil,
             handler: { arguments, database in
                 shape(
                     try await routed(

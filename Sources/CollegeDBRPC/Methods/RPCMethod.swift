@@ -19,6 +19,9 @@ public struct RPCMethod: Sendable {
     public var administrative: Bool
     let handler: Handler
     let blockingHandler: BlockingHandler?
+    /// Like `blockingHandler`, but bounded enough to run on an event loop: it neither waits nor
+    /// reads anything but memory and a short read of a shard.
+    let eventLoopHandler: BlockingHandler?
 
     init(
         _ name: String,
@@ -27,6 +30,7 @@ public struct RPCMethod: Sendable {
         result: String,
         administrative: Bool = false,
         blockingHandler: BlockingHandler? = nil,
+        eventLoopHandler: BlockingHandler? = nil,
         handler: @escaping Handler
     ) {
         self.name = name
@@ -35,6 +39,7 @@ public struct RPCMethod: Sendable {
         self.resultSummary = result
         self.administrative = administrative
         self.blockingHandler = blockingHandler
+        self.eventLoopHandler = eventLoopHandler
         self.handler = handler
     }
 }

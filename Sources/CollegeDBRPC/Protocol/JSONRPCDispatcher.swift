@@ -24,6 +24,28 @@ public struct JSONRPCDispatcher: Sendable {
         self.logger = logger
     }
 
+    /// Answers a line on the calling event loop when its method serves it there in bounded time
+    /// (a short read of a key whose mapping is in memory); otherwise returns nil having done
+    /// nothing, and the line goes to `respondBlocking`.
+    public func respondOnEventLoop(toLine line: [UInt8], context: CallContext = CallContext()) -> [UInt8]? {
+        guard let value = try? JSONParser.parse(line), case .object = value,
+            case .success(let request) = JSONRPCRequest.decode(value),
+            let method = methods[request.method], let handler = method.eventLoopHandler,
+            !method.administrative || context.mayAdminister
+        else { return nil }
+        let started = ContinuousClock.now
+        let outcome: Result<JSONValue, JSONRPCError>
+        do {
+            let arguments = try MethodArguments(request.params, parameters: method.parameters, context: context)
+            guard let result = try handler(arguments, database) else { return nil }
+            outcome = .success(result)
+        } catch {
+            outcome = .failure(rpcError(error, method: request.method))
+        }
+        log(request.method, context, since: started, outcome)
+        return response(to: request, outcome).map(JSONSerializer.serialize)
+    }
+
     /// Answers a line synchronously when its method can serve it without waiting on anything but
     /// SQLite (a mapped key's `run`, `all`, `first`, and every error found while decoding).
     /// Blocks on SQLite: call it off event loops and off the cooperative pool.

@@ -1,0 +1,46 @@
+import Synchronization
+
+/// Recently used mappings in memory, so that a request for a hot key reads no SQLite for its
+/// route. It cannot serve a stale shard: every entry carries the mapping epoch it was read at
+/// (``RecordLocks/epoch``), every path that re-points or removes a mapping advances the epoch
+/// (moves, `updateShardMapping`, `setShardMapping` of a mapped key, `deleteShardMapping`, a
+/// failed first write, `clearAllMappings`, `flush`), and an entry from an older epoch is a miss.
+/// New mappings need no invalidation. When full, an eighth of the entries is dropped.
+final class MappingCache: Sendable {
+    private struct Entry {
+        let record: Int64
+        let shard: String
+        let epoch: UInt64
+    }
+
+    /// How many keys it holds at most.
+    let capacity: Int
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// The record of `key` as cached at `epoch`, or nil.
+    func record(forKey key: String, epoch: UInt64) -> (id: Int64, shard: String)? {
+        guard capacity > 0 else { return nil }
+        return entries.withLock { entries in
+            guard let entry = entries[key], entry.epoch == epoch else { return nil }
+            return (entry.record, entry.shard)
+        }
+    }
+
+    /// Remembers `key`'s record, read from the store at `epoch`.
+    func remember(key: String, record: Int64, shard: String, epoch: UInt64) {
+        guard capacity > 0 else { return }
+        entries.withLock { entries in
+            if entries.count >= capacity, entries[key] == nil {
+                for stale in entries.keys.prefix(max(1, capacity / 8)) { entries[stale] = nil }
+            }
+            entries[key] = Entry(record: record, shard: shard, epoch: epoch)
+        }
+    }
+
+    /// How many keys it holds now.
+    var count: Int { entries.withLock { $0.count } }
+}

@@ -1,0 +1,196 @@
+import Dispatch
+import Synchronization
+
+/// Runs a shard's writes in groups that share one transaction and one commit: writes that arrive
+/// while the writer is busy wait in line, and the next turn takes all of them (up to
+/// `maximumGroup`). Each call runs in a SAVEPOINT of its own, so a failing call rolls back alone
+/// and gets its own error; each answer is given only after the COMMIT that covers it returned.
+/// When SQLite rolls the whole transaction back after a failure (it does for an interrupted
+/// write, and may for a full disk or an I/O error), the calls that had succeeded run again in a
+/// new transaction: no call is answered for work that did not commit.
+///
+/// With durable commits (`synchronous = FULL`) a group pays one wait for the disk instead of
+/// one per call. A write that finds the writer idle and nothing waiting runs at once on the
+/// caller's thread, as its own transaction.
+final class GroupCommitter: Sendable {
+    /// One call: its work on the writer (inside its savepoint), and how it is answered.
+    private struct Job: Sendable {
+        let work: @Sendable (ClientConnection) throws -> any Sendable
+        let answer: @Sendable (Result<any Sendable, any Error>) -> Void
+    }
+
+    private struct State {
+        var waiting: [Job] = []
+        var leading = false
+    }
+
+    let subject: String
+    let queueLimit: Int
+    let maximumGroup: Int
+    /// Only the current leader uses it.
+    let writer: ClientConnection
+    private let state = Mutex(State())
+
+    init(subject: String, writer: ClientConnection, queueLimit: Int, maximumGroup: Int = 128) {
+        self.subject = subject
+        self.writer = writer
+        self.queueLimit = queueLimit
+        self.maximumGroup = maximumGroup
+    }
+
+    /// Runs `work` at once on this thread, as its own transaction, when the writer is idle and
+    /// no call waits; returns nil without running it otherwise, or when it ran past its quick
+    /// budget (it was rolled back whole).
+    func runAloneIfIdle(_ work: (ClientConnection) throws -> QueryResult) throws -> QueryResult? {
+        let lead = state.withLock { state -> Bool in
+            guard !state.leading, state.waiting.isEmpty else { return false }
+            state.leading = true
+            return true
+        }
+        guard lead else { return nil }
+        defer {
+            writer.resetAfterCall()
+            handOver()
+        }
+        do {
+            return try work(writer)
+        } catch ClientConnection.Interruption.budget {
+            return nil
+        }
+    }
+
+    /// Threads (of every shard) that wait in `runInGroupBlocking` now, and how many may.
+    private static let blockedThreads = Atomic(0)
+    static let maximumBlockedThreads = 8
+
+    /// Runs `work` in the next group, waiting on this thread for the group's commit, so that a
+    /// write from a request thread needs no task. Returns nil, having done nothing, when
+    /// ``maximumBlockedThreads`` threads already wait this way (the caller then uses `submit`),
+    /// so that writes can never take every request thread.
+    func runInGroupBlocking<T: Sendable>(_ work: @escaping @Sendable (ClientConnection) throws -> T) throws -> T? {
+        guard Self.blockedThreads.add(1, ordering: .relaxed).newValue <= Self.maximumBlockedThreads else {
+            Self.blockedThreads.subtract(1, ordering: .relaxed)
+            return nil
+        }
+        defer { Self.blockedThreads.subtract(1, ordering: .relaxed) }
+        let committed = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<any Sendable, any Error>?>(nil)
+        try enqueue(
+            Job(
+                work: { try work($0) },
+                answer: { result in
+                    outcome.withLock { $0 = result }
+                    committed.signal()
+                }
+            )
+        )
+        committed.wait()
+        return try outcome.withLock { $0! }.get() as? T
+    }
+
+    /// Runs `work` in the next group and returns its results once the group committed.
+    /// - Throws: `OVERLOADED` when `queueLimit` calls already wait; what `work` threw; the
+    ///   commit's failure.
+    func submit<T: Sendable>(
+        _ work: @escaping @Sendable (ClientConnection) throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job = Job(
+                work: { try work($0) },
+                answer: { outcome in continuation.resume(with: outcome.map { $0 as! T }) }
+            )
+            do {
+                try enqueue(job)
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Puts `job` in line, starting a drain when none runs.
+    /// - Throws: `OVERLOADED` when the line is full.
+    private func enqueue(_ job: Job) throws {
+        let start = state.withLock { state -> Bool? in
+            guard state.waiting.count < queueLimit else { return nil }
+            state.waiting.append(job)
+            guard !state.leading else { return false }
+            state.leading = true
+            return true
+        }
+        guard let start else {
+            throw CollegeDBError(
+                .overloaded,
+                "\(subject) is busy and \(queueLimit) writes already wait for it; try again later"
+            )
+        }
+        if start { BlockingWork.startLong { self.drain() } }
+    }
+
+    /// Calls waiting for the writer now.
+    var waiting: Int { state.withLock { $0.waiting.count } }
+
+    /// After a turn on a caller's thread: a thread of its own runs what queued meanwhile.
+    private func handOver() {
+        let more = state.withLock { state -> Bool in
+            if state.waiting.isEmpty { state.leading = false }
+            return !state.waiting.isEmpty
+        }
+        if more { BlockingWork.startLong { self.drain() } }
+    }
+
+    private func drain() {
+        while true {
+            let group = state.withLock { state -> [Job] in
+                guard !state.waiting.isEmpty else {
+                    state.leading = false
+                    return []
+                }
+                let group = Array(state.waiting.prefix(maximumGroup))
+                state.waiting.removeFirst(group.count)
+                return group
+            }
+            guard !group.isEmpty else { return }
+            commit(group)
+        }
+    }
+
+    /// Runs `group` in one transaction and answers each call.
+    private func commit(_ group: [Job]) {
+        var outcomes = [Result<any Sendable, any Error>?](repeating: nil, count: group.count)
+        var toRun = Array(group.indices)
+        while !toRun.isEmpty {
+            var restart = false
+            do {
+                try writer.executeInternal("BEGIN IMMEDIATE")
+                for index in toRun {
+                    do {
+                        try writer.executeInternal("SAVEPOINT collegedb_call")
+                        outcomes[index] = .success(try group[index].work(writer))
+                        try writer.executeInternal("RELEASE collegedb_call")
+                    } catch {
+                        outcomes[index] = .failure(error)
+                        guard writer.isInTransaction else {
+                            // SQLite rolled back the whole group: run the others again.
+                            toRun = toRun.filter { $0 != index }
+                            for other in toRun { outcomes[other] = nil }
+                            restart = true
+                            break
+                        }
+                        try writer.executeInternal("ROLLBACK TO collegedb_call")
+                        try writer.executeInternal("RELEASE collegedb_call")
+                    }
+                }
+                if restart { continue }
+                try writer.executeInternal("COMMIT")
+                toRun = []
+            } catch {
+                // BEGIN or COMMIT failed: nothing of this group committed.
+                writer.resetAfterCall()
+                for index in toRun { outcomes[index] = .failure(error) }
+                toRun = []
+            }
+        }
+        writer.resetAfterCall()
+        for (job, outcome) in zip(group, outcomes) { job.answer(outcome!) }
+    }
+}
