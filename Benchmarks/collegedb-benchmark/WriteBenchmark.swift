@@ -13,6 +13,7 @@ enum WriteBenchmark {
         let busy = try BusyCores()
         defer { withExtendedLifetime(busy) {} }
         var reports: [(LatencyReport, LatencyReport)] = []
+        var groupSizes: [Double] = []
         for durability in ["normal", "full"] {
             let directory = "/tmp/cdb-bench-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -49,6 +50,16 @@ enum WriteBenchmark {
                     }
                 }
             }
+            let metadata = try setup.roundTrip(
+                Array(#"{"jsonrpc":"2.0","id":9,"method":"getShardMetadata"}"#.utf8 + [10])
+            )
+            let shards =
+                ((try JSONSerialization.jsonObject(with: Data(metadata)) as? [String: Any])?["result"]
+                    as? [[String: Any]])
+                ?? []
+            let commits = shards.reduce(0) { $0 + ($1["commits"] as? Int ?? 0) }
+            let writes = shards.reduce(0) { $0 + ($1["writesCommitted"] as? Int ?? 0) }
+            groupSizes.append(Double(writes) / Double(max(commits, 1)))
             CollegeDBBenchmark.stopProcess(daemon)
             let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/data/shards")
                 .filter { $0.hasSuffix(".sqlite") }.sorted()
@@ -79,14 +90,18 @@ enum WriteBenchmark {
         let (fullDaemon, fullRaw) = reports[1]
         print(
             String(
-                format: "- durability normal: collegedbd / raw per-commit rate = %.2f (aim >= 0.5)",
-                normalDaemon.throughput / normalRaw.throughput
+                format:
+                    "- durability normal: collegedbd / raw per-commit rate = %.2f (aim >= 0.5); mean group %.1f writes",
+                normalDaemon.throughput / normalRaw.throughput,
+                groupSizes[0]
             )
         )
         print(
             String(
-                format: "- durability full: collegedbd / raw per-commit rate = %.2f (aim >= 2, from group commit)",
-                fullDaemon.throughput / fullRaw.throughput
+                format:
+                    "- durability full: collegedbd / raw per-commit rate = %.2f (aim >= 2, from group commit); mean group %.1f writes",
+                fullDaemon.throughput / fullRaw.throughput,
+                groupSizes[1]
             )
         )
     }

@@ -76,6 +76,8 @@ extension CollegeDB {
                     health: shard.currentHealth(),
                     problem: shard.unavailableReason ?? (try? size.get()).map { _ in nil } ?? "\(size)",
                     activeConnections: shard.metrics.activeConnections,
+                    commits: shard.commitCounts.commits,
+                    writesCommitted: shard.commitCounts.calls,
                     queryCount: shard.metrics.queryCount,
                     errorCount: shard.metrics.errorCount,
                     sizeBytes: try? size.get(),
@@ -142,6 +144,10 @@ public struct ShardMetadata: Sendable, Hashable {
     public var problem: String?
     /// Statements running on the shard now.
     public var activeConnections: Int
+    /// Write transactions committed for clients since the start.
+    public var commits: Int
+    /// Client writes those transactions carried (group commit puts many in one).
+    public var writesCommitted: Int
     /// Statements run, across restarts.
     public var queryCount: Int
     /// Statements failed, across restarts.

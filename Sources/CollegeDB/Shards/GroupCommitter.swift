@@ -30,6 +30,13 @@ final class GroupCommitter: Sendable {
     /// Only the current leader uses it.
     let writer: ClientConnection
     private let state = Mutex(State())
+    private let commits = Atomic(0)
+    private let committedCalls = Atomic(0)
+
+    /// Transactions committed, and the calls they carried (their ratio is the mean group size).
+    var commitCounts: (commits: Int, calls: Int) {
+        (commits.load(ordering: .relaxed), committedCalls.load(ordering: .relaxed))
+    }
 
     init(subject: String, writer: ClientConnection, queueLimit: Int, maximumGroup: Int = 128) {
         self.subject = subject
@@ -53,7 +60,10 @@ final class GroupCommitter: Sendable {
             handOver()
         }
         do {
-            return try work(writer)
+            let result = try work(writer)
+            commits.add(1, ordering: .relaxed)
+            committedCalls.add(1, ordering: .relaxed)
+            return result
         } catch ClientConnection.Interruption.budget {
             return nil
         }
@@ -61,7 +71,7 @@ final class GroupCommitter: Sendable {
 
     /// Threads (of every shard) that wait in `runInGroupBlocking` now, and how many may.
     private static let blockedThreads = Atomic(0)
-    static let maximumBlockedThreads = 8
+    static let maximumBlockedThreads = 12
 
     /// Runs `work` in the next group, waiting on this thread for the group's commit, so that a
     /// write from a request thread needs no task. Returns nil, having done nothing, when
@@ -182,6 +192,8 @@ final class GroupCommitter: Sendable {
                 }
                 if restart { continue }
                 try writer.executeInternal("COMMIT")
+                commits.add(1, ordering: .relaxed)
+                committedCalls.add(toRun.count, ordering: .relaxed)
                 toRun = []
             } catch {
                 // BEGIN or COMMIT failed: nothing of this group committed.

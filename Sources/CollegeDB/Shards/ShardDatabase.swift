@@ -298,6 +298,12 @@ public final class ShardDatabase: Sendable {
         }
     }
 
+    /// Write transactions committed for clients since the start, and the calls they carried:
+    /// their ratio is the mean size of a group commit. Zero for a shard that does not serve.
+    public var commitCounts: (commits: Int, calls: Int) {
+        (try? clients().writes.commitCounts) ?? (0, 0)
+    }
+
     /// Each pooled client connection's settings and leftovers (`PRAGMA foreign_keys`,
     /// attached databases, temporary objects, open transaction), to check that no call left
     /// anything behind.

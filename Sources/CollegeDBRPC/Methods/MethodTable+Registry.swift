@@ -72,6 +72,8 @@ extension MethodTable {
                         ("health", .string(metadata.health.rawValue)),
                         ("problem", metadata.problem.map(JSONValue.string) ?? .null),
                         ("activeConnections", .integer(Int64(metadata.activeConnections))),
+                        ("commits", .integer(Int64(metadata.commits))),
+                        ("writesCommitted", .integer(Int64(metadata.writesCommitted))),
                         ("queryCount", .integer(Int64(metadata.queryCount))),
                         ("errorCount", .integer(Int64(metadata.errorCount))),
                         ("sizeBytes", metadata.sizeBytes.map(JSONValue.integer) ?? .null),
