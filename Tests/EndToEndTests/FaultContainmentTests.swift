@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A shard that cannot be opened, or whose file goes bad while running, fails only its own
 /// keys; health and statistics report it per shard.
 @Suite struct FaultContainmentTests {
@@ -53,5 +57,34 @@ import Testing
         #expect(metadata.first?["health"] as? String == "failed")
         #expect(metadata.last?["health"] as? String == "ok")
         _ = try socket.result("runShard", ["db-2", "INSERT INTO t VALUES (1)"])
+    }
+}
+
+/// A shard file the daemon's user cannot write is reported `read-only`, and the others serve.
+/// The daemon runs as `nobody` (setpriv) so that file permissions bind it.
+@Suite(.enabled(if: getuid() == 0, "running the daemon as another user needs root"))
+struct ReadOnlyShardTests {
+    @Test func aShardFileTheDaemonCannotWriteIsReportedReadOnly() throws {
+        let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let frozen = directory.appendingPathComponent("frozen.sqlite").path
+        let create = Process()
+        create.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        create.arguments = [frozen, "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);"]
+        create.standardOutput = FileHandle.nullDevice
+        try create.run()
+        create.waitUntilExit()
+        #expect(chown(directory.path, 65534, 65534) == 0)
+        #expect(chmod(frozen, 0o644) == 0)
+        let daemon = try Daemon(
+            ["--shard", "db-1", "--shard", "db-2=\(frozen)"],
+            directory: directory,
+            launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        )
+        defer { daemon.stop() }
+        let health = try #require(daemon.connect().result("health") as? [String: Any])
+        #expect((health["shards"] as? [String: Any])?["db-2"] as? String == "read-only", "\(health)")
+        #expect((health["shards"] as? [String: Any])?["db-1"] as? String == "ok")
+        #expect(health["status"] as? String == "degraded")
     }
 }
