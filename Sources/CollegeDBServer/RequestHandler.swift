@@ -7,7 +7,8 @@ import NIOPosix
 
 /// Serves one connection. Lines are answered one at a time, in order, so each request sees the
 /// effects of those before it. A short read of a key whose mapping is in memory is answered on
-/// the event loop itself, within a budget of half a millisecond. Any other line leaves the loop
+/// the event loop itself, within a budget of half a millisecond; a `run` for such a key is
+/// queued from the loop for its shard's group commit and answered when that committed. Any other line leaves the loop
 /// once: it is decoded and, when it is a mapped key's short `run`/`all`/`first`, served
 /// synchronously on a request thread; anything else continues as a task. The answer is written
 /// back on the event loop.
@@ -146,11 +147,21 @@ final class RequestHandler: ChannelInboundHandler {
                 continue
             }
             let line = Array(buffer.readableBytesView)
-            if line.count <= Self.longestLineOnEventLoop,
-                let answer = dispatcher.respondOnEventLoop(toLine: line, context: callContext)
-            {
-                write(answer, context: context)
-                continue
+            if line.count <= Self.longestLineOnEventLoop {
+                let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+                let outcome = dispatcher.respondOnEventLoop(toLine: line, context: callContext) { response in
+                    bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
+                }
+                switch outcome {
+                case .answered(let answer):
+                    if let answer { write(answer, context: context) }
+                    continue
+                case .queued:
+                    busy = true
+                    return
+                case .notHere:
+                    break
+                }
             }
             submit(line, context: context)
         }

@@ -199,6 +199,40 @@ public final class CollegeDB: Sendable {
         return result
     }
 
+    /// Queues a write for a mapped key in its shard's next group commit, for a caller on an
+    /// event loop, or returns false having done nothing (the key's mapping is not in memory, its
+    /// record is moving, no reader place is free to classify the statement, or it reads). The
+    /// record is held until `completion` has the outcome, so no move runs meanwhile.
+    public func enqueueMappedWrite(
+        key: String,
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits = QueryLimits(),
+        completion: @escaping @Sendable (Result<QueryResult, CollegeDBError>) -> Void
+    ) throws -> Bool {
+        try Self.validate(key: key)
+        let locks = coordinator.locks
+        let epoch = locks.epoch
+        guard let record = mappingCache.record(forKey: key, epoch: epoch),
+            case .entered = locks.enter(record.id, readAt: epoch)
+        else { return false }
+        do {
+            let queued = try coordinator.registry.mappedDatabase(named: record.shard, key: key).enqueueWrite(
+                statement,
+                rowLimit: rowLimit,
+                limits: limits
+            ) { outcome in
+                locks.leave(record.id)
+                completion(outcome)
+            }
+            if !queued { locks.leave(record.id) }
+            return queued
+        } catch {
+            locks.leave(record.id)
+            throw error
+        }
+    }
+
     /// What `withMappedShard` did.
     enum MappedOutcome<T> {
         case done(T)

@@ -98,6 +98,16 @@ final class GroupCommitter: Sendable {
         return try outcome.withLock { $0! }.get() as? T
     }
 
+    /// Puts `work` in the next group without waiting; `answer` gets its outcome, on the
+    /// committing thread, once the group committed.
+    /// - Throws: `OVERLOADED` when the line is full (and then `answer` is never called).
+    func enqueue<T: Sendable>(
+        _ work: @escaping @Sendable (ClientConnection) throws -> T,
+        answer: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) throws {
+        try enqueue(Job(work: { try work($0) }, answer: { outcome in answer(outcome.map { $0 as! T }) }))
+    }
+
     /// Runs `work` in the next group and returns its results once the group committed.
     /// - Throws: `OVERLOADED` when `queueLimit` calls already wait; what `work` threw; the
     ///   commit's failure.

@@ -180,6 +180,44 @@ public final class ShardDatabase: Sendable {
         }
     }
 
+    /// Puts a write in the shard's next group commit without waiting, for a caller on an event
+    /// loop: the statement is compiled on a reader to learn that it writes (no waiting: false
+    /// when no reader place is free now, or when it reads), then queued; `completion` gets the
+    /// outcome on the committing thread. Returns whether it was queued.
+    public func enqueueWrite(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        completion: @escaping @Sendable (Result<QueryResult, CollegeDBError>) -> Void
+    ) throws -> Bool {
+        let clients = try clients()
+        let writes = try translatingFailuresOfQuickAttempt { () -> Bool? in
+            guard clients.quickReads.tryEnter() else { return nil }
+            defer { clients.quickReads.leave() }
+            return try clients.withReader { reader in
+                try reader.withStatement(statement.sql) { !reader.isReadOnly($0) }
+            }
+        }
+        guard writes == true else { return false }
+        let started = metrics.started()
+        do {
+            try clients.writes.enqueue(
+                { writer in
+                    try self.run(statement, rowLimit: rowLimit, on: writer, timing: self.settings.timing(limits.forWrite))
+                },
+                answer: { outcome in
+                    let translated = outcome.mapError { self.translated($0) }
+                    self.metrics.finished(started, failed: (try? translated.get()) == nil)
+                    completion(translated)
+                }
+            )
+        } catch {
+            metrics.finished(started, failed: true)
+            throw translated(error)
+        }
+        return true
+    }
+
     /// Runs one statement, waiting for a place when every one is taken: first in the quick
     /// lane; a read that runs past the quick budget runs again in the slow lane, a write on the
     /// writer. `rowLimit` stops reading rows early (for `first`).

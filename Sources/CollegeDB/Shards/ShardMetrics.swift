@@ -30,6 +30,19 @@ public final class ShardMetrics: Sendable {
         }
     }
 
+    /// Counts the start of a use of the shard that ends elsewhere, with `finished`.
+    func started() -> ContinuousClock.Instant {
+        queries.add(1, ordering: .relaxed)
+        active.add(1, ordering: .relaxed)
+        return ContinuousClock.now
+    }
+
+    /// Ends a use counted with `started`.
+    func finished(_ started: ContinuousClock.Instant, failed: Bool) {
+        active.subtract(1, ordering: .relaxed)
+        if failed { errors.add(1, ordering: .relaxed) }
+    }
+
     /// Like `measure`, but an attempt that returns nil (it did nothing, and will be made again)
     /// is not counted.
     func measureAttempt<T>(_ body: () throws -> T?) rethrows -> T? {

@@ -20,6 +20,7 @@ extension MethodTable {
     static let keyedMethods: [RPCMethod] = [
         keyedMethod(
             "run",
+            queuesOnEventLoop: true,
             "Runs a statement on the key's shard, allocating an unmapped key.",
             result: "run-style result",
             rowLimit: nil,
@@ -82,6 +83,7 @@ extension MethodTable {
     private static func keyedMethod(
         _ name: String,
         readsOnEventLoop: Bool = false,
+        queuesOnEventLoop: Bool = false,
         _ summary: String,
         result: String,
         rowLimit: Int?,
@@ -95,6 +97,16 @@ extension MethodTable {
                 rowLimit: rowLimit,
                 limits: arguments.limits()
             ).map(shape)
+        }
+        let queueOnEventLoop: RPCMethod.QueuingHandler = { arguments, database, completion in
+            try database.enqueueMappedWrite(
+                key: arguments.requiredString("key"),
+                arguments.statement(),
+                rowLimit: rowLimit,
+                limits: arguments.limits()
+            ) { outcome in
+                completion(outcome.map(shape).mapError { $0 })
+            }
         }
         return RPCMethod(
             name,
@@ -110,6 +122,7 @@ extension MethodTable {
                 ).map(shape)
             },
             eventLoopHandler: readsOnEventLoop ? onEventLoop : nil,
+            eventLoopQueuingHandler: queuesOnEventLoop ? queueOnEventLoop : nil,
             handler: { arguments, database in
                 shape(
                     try await routed(

@@ -9,6 +9,12 @@ public struct RPCMethod: Sendable {
     /// SQLite, or returns nil having done nothing; the async handler then serves it.
     public typealias BlockingHandler = @Sendable (MethodArguments, CollegeDB) throws -> JSONValue?
 
+    /// Queues the call without waiting and answers through the callback later, or returns
+    /// false having done nothing. Runs on an event loop.
+    public typealias QueuingHandler =
+        @Sendable (MethodArguments, CollegeDB, @escaping @Sendable (Result<JSONValue, any Error>) -> Void) throws
+        -> Bool
+
     public var name: String
     public var summary: String
     public var parameters: [MethodParameter]
@@ -22,6 +28,8 @@ public struct RPCMethod: Sendable {
     /// Like `blockingHandler`, but bounded enough to run on an event loop: it neither waits nor
     /// reads anything but memory and a short read of a shard.
     let eventLoopHandler: BlockingHandler?
+    /// Queues a write from an event loop (a mapped key's `run`), answering when it committed.
+    let eventLoopQueuingHandler: QueuingHandler?
 
     init(
         _ name: String,
@@ -31,6 +39,7 @@ public struct RPCMethod: Sendable {
         administrative: Bool = false,
         blockingHandler: BlockingHandler? = nil,
         eventLoopHandler: BlockingHandler? = nil,
+        eventLoopQueuingHandler: QueuingHandler? = nil,
         handler: @escaping Handler
     ) {
         self.name = name
@@ -40,6 +49,7 @@ public struct RPCMethod: Sendable {
         self.administrative = administrative
         self.blockingHandler = blockingHandler
         self.eventLoopHandler = eventLoopHandler
+        self.eventLoopQueuingHandler = eventLoopQueuingHandler
         self.handler = handler
     }
 }

@@ -24,26 +24,51 @@ public struct JSONRPCDispatcher: Sendable {
         self.logger = logger
     }
 
-    /// Answers a line on the calling event loop when its method serves it there in bounded time
-    /// (a short read of a key whose mapping is in memory); otherwise returns nil having done
-    /// nothing, and the line goes to `respondBlocking`.
-    public func respondOnEventLoop(toLine line: [UInt8], context: CallContext = CallContext()) -> [UInt8]? {
+    /// What `respondOnEventLoop` did with a line.
+    public enum EventLoopOutcome: Sendable {
+        /// Answered at once (nil: nothing is to be sent).
+        case answered([UInt8]?)
+        /// Queued (a write in its shard's next group commit): the answer comes through `later`.
+        case queued
+        /// Nothing was done: serve the line off the loop.
+        case notHere
+    }
+
+    /// Serves a line on the calling event loop when its method can do so in bounded time: a
+    /// short read of a key whose mapping is in memory is answered at once; a write to such a
+    /// key is queued for its shard's group commit and answered through `later`, on the
+    /// committing thread. Anything else is `notHere`, having done nothing.
+    public func respondOnEventLoop(
+        toLine line: [UInt8],
+        context: CallContext = CallContext(),
+        later: @escaping @Sendable ([UInt8]?) -> Void
+    ) -> EventLoopOutcome {
         guard let value = try? JSONParser.parse(line), case .object = value,
             case .success(let request) = JSONRPCRequest.decode(value),
-            let method = methods[request.method], let handler = method.eventLoopHandler,
+            let method = methods[request.method],
+            method.eventLoopHandler != nil || method.eventLoopQueuingHandler != nil,
             !method.administrative || context.mayAdminister
-        else { return nil }
+        else { return .notHere }
         let started = ContinuousClock.now
         let outcome: Result<JSONValue, JSONRPCError>
         do {
             let arguments = try MethodArguments(request.params, parameters: method.parameters, context: context)
-            guard let result = try handler(arguments, database) else { return nil }
-            outcome = .success(result)
+            if let handler = method.eventLoopHandler {
+                guard let result = try handler(arguments, database) else { return .notHere }
+                outcome = .success(result)
+            } else {
+                let queued = try method.eventLoopQueuingHandler!(arguments, database) { result in
+                    let outcome = result.mapError { rpcError($0, method: request.method) }
+                    log(request.method, context, since: started, outcome)
+                    later(response(to: request, outcome).map(JSONSerializer.serialize))
+                }
+                return queued ? .queued : .notHere
+            }
         } catch {
             outcome = .failure(rpcError(error, method: request.method))
         }
         log(request.method, context, since: started, outcome)
-        return response(to: request, outcome).map(JSONSerializer.serialize)
+        return .answered(response(to: request, outcome).map(JSONSerializer.serialize))
     }
 
     /// Answers a line synchronously when its method can serve it without waiting on anything but
