@@ -203,7 +203,12 @@ public final class ShardDatabase: Sendable {
         do {
             try clients.writes.enqueue(
                 { writer in
-                    try self.run(statement, rowLimit: rowLimit, on: writer, timing: self.settings.timing(limits.forWrite))
+                    try self.run(
+                        statement,
+                        rowLimit: rowLimit,
+                        on: writer,
+                        timing: self.settings.timing(limits.forWrite)
+                    )
                 },
                 answer: { outcome in
                     let translated = outcome.mapError { self.translated($0) }
