@@ -161,39 +161,24 @@ public final class CollegeDB: Sendable {
     /// statement runs past the quick budget. Blocks on SQLite: call it off event loops and off
     /// the cooperative pool. This is the whole of a short request for a mapped key, with no
     /// thread hop.
+    ///
+    /// With `onEventLoop`, for a caller on an event loop: also nil when the key's mapping is not
+    /// in memory or the statement writes; it reads no SQLite but the shard's, never waits for a
+    /// lock or a place, and stops at ``ShardSettings/eventLoopBudget``, so it holds the loop for
+    /// at most that long.
     public func executeMapped(
         key: String,
         _ statement: SQLStatement,
         rowLimit: Int?,
-        limits: QueryLimits = QueryLimits()
+        limits: QueryLimits = QueryLimits(),
+        onEventLoop: Bool = false
     ) throws -> QueryResult? {
         try Self.validate(key: key)
         guard
             case .done(let result) = try withMappedShard(
                 key: key,
-                { try $0.executeQuickly(statement, rowLimit: rowLimit, limits: limits) }
-            )
-        else { return nil }
-        return result
-    }
-
-    /// Runs a read for a mapped key on the calling event loop, or returns nil having done
-    /// nothing: when the key's mapping is not in memory, its record is moving, the statement
-    /// writes, no quick place is free, or it runs past ``ShardSettings/eventLoopBudget``. Reads
-    /// no SQLite but the shard's, never waits for a lock or a place, and so holds the loop for
-    /// at most that budget. The caller then serves the request off the loop.
-    public func executeMappedOnEventLoop(
-        key: String,
-        _ statement: SQLStatement,
-        rowLimit: Int?,
-        limits: QueryLimits = QueryLimits()
-    ) throws -> QueryResult? {
-        try Self.validate(key: key)
-        guard
-            case .done(let result) = try withMappedShard(
-                key: key,
-                cachedOnly: true,
-                { try $0.executeQuickly(statement, rowLimit: rowLimit, limits: limits, onEventLoop: true) }
+                cachedOnly: onEventLoop,
+                { try $0.executeQuickly(statement, rowLimit: rowLimit, limits: limits, onEventLoop: onEventLoop) }
             )
         else { return nil }
         return result

@@ -91,11 +91,12 @@ extension MethodTable {
         routed: @escaping @Sendable (CollegeDB, String, SQLStatement, QueryLimits) async throws -> QueryResult
     ) -> RPCMethod {
         let onEventLoop: RPCMethod.BlockingHandler = { arguments, database in
-            try database.executeMappedOnEventLoop(
+            try database.executeMapped(
                 key: arguments.requiredString("key"),
                 arguments.statement(),
                 rowLimit: rowLimit,
-                limits: arguments.limits()
+                limits: arguments.limits(),
+                onEventLoop: true
             ).map(shape)
         }
         let queueOnEventLoop: RPCMethod.QueuingHandler = { arguments, database, completion in
