@@ -9,31 +9,13 @@ import Glibc
 /// Writes that arrive together share one transaction; each call still succeeds or fails alone,
 /// and no acknowledged write is lost.
 @Suite struct GroupCommitTests {
-    /// Runs `body(connection index)` on `count` connections at once and waits for all.
-    static func concurrently(
-        _ daemon: Daemon,
-        _ count: Int,
-        _ body: @escaping @Sendable (Int, LineSocket) -> Void
-    ) throws {
-        let sockets = try (0..<count).map { _ in try daemon.connect() }
-        let done = DispatchGroup()
-        for (index, socket) in sockets.enumerated() {
-            done.enter()
-            Thread {
-                body(index, socket)
-                done.leave()
-            }.start()
-        }
-        done.wait()
-    }
-
     @Test func aFailingCallInAGroupFailsAloneAndTheOthersCommit() throws {
         let daemon = try Daemon(["--shard", "db-1", "--statement-timeout", "0.3"])
         let setup = try daemon.connect()
         _ = try setup.result("createSchema", ["CREATE TABLE t (id INTEGER PRIMARY KEY, by INTEGER)"])
         _ = try setup.result("run", ["k", "INSERT INTO t VALUES (0, -1)"])
         let outcomes = Mutex<[String: Int]>([:])
-        try Self.concurrently(daemon, 16) { connection, socket in
+        try ClientThreads(daemon, count: 16) { connection, socket in
             for round in 0..<20 {
                 let id = connection * 1000 + round
                 let sql: String
@@ -48,7 +30,7 @@ import Glibc
                 let code = ((response?["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
                 outcomes.withLock { $0[code ?? (response == nil ? "no answer" : "ok"), default: 0] += 1 }
             }
-        }
+        }.wait()
         let seen = outcomes.withLock { $0 }
         #expect(seen["QUERY_FAILED"] == 16 * 4, "\(seen)")
         #expect(seen["STATEMENT_TIMEOUT"] == 4, "\(seen)")
@@ -63,22 +45,16 @@ import Glibc
         _ = try setup.result("createSchema", ["CREATE TABLE w (id INTEGER PRIMARY KEY)"])
         let acknowledged = Mutex<[Int]>([])
         let stop = Atomic(false)
-        let writers = DispatchGroup()
-        for connection in 0..<8 {
-            let socket = try daemon.connect()
-            writers.enter()
-            Thread {
-                defer { writers.leave() }
-                var id = connection
-                while !stop.load(ordering: .relaxed) {
-                    guard let response = try? socket.call("run", ["key-\(id % 50)", "INSERT INTO w VALUES (?)", [id]])
-                    else {
-                        return
-                    }
-                    if response["result"] != nil { acknowledged.withLock { $0.append(id) } }
-                    id += 8
+        let writers = try ClientThreads(daemon, count: 8) { connection, socket in
+            var id = connection
+            while !stop.load(ordering: .relaxed) {
+                guard let response = try? socket.call("run", ["key-\(id % 50)", "INSERT INTO w VALUES (?)", [id]])
+                else {
+                    return
                 }
-            }.start()
+                if response["result"] != nil { acknowledged.withLock { $0.append(id) } }
+                id += 8
+            }
         }
         Thread.sleep(forTimeInterval: 1.5)
         daemon.signal(SIGKILL)

@@ -17,16 +17,10 @@ import Glibc
         _ = try probe.result("createSchema", ["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"])
         _ = try probe.result("run", ["point", "INSERT INTO t VALUES (1, 'x')"])
         let outcomes = Mutex<[String: Int]>([:])
-        let slowDone = DispatchGroup()
-        for index in 0..<80 {
-            let socket = try daemon.connect()
-            slowDone.enter()
-            Thread {
-                defer { slowDone.leave() }
-                let response = try? socket.call("all", ["slow-\(index)", Self.endless])
-                let code = ((response?["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
-                outcomes.withLock { $0[code ?? "answered", default: 0] += 1 }
-            }.start()
+        let slow = try ClientThreads(daemon, count: 80) { index, socket in
+            let response = try? socket.call("all", ["slow-\(index)", Self.endless])
+            let code = ((response?["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
+            outcomes.withLock { $0[code ?? "answered", default: 0] += 1 }
         }
         Thread.sleep(forTimeInterval: 0.5)
         var latencies: [Double] = []
@@ -44,7 +38,7 @@ import Glibc
         let p99 = latencies[latencies.count * 99 / 100]
         #expect(stillSlow, "the slow queries must still be running while the probe measures")
         #expect(p99 < 0.1, "p99 \(p99 * 1000) ms, max \(latencies.last! * 1000) ms")
-        slowDone.wait()
+        slow.wait()
         let seen = outcomes.withLock { $0 }
         #expect(Set(seen.keys).isSubset(of: ["STATEMENT_TIMEOUT", "OVERLOADED"]), "\(seen)")
         #expect(daemon.process.isRunning)

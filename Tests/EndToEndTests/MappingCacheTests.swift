@@ -39,26 +39,20 @@ import Testing
         }
         let stop = DispatchSemaphore(value: 0)
         let failures = LockedList()
-        let readers = DispatchGroup()
-        for reader in 0..<4 {
-            let socket = try daemon.connect()
-            readers.enter()
-            Thread {
-                defer { readers.leave() }
-                var iteration = reader
-                while stop.wait(timeout: .now()) == .timedOut {
-                    let key = iteration % 20
-                    iteration += 1
-                    guard let row = try? socket.result("first", ["\(key)", "SELECT id FROM t WHERE id = ?", [key]])
-                    else {
-                        failures.append("k\(key): no answer")
-                        continue
-                    }
-                    // The row lives on exactly one shard at a time: a read routed to the old shard
-                    // after a move would find nothing.
-                    if (row as? [String: Any])?["id"] as? Int != key { failures.append("k\(key): \(row)") }
+        let readers = try ClientThreads(daemon, count: 4) { reader, socket in
+            var iteration = reader
+            while stop.wait(timeout: .now()) == .timedOut {
+                let key = iteration % 20
+                iteration += 1
+                guard let row = try? socket.result("first", ["\(key)", "SELECT id FROM t WHERE id = ?", [key]])
+                else {
+                    failures.append("k\(key): no answer")
+                    continue
                 }
-            }.start()
+                // The row lives on exactly one shard at a time: a read routed to the old shard
+                // after a move would find nothing.
+                if (row as? [String: Any])?["id"] as? Int != key { failures.append("k\(key): \(row)") }
+            }
         }
         for round in 0..<6 {
             for key in 0..<20 {
@@ -72,12 +66,4 @@ import Testing
         readers.wait()
         #expect(failures.items.isEmpty, "\(failures.items.prefix(5))")
     }
-}
-
-/// A list appended to from several threads.
-final class LockedList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [String] = []
-    func append(_ item: String) { lock.withLock { storage.append(item) } }
-    var items: [String] { lock.withLock { storage } }
 }
