@@ -147,6 +147,7 @@ final class RequestHandler: ChannelInboundHandler {
                 continue
             }
             let line = Array(buffer.readableBytesView)
+            var parsed: JSONValue?
             if line.count <= Self.longestLineOnEventLoop {
                 let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
                 let outcome = dispatcher.respondOnEventLoop(toLine: line, context: callContext) { response in
@@ -159,22 +160,26 @@ final class RequestHandler: ChannelInboundHandler {
                 case .queued:
                     busy = true
                     return
-                case .notHere:
-                    break
+                case .notHere(let value):
+                    parsed = value
                 }
             }
-            submit(line, context: context)
+            submit(line, parsed: parsed, context: context)
         }
     }
 
-    /// Serves `line` on a request thread (or a task), and comes back to the loop with the answer.
-    private func submit(_ line: [UInt8], context: ChannelHandlerContext) {
+    /// Serves `line` (already `parsed` when the loop parsed it) on a request thread, or a task,
+    /// and comes back to the loop with the answer.
+    private func submit(_ line: [UInt8], parsed: JSONValue?, context: ChannelHandlerContext) {
         busy = true
         let dispatcher = self.dispatcher
         let callContext = self.callContext
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         threadPool.submit { _ in
-            switch dispatcher.respondBlocking(toLine: line, context: callContext) {
+            let outcome =
+                parsed.map { dispatcher.respondBlocking(to: $0, context: callContext) }
+                ?? dispatcher.respondBlocking(toLine: line, context: callContext)
+            switch outcome {
             case .answered(let response):
                 bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
             case .needsAsync(let request):

@@ -128,6 +128,20 @@ import Testing
         #expect(bad["code"] as? Int == -32602)
     }
 
+    @Test func aResultTooLargeToHoldIsRefusedWhileItIsRead() throws {
+        let daemon = try Daemon()
+        let socket = try daemon.connect()
+        // 1,000 rows of 1 MB each: a gigabyte if it were collected.
+        let huge =
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) SELECT zeroblob(1000000) FROM c"
+        let error = try #require(socket.call("allShard", ["db-1", huge])["error"] as? [String: Any])
+        #expect(error["code"] as? Int == -32022)
+        #expect((error["data"] as? [String: Any])?["code"] as? String == "RESULT_TOO_LARGE")
+        let rss = try LoadLimitTests.residentBytes(of: daemon.process.processIdentifier)
+        #expect(rss < 512 << 20, "RSS \(rss >> 20) MiB")
+        #expect((try socket.result("health") as? [String: Any])?["status"] as? String == "ok")
+    }
+
     @Test func aFirstWriteThatFailsLeavesNoMapping() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()

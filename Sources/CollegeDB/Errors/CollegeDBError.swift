@@ -39,6 +39,8 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public static let statementRefused = Code("STATEMENT_REFUSED")
         /// The statement ran past its time limit and was interrupted; nothing it wrote remains.
         public static let statementTimeout = Code("STATEMENT_TIMEOUT")
+        /// The result would hold more than the daemon keeps in memory for one statement.
+        public static let resultTooLarge = Code("RESULT_TOO_LARGE")
         /// The peer may not call this method.
         public static let forbidden = Code("FORBIDDEN")
         /// The caller went away and its statement was interrupted (never sent: there is no one

@@ -40,7 +40,4 @@ final class MappingCache: Sendable {
             entries[key] = Entry(record: record, shard: shard, epoch: epoch)
         }
     }
-
-    /// How many keys it holds now.
-    var count: Int { entries.withLock { $0.count } }
 }

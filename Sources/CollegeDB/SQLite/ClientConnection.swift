@@ -50,6 +50,8 @@ final class ClientConnection: @unchecked Sendable {
 
     private let handle: OpaquePointer
     private let watch: Watch
+    /// The most bytes of values one statement's rows may hold in memory.
+    private let maximumResultBytes: Int
     /// Compiled client statements by SQL text, most recently used last; see `withStatement`.
     private var cachedStatements: [String: OpaquePointer] = [:]
     private var cacheOrder: [String] = []
@@ -72,6 +74,7 @@ final class ClientConnection: @unchecked Sendable {
         }
         handle = opened
         watch = Watch(policy: settings.policy)
+        maximumResultBytes = settings.maximumResultBytes
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 5000)
         sqlite3_limit(handle, SQLITE_LIMIT_ATTACHED, 0)
@@ -95,9 +98,6 @@ final class ClientConnection: @unchecked Sendable {
         for statement in cachedStatements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
-
-    /// Asks SQLite to stop whatever runs on this connection now; safe from any thread.
-    func interrupt() { sqlite3_interrupt(handle) }
 
     // MARK: Client statements
 
@@ -175,6 +175,7 @@ final class ClientConnection: @unchecked Sendable {
         let columnCount = Int(sqlite3_column_count(statement))
         let columns = (0..<columnCount).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
         var rows: [[SQLValue]] = []
+        var resultBytes = 0
         try watching(timing) {
             while rowLimit.map({ rows.count < $0 }) ?? true {
                 let status = sqlite3_step(statement)
@@ -183,7 +184,16 @@ final class ClientConnection: @unchecked Sendable {
                     try check(status)
                     break
                 }
-                rows.append((0..<columnCount).map { column(Int32($0), of: statement) })
+                let row = (0..<columnCount).map { column(Int32($0), of: statement) }
+                resultBytes += row.reduce(8) { $0 + $1.approximateBytes }
+                guard resultBytes <= maximumResultBytes else {
+                    throw CollegeDBError(
+                        .resultTooLarge,
+                        "the result holds more than \(maximumResultBytes) bytes; select fewer rows (LIMIT, a narrower "
+                            + "WHERE) or fewer columns"
+                    )
+                }
+                rows.append(row)
             }
         }
         let readOnly = isReadOnly(statement)
@@ -202,10 +212,7 @@ final class ClientConnection: @unchecked Sendable {
     /// Runs every statement of a client's `script` (split by SQLite's own parser, so comments,
     /// quoted `;` and trigger bodies are handled), each under the policy; returns how many ran.
     func runScript(_ script: String, timing: StatementTiming) throws -> Int {
-        if let refusal = StatementPolicy.refusal(leadingKeyword: StatementPolicy.leadingKeyword(of: script)) {
-            throw CollegeDBError(.statementRefused, refusal)
-        }
-        return try script.withCString { start -> Int in
+        try script.withCString { start -> Int in
             var next: UnsafePointer<CChar>? = start
             var count = 0
             while let text = next, text.pointee != 0 {
@@ -360,12 +367,12 @@ final class ClientConnection: @unchecked Sendable {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, index))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, index))
         case SQLITE_TEXT:
-            let count = Int(sqlite3_column_bytes(statement, index))
             guard let text = sqlite3_column_text(statement, index) else { return .text("") }
+            let count = Int(sqlite3_column_bytes(statement, index))
             return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
         case SQLITE_BLOB:
+            guard let bytes = sqlite3_column_blob(statement, index) else { return .blob(Data()) }
             let count = Int(sqlite3_column_bytes(statement, index))
-            guard count > 0, let bytes = sqlite3_column_blob(statement, index) else { return .blob(Data()) }
             return .blob(Data(bytes: bytes, count: count))
         default: return .null
         }

@@ -73,7 +73,4 @@ final class AdmissionGate: Sendable {
         defer { leave() }
         return try await body()
     }
-
-    /// Holders and waiters now.
-    var load: (holders: Int, waiting: Int) { state.withLock { ($0.holders, $0.waiters.count) } }
 }

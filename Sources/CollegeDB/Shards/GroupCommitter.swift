@@ -146,9 +146,6 @@ final class GroupCommitter: Sendable {
         if start { BlockingWork.startLong { self.drain() } }
     }
 
-    /// Calls waiting for the writer now.
-    var waiting: Int { state.withLock { $0.waiting.count } }
-
     /// After a turn on a caller's thread: a thread of its own runs what queued meanwhile.
     private func handOver() {
         let more = state.withLock { state -> Bool in

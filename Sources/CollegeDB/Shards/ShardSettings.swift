@@ -35,6 +35,10 @@ public struct ShardSettings: Sendable {
     public var queueLimit: Int
     /// Calls that may wait for the slow lane before `OVERLOADED`. The default is 8.
     public var slowQueueLimit: Int
+    /// The most bytes the rows of one statement's result may hold; a larger result is refused
+    /// with `RESULT_TOO_LARGE` while it is read, so no query can exhaust memory. A fan-out
+    /// holds up to this much per shard running at once. The default is 32 MiB.
+    public var maximumResultBytes: Int
     /// The largest string or blob a statement may make (`SQLITE_LIMIT_LENGTH`), and the
     /// longest SQL text. The default is 64 MiB.
     public var maximumValueBytes: Int32
@@ -49,8 +53,10 @@ public struct ShardSettings: Sendable {
         slowReaders: Int = 2,
         queueLimit: Int = 256,
         slowQueueLimit: Int = 8,
+        maximumResultBytes: Int = 32 << 20,
         maximumValueBytes: Int32 = 64 << 20
     ) {
+        self.maximumResultBytes = maximumResultBytes
         self.durability = durability
         self.policy = policy
         self.statementTimeout = statementTimeout

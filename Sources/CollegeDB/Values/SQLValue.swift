@@ -33,3 +33,14 @@ extension SQLValue {
         }
     }
 }
+
+extension SQLValue {
+    /// About how many bytes the value holds in memory, for bounding results.
+    var approximateBytes: Int {
+        switch self {
+        case .null, .integer, .real: return 8
+        case .text(let text): return text.utf8.count
+        case .blob(let data): return data.count
+        }
+    }
+}

@@ -30,8 +30,9 @@ public struct JSONRPCDispatcher: Sendable {
         case answered([UInt8]?)
         /// Queued (a write in its shard's next group commit): the answer comes through `later`.
         case queued
-        /// Nothing was done: serve the line off the loop.
-        case notHere
+        /// Nothing was done: serve the line off the loop, with `respondBlocking(to:context:)`
+        /// given the line as parsed here.
+        case notHere(JSONValue)
     }
 
     /// Serves a line on the calling event loop when its method can do so in bounded time: a
@@ -43,18 +44,23 @@ public struct JSONRPCDispatcher: Sendable {
         context: CallContext = CallContext(),
         later: @escaping @Sendable ([UInt8]?) -> Void
     ) -> EventLoopOutcome {
-        guard let value = try? JSONParser.parse(line), case .object = value,
-            case .success(let request) = JSONRPCRequest.decode(value),
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(line)
+        } catch {
+            return .answered(JSONSerializer.serialize(Self.errorResponse(.parseError(error.description), id: .null)))
+        }
+        guard case .object = value, case .success(let request) = JSONRPCRequest.decode(value),
             let method = methods[request.method],
             method.eventLoopHandler != nil || method.eventLoopQueuingHandler != nil,
             !method.administrative || context.mayAdminister
-        else { return .notHere }
+        else { return .notHere(value) }
         let started = ContinuousClock.now
         let outcome: Result<JSONValue, JSONRPCError>
         do {
             let arguments = try MethodArguments(request.params, parameters: method.parameters, context: context)
             if let handler = method.eventLoopHandler {
-                guard let result = try handler(arguments, database) else { return .notHere }
+                guard let result = try handler(arguments, database) else { return .notHere(value) }
                 outcome = .success(result)
             } else {
                 let queued = try method.eventLoopQueuingHandler!(arguments, database) { result in
@@ -62,7 +68,7 @@ public struct JSONRPCDispatcher: Sendable {
                     log(request.method, context, since: started, outcome)
                     later(response(to: request, outcome).map(JSONSerializer.serialize))
                 }
-                return queued ? .queued : .notHere
+                return queued ? .queued : .notHere(value)
             }
         } catch {
             outcome = .failure(rpcError(error, method: request.method))
@@ -81,6 +87,11 @@ public struct JSONRPCDispatcher: Sendable {
         } catch {
             return .answered(JSONSerializer.serialize(Self.errorResponse(.parseError(error.description), id: .null)))
         }
+        return respondBlocking(to: value, context: context)
+    }
+
+    /// `respondBlocking(toLine:context:)` for a line already parsed.
+    public func respondBlocking(to value: JSONValue, context: CallContext = CallContext()) -> BlockingOutcome {
         guard case .object = value, case .success(let request) = JSONRPCRequest.decode(value),
             let method = methods[request.method], let blockingHandler = method.blockingHandler
         else { return .needsAsync(value) }

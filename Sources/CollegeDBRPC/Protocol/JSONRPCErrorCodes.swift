@@ -30,6 +30,7 @@ public enum JSONRPCErrorCodes {
         .forbidden: -32019,
         .cancelled: -32020,
         .dataDirectoryInUse: -32021,
+        .resultTooLarge: -32022,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

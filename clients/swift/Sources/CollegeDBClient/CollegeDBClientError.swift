@@ -33,6 +33,8 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let statementRefused = Code(rawValue: "STATEMENT_REFUSED")
         /// The statement ran past its time limit and was interrupted; nothing it wrote remains.
         public static let statementTimeout = Code(rawValue: "STATEMENT_TIMEOUT")
+        /// The result would hold more than the daemon keeps in memory for one statement.
+        public static let resultTooLarge = Code(rawValue: "RESULT_TOO_LARGE")
         /// This peer may not call the method (or use the daemon at all).
         public static let forbidden = Code(rawValue: "FORBIDDEN")
         /// The daemon's socket could not be reached.
