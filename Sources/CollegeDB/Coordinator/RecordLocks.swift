@@ -73,6 +73,15 @@ public final class RecordLocks: Sendable {
         return try await move()
     }
 
+    /// Runs `move` with every one of `records` held alone, as `moving` holds one: claimed in
+    /// ascending order, so two movers never wait on each other; requests for other records go on.
+    public func moving<T>(all records: [Int64], _ move: () async throws -> T) async throws -> T {
+        let ordered = Array(Set(records)).sorted()
+        for record in ordered { await claim(record) }
+        defer { for record in ordered { finishMoving(record) } }
+        return try await move()
+    }
+
     /// Marks `record` moving once no other move holds it, then waits for its requests to end.
     private func claim(_ record: Int64) async {
         while true {

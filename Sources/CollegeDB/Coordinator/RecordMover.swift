@@ -1,9 +1,3 @@
-import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Moves one record's rows between shards, crash-safely: an intent in the mapping store, the
 /// copy in one transaction on the target (journaled there), the mapping flipped with the intent
 /// in one transaction, the delete in one transaction on the source, the intent removed. After a
@@ -12,11 +6,7 @@ struct RecordMover: Sendable {
     let store: MappingStore
     /// Table to owning column, beyond the default (tables whose primary key is `id`).
     let ownership: [String: String]
-    /// Test-only: `COLLEGEDB_TEST_KILL_AT` names a step (`after-intent`, `after-copy`,
-    /// `after-flip`, `after-delete`) at which the process kills itself with SIGKILL.
-    let killPoint: String?
-
-    static let killPointVariable = "COLLEGEDB_TEST_KILL_AT"
+    let killPoint: TestKillPoint
 
     /// Moves the rows `key` owns (in `table` only, if given) and then the record's mapping;
     /// returns how many rows moved. Blocks on SQLite.
@@ -32,7 +22,7 @@ struct RecordMover: Sendable {
         let tables = try source.owningTables(only: table, ownership: ownership)
         let plan = try source.plan(for: key, tables: tables)
         let moveID = try store.beginMove(recordID: recordID, from: source.name, to: target.name, plan: plan)
-        killIfAsked("after-intent")
+        killPoint.reached("after-intent")
         do {
             try target.copyRows(of: plan, from: source, moveID: moveID)
         } catch {
@@ -40,7 +30,7 @@ struct RecordMover: Sendable {
             try? store.finishMove(moveID)
             throw CollegeDBError.fromQuery(error, shard: target.name)
         }
-        killIfAsked("after-copy")
+        killPoint.reached("after-copy")
         do {
             try store.flipMove(moveID, recordID: recordID, to: target.name)
         } catch {
@@ -48,9 +38,9 @@ struct RecordMover: Sendable {
             try? store.finishMove(moveID)
             throw error
         }
-        killIfAsked("after-flip")
+        killPoint.reached("after-flip")
         try source.deleteRows(of: plan)
-        killIfAsked("after-delete")
+        killPoint.reached("after-delete")
         try target.clearJournal(moveID: moveID)
         try store.finishMove(moveID)
         return plan.rowCount
@@ -66,9 +56,5 @@ struct RecordMover: Sendable {
             try target.clearJournal(moveID: intent.id)
         }
         try store.finishMove(intent.id)
-    }
-
-    private func killIfAsked(_ step: String) {
-        if killPoint == step { kill(getpid(), SIGKILL) }
     }
 }

@@ -63,7 +63,9 @@ extension ShardCoordinator {
             with: registeredDescriptors.filter { $0.name != name },
             configuration: configuration
         )
+        draining.withLock { _ = $0.remove(name) }
         try await BlockingWork.run {
+            try store.stopDraining(name)
             if configured {
                 try store.recordRegistration(.init(name: name, path: nil, registered: false))
             } else {

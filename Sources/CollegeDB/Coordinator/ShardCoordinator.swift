@@ -17,10 +17,19 @@ public actor ShardCoordinator {
     let store: MappingStore
     let logger: Logger
     /// Keeps each record's requests and moves apart.
-    public nonisolated let locks = RecordLocks()
+    package nonisolated let locks = RecordLocks()
+    /// The shards a drain plan keeps from new keys (persisted in the store).
+    nonisolated let draining: Mutex<Set<String>>
 
-    init(registry: ShardRegistry, configuration: CollegeDBConfiguration, store: MappingStore, logger: Logger) {
+    init(
+        registry: ShardRegistry,
+        configuration: CollegeDBConfiguration,
+        store: MappingStore,
+        draining: Set<String>,
+        logger: Logger
+    ) {
         published = Mutex((registry, configuration.policy))
+        self.draining = Mutex(draining)
         self.configuration = configuration
         self.store = store
         self.logger = logger
@@ -87,16 +96,21 @@ public actor ShardCoordinator {
         return try registry.database(named: name)
     }
 
-    /// The shards that may take new keys: those under the size limit, or, when every shard is at
-    /// or over it, the smallest (with a warning).
-    private func eligibleCandidates() async throws -> [ShardCandidate] {
+    /// The shards that may take new keys: those not being drained and under the size limit, or,
+    /// when every such shard is at or over it, the smallest (with a warning).
+    func eligibleCandidates() async throws -> [ShardCandidate] {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
-        guard let limit = policy.maxDatabaseSize else { return registry.candidates }
-        let sizes = try await BlockingWork.run { try registry.shards.map { try $0.sizeInBytes() } }
-        let underLimit = zip(registry.candidates, sizes).filter { $0.1 < limit }.map(\.0)
+        let draining = self.draining.withLock { $0 }
+        let open = zip(registry.candidates, registry.shards).filter { !draining.contains($0.0.name) }
+        guard !open.isEmpty else {
+            throw CollegeDBError(.noShards, "every shard is being drained; register a shard to take new keys")
+        }
+        guard let limit = policy.maxDatabaseSize else { return open.map(\.0) }
+        let sizes = try await BlockingWork.run { try open.map { try $0.1.sizeInBytes() } }
+        let underLimit = zip(open.map(\.0), sizes).filter { $0.1 < limit }.map(\.0)
         if !underLimit.isEmpty { return underLimit }
-        let smallest = zip(registry.candidates, sizes).min { $0.1 < $1.1 }!.0
+        let smallest = zip(open.map(\.0), sizes).min { $0.1 < $1.1 }!.0
         logger.warning(
             "every shard is at or over the size limit; allocating on the smallest",
             metadata: ["limit": "\(limit)", "shard": "\(smallest.name)"]

@@ -50,6 +50,8 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public static let dataDirectoryInUse = Code("DATA_DIRECTORY_IN_USE")
         /// A bug or an unexpected condition inside the daemon.
         public static let internalError = Code("INTERNAL_ERROR")
+        /// No rebalance plan has the id given.
+        public static let planNotFound = Code("PLAN_NOT_FOUND")
     }
 
     /// What SQLite reported for a failed statement.

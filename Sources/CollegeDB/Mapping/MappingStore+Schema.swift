@@ -7,7 +7,9 @@ extension MappingStore {
     /// key belongs to at most one record. `shard_stats.record_count` is kept exact by triggers,
     /// in the same transaction as the change that moves it. `shard_registry` holds shards added
     /// by `registerShard` (registered 1) and configured shards removed by `unregisterShard`
-    /// (registered 0). `move_intent` holds each `reassignShard` until it is done.
+    /// (registered 0). `move_intent` holds each `reassignShard`, and each batch of a rebalance,
+    /// until it is done. `rebalance_plan` and `rebalance_move` hold rebalance plans, their moves
+    /// and their progress; `draining_shard` the shards a drain plan keeps from new keys.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -76,6 +78,42 @@ extension MappingStore {
                         state TEXT NOT NULL CHECK (state IN ('copying', 'flipped')),
                         created_at INTEGER NOT NULL
                     );
+                    """
+            )
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE move_intent ADD COLUMN plan_id INTEGER;
+                    ALTER TABLE move_intent ADD COLUMN record_ids TEXT;
+                    CREATE TABLE rebalance_plan (
+                        id INTEGER PRIMARY KEY,
+                        created_at INTEGER NOT NULL,
+                        strategy TEXT NOT NULL,
+                        state TEXT NOT NULL
+                            CHECK (state IN ('planned', 'running', 'paused', 'cancelled', 'done', 'failed')),
+                        drain TEXT NOT NULL,
+                        tolerance REAL NOT NULL,
+                        rows_per_second REAL,
+                        records INTEGER NOT NULL,
+                        records_moved INTEGER NOT NULL DEFAULT 0,
+                        rows_moved INTEGER NOT NULL DEFAULT 0,
+                        skipped INTEGER NOT NULL DEFAULT 0,
+                        running_milliseconds INTEGER NOT NULL DEFAULT 0,
+                        unmapped_rows INTEGER NOT NULL DEFAULT 0,
+                        errors TEXT NOT NULL DEFAULT '[]'
+                    );
+                    CREATE TABLE rebalance_move (
+                        plan_id INTEGER NOT NULL REFERENCES rebalance_plan (id) ON DELETE CASCADE,
+                        record_id INTEGER NOT NULL,
+                        from_shard TEXT NOT NULL,
+                        to_shard TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'moved', 'skipped')),
+                        note TEXT,
+                        PRIMARY KEY (plan_id, record_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX rebalance_move_pending ON rebalance_move (plan_id, state, from_shard, to_shard);
+                    CREATE TABLE draining_shard (shard TEXT PRIMARY KEY, plan_id INTEGER NOT NULL) WITHOUT ROWID;
                     """
             )
         }

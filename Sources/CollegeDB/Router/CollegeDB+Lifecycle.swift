@@ -7,10 +7,12 @@ extension CollegeDB {
         try await coordinator.apply(configuration)
     }
 
-    /// Keeps each shard's query and error counts for the next start, then closes the mapping
-    /// store and every shard, so that each database is left checkpointed and unlocked. Call it
-    /// once nothing else uses the engine.
+    /// Stops background jobs after their current step (a running rebalance is left paused and
+    /// resumes at the next start), keeps each shard's query and error counts for the next
+    /// start, then closes the mapping store and every shard, so that each database is left
+    /// checkpointed and unlocked. Call it once nothing else uses the engine.
     public func close() async throws {
+        await jobs.stopAll(in: .paused)
         let shards = coordinator.registry.shards
         let store = mappingStore
         try await BlockingWork.run {

@@ -59,7 +59,7 @@ extension CollegeDB {
         RecordMover(
             store: mappingStore,
             ownership: await coordinator.configuration.ownership,
-            killPoint: ProcessInfo.processInfo.environment[RecordMover.killPointVariable]
+            killPoint: .fromEnvironment
         )
     }
 }

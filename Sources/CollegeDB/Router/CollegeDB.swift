@@ -10,6 +10,8 @@ public final class CollegeDB: Sendable {
     /// Hot mappings in memory; see ``MappingCache`` for why it cannot serve a stale shard.
     let mappingCache: MappingCache
     let startedAt = ContinuousClock.now
+    /// The background jobs (rebalancing).
+    let jobs = JobRunner()
 
     /// The daemon's version, reported by `health`.
     public static let version = "0.1.0"
@@ -45,7 +47,7 @@ public final class CollegeDB: Sendable {
                 throw CollegeDBError.invalidParams("shard names must be unique and not empty: '\(descriptor.name)'")
             }
         }
-        let (lock, store, descriptors, databases) = try await BlockingWork.run {
+        let (lock, store, descriptors, databases, draining) = try await BlockingWork.run {
             let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             let store = try MappingStore(
                 path: configuration.mappingStorePath,
@@ -61,7 +63,7 @@ public final class CollegeDB: Sendable {
                     savedMetrics: saved[$0.name]
                 )
             }
-            return (lock, store, descriptors, databases)
+            return (lock, store, descriptors, databases, try store.drainingShards())
         }
         for shard in databases {
             if let reason = shard.unavailableReason {
@@ -76,6 +78,7 @@ public final class CollegeDB: Sendable {
             registry: registry,
             configuration: configuration,
             store: store,
+            draining: draining,
             logger: logger
         )
         let database = CollegeDB(
@@ -86,6 +89,7 @@ public final class CollegeDB: Sendable {
             logger: logger
         )
         try await database.recoverMoves()
+        try await database.resumeRebalancing()
         return database
     }
 

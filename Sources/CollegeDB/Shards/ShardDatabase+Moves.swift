@@ -51,16 +51,7 @@ extension ShardDatabase {
         try pool.unsafeRead { db in
             MovePlan(
                 tables: try tables.map { table, column in
-                    let withoutRowID =
-                        try Bool.fetchOne(
-                            db,
-                            sql:
-                                "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE type = 'table' AND name = ?",
-                            arguments: [table]
-                        ) ?? false
-                    guard !withoutRowID else {
-                        throw CollegeDBError(.invalidTableName, "table '\(table)' is WITHOUT ROWID and cannot be moved")
-                    }
+                    try Self.refuseWithoutRowID(table, in: db)
                     let rowIDs = try Int64.fetchAll(
                         db,
                         sql:
@@ -103,18 +94,18 @@ extension ShardDatabase {
             for (table, schema, _) in tables where try !db.tableExists(table) {
                 for statement in schema { try db.execute(sql: statement) }
             }
+            let journal = try db.cachedStatement(
+                sql: "INSERT INTO \(Self.journalTable) (move_id, table_name, row_id) VALUES (?, ?, ?)"
+            )
             for (table, _, rows) in tables {
+                guard let columns = rows.first.map({ Array($0.columnNames) }) else { continue }
+                let insert = try db.makeStatement(
+                    sql:
+                        "INSERT INTO \(table.quotedIdentifier) (\(columns.map(\.quotedIdentifier).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+                )
                 for row in rows {
-                    let columns = Array(row.columnNames)
-                    try db.execute(
-                        sql:
-                            "INSERT INTO \(table.quotedIdentifier) (\(columns.map(\.quotedIdentifier).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))",
-                        arguments: StatementArguments(row.databaseValues)
-                    )
-                    try db.execute(
-                        sql: "INSERT INTO \(Self.journalTable) (move_id, table_name, row_id) VALUES (?, ?, ?)",
-                        arguments: [moveID, table, db.lastInsertedRowID]
-                    )
+                    try insert.execute(arguments: StatementArguments(row.databaseValues))
+                    try journal.execute(arguments: [moveID, table, db.lastInsertedRowID])
                 }
             }
         }

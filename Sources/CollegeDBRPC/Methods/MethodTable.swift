@@ -15,7 +15,9 @@ public struct MethodTable: Sendable {
 
     /// The contract's methods, `rpc.discover` included.
     public static let standard: MethodTable = {
-        let served = keyedMethods + shardMethods + coordinatorMethods + registryMethods + mappingMethods
+        let served =
+            keyedMethods + shardMethods + federationMethods + coordinatorMethods + registryMethods + mappingMethods
+            + rebalanceMethods
         return MethodTable(served + [discoverMethod(describing: served)])
     }()
 }

@@ -31,6 +31,7 @@ public enum JSONRPCErrorCodes {
         .cancelled: -32020,
         .dataDirectoryInUse: -32021,
         .resultTooLarge: -32022,
+        .planNotFound: -32023,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

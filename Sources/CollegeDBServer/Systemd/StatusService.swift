@@ -20,11 +20,19 @@ public struct StatusService: Service {
         self.interval = interval
     }
 
-    /// A one-line summary, such as `3 shards, 1200 keys, 4 connections`.
+    /// A one-line summary, such as `3 shards, 1200 keys, 4 connections`, and a running
+    /// rebalance's progress, such as `; rebalance 2: 40% (800/2000 records), 5100 rows/s`.
     public func summary() async -> String {
         let shards = database.coordinator.registry.shards.count
         let keys = (try? await database.shardStatistics().map(\.count).reduce(0, +)).map(String.init) ?? "unknown"
-        return "\(shards) shards, \(keys) keys, \(connections.open) connections"
+        var line = "\(shards) shards, \(keys) keys, \(connections.open) connections"
+        if let job = await database.runningRebalance() {
+            let done = job.recordsMoved + job.skipped
+            let percent = job.records > 0 ? done * 100 / job.records : 100
+            line +=
+                "; rebalance \(job.planID): \(percent)% (\(done)/\(job.records) records), \(Int(job.rowsPerSecond)) rows/s"
+        }
+        return line
     }
 
     public func run() async throws {

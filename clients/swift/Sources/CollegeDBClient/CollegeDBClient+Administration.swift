@@ -155,7 +155,7 @@ extension CollegeDBClient {
         )
     }
 
-    private func decoded<T: Decodable>(_ json: JSONValue) throws -> T {
+    func decoded<T: Decodable>(_ json: JSONValue) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(JSONSerializer.serialize(json)))
         } catch {

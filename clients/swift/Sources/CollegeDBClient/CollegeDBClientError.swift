@@ -35,6 +35,8 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let statementTimeout = Code(rawValue: "STATEMENT_TIMEOUT")
         /// The result would hold more than the daemon keeps in memory for one statement.
         public static let resultTooLarge = Code(rawValue: "RESULT_TOO_LARGE")
+        /// No rebalance plan has the id given.
+        public static let planNotFound = Code(rawValue: "PLAN_NOT_FOUND")
         /// This peer may not call the method (or use the daemon at all).
         public static let forbidden = Code(rawValue: "FORBIDDEN")
         /// The daemon's socket could not be reached.

@@ -1,0 +1,412 @@
+import Foundation
+import GRDB
+
+/// Rebalance plans in the store: each plan's moves (one per record), its progress, and the
+/// shards it drains. A batch of moves flips in one transaction together with the plan's
+/// progress, so what the plan says is done is exactly what the mappings say.
+extension MappingStore {
+    /// Exact record counts per shard, from the mappings themselves.
+    func recordCounts() throws -> [String: Int64] {
+        try guarded {
+            try pool.unsafeRead { db in
+                Dictionary(
+                    uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT shard, count(*) FROM record GROUP BY shard")
+                        .map { ($0[0] as String, $0[1] as Int64) }
+                )
+            }
+        }
+    }
+
+    /// Calls `body` with each record on `shard` and the least of its stored keys, in record order.
+    func forEachRecord(onShard shard: String, _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void) throws {
+        try guarded {
+            try pool.read { db in
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT r.id, (SELECT min(k.key) FROM lookup_key k WHERE k.record_id = r.id)
+                        FROM record r WHERE r.shard = ? ORDER BY r.id
+                        """,
+                    arguments: [shard]
+                )
+                while let row = try cursor.next() { try body(row[0], row[1]) }
+            }
+        }
+    }
+
+    /// The record and shard of each stored key given (nil for an unmapped one), read in one
+    /// transaction.
+    func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?] {
+        try guarded {
+            try pool.read { db in
+                let statement = try db.cachedStatement(
+                    sql: "SELECT r.id, r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
+                )
+                return try keys.map { key in
+                    try Row.fetchOne(statement, arguments: [key]).map { ($0[0], $0[1]) }
+                }
+            }
+        }
+    }
+
+    /// Every stored key of each of `records`, mapped to its record.
+    func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64] {
+        try guarded {
+            try pool.unsafeRead { db in
+                var keys: [DatabaseValue: Int64] = [:]
+                let statement = try db.cachedStatement(sql: "SELECT key FROM lookup_key WHERE record_id = ?")
+                for record in records {
+                    for key in try DatabaseValue.fetchAll(statement, arguments: [record]) { keys[key] = record }
+                }
+                return keys
+            }
+        }
+    }
+
+    /// The shard each of `records` maps to now; a deleted record is absent.
+    func shards(ofRecords records: [Int64]) throws -> [Int64: String] {
+        try guarded {
+            try pool.unsafeRead { db in
+                Dictionary(
+                    uniqueKeysWithValues: try Row.fetchAll(
+                        db,
+                        sql: "SELECT id, shard FROM record WHERE id IN (SELECT value FROM json_each(?))",
+                        arguments: [Self.json(records)]
+                    ).map { ($0[0] as Int64, $0[1] as String) }
+                )
+            }
+        }
+    }
+
+    /// Persists a plan and its moves, and marks the drained shards, in one transaction.
+    func createPlan(
+        strategy: String,
+        drain: [String],
+        tolerance: Double,
+        moves: [RebalancePlanner.Move],
+        unmappedRows: Int
+    ) throws -> Int64 {
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO rebalance_plan (created_at, strategy, state, drain, tolerance, records, unmapped_rows)
+                        VALUES (?, ?, 'planned', ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        Self.nowMilliseconds(), strategy, Self.json(drain), tolerance, moves.count, unmappedRows,
+                    ]
+                )
+                let planID = db.lastInsertedRowID
+                let insert = try db.cachedStatement(
+                    sql: "INSERT INTO rebalance_move (plan_id, record_id, from_shard, to_shard) VALUES (?, ?, ?, ?)"
+                )
+                for move in moves { try insert.execute(arguments: [planID, move.record, move.from, move.to]) }
+                for shard in drain {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO draining_shard (shard, plan_id) VALUES (?, ?) ON CONFLICT DO UPDATE SET plan_id = excluded.plan_id",
+                        arguments: [shard, planID]
+                    )
+                }
+                return planID
+            }
+        }
+    }
+
+    /// A plan's summary: its moves per pair of shards.
+    func planSummary(_ planID: Int64) throws -> RebalancePlanSummary {
+        try guarded {
+            try pool.unsafeRead { db in
+                guard
+                    let plan = try Row.fetchOne(
+                        db,
+                        sql: "SELECT created_at, records, unmapped_rows FROM rebalance_plan WHERE id = ?",
+                        arguments: [planID]
+                    )
+                else { throw Self.planNotFound(planID) }
+                let pairs = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT from_shard, to_shard, count(*) FROM rebalance_move WHERE plan_id = ?
+                        GROUP BY from_shard, to_shard ORDER BY from_shard, to_shard
+                        """,
+                    arguments: [planID]
+                ).map { RebalancePlanSummary.Pair(from: $0[0], to: $0[1], records: $0[2]) }
+                return RebalancePlanSummary(
+                    planID: planID,
+                    moves: plan[1],
+                    byPair: pairs,
+                    createdAt: plan[0],
+                    unmappedRows: plan[2]
+                )
+            }
+        }
+    }
+
+    /// One page of a plan's moves in record order, after `cursor` (a record id).
+    func moves(
+        ofPlan planID: Int64,
+        limit: Int,
+        after cursor: Int64?
+    ) throws -> (
+        moves: [RebalanceMove], next: Int64?
+    ) {
+        try guarded {
+            try pool.unsafeRead { db in
+                guard
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM rebalance_plan WHERE id = ?", arguments: [planID]) != nil
+                else { throw Self.planNotFound(planID) }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT m.record_id, (SELECT min(k.key) FROM lookup_key k WHERE k.record_id = m.record_id),
+                            m.from_shard, m.to_shard, m.state, m.note
+                        FROM rebalance_move m WHERE m.plan_id = ? AND m.record_id > ? ORDER BY m.record_id LIMIT ?
+                        """,
+                    arguments: [planID, cursor ?? Int64.min, limit + 1]
+                )
+                let page = rows.prefix(limit).map { row in
+                    let key: DatabaseValue = row[1]
+                    return RebalanceMove(
+                        record: row[0],
+                        key: key.isNull ? nil : keyCodec.displayed(key),
+                        from: row[2],
+                        to: row[3],
+                        state: row[4],
+                        note: row[5]
+                    )
+                }
+                return (page, rows.count > limit ? page.last?.record : nil)
+            }
+        }
+    }
+
+    /// The next pending moves of a plan, all between one pair of shards: at most `limit`.
+    func nextPendingMoves(ofPlan planID: Int64, limit: Int) throws -> (from: String, to: String, records: [Int64])? {
+        try guarded {
+            try pool.unsafeRead { db in
+                guard
+                    let pair = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT from_shard, to_shard FROM rebalance_move WHERE plan_id = ? AND state = 'pending'
+                            ORDER BY from_shard, to_shard LIMIT 1
+                            """,
+                        arguments: [planID]
+                    )
+                else { return nil }
+                let records = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT record_id FROM rebalance_move
+                        WHERE plan_id = ? AND state = 'pending' AND from_shard = ? AND to_shard = ?
+                        ORDER BY record_id LIMIT ?
+                        """,
+                    arguments: [planID, pair[0] as String, pair[1] as String, limit]
+                )
+                return (pair[0], pair[1], records)
+            }
+        }
+    }
+
+    /// Marks moves skipped, each with its reason, and counts them in the plan's progress.
+    func skipMoves(ofPlan planID: Int64, _ skipped: [(record: Int64, reason: String)]) throws {
+        guard !skipped.isEmpty else { return }
+        try guarded {
+            try pool.write { db in
+                for (record, reason) in skipped {
+                    try db.execute(
+                        sql:
+                            "UPDATE rebalance_move SET state = 'skipped', note = ? WHERE plan_id = ? AND record_id = ?",
+                        arguments: [reason, planID, record]
+                    )
+                }
+                try db.execute(
+                    sql: "UPDATE rebalance_plan SET skipped = skipped + ? WHERE id = ?",
+                    arguments: [skipped.count, planID]
+                )
+            }
+        }
+    }
+
+    /// Records the intent to move a batch of a plan's records (`plan` holds their rows' rowids).
+    func beginBatchMove(planID: Int64, records: [Int64], from: String, to: String, plan: MovePlan) throws -> Int64 {
+        let planText = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        return try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO move_intent (record_id, from_shard, to_shard, plan, state, created_at, plan_id, record_ids)
+                        VALUES (?, ?, ?, ?, 'copying', ?, ?, ?)
+                        """,
+                    arguments: [
+                        records.first ?? 0, from, to, planText, Self.nowMilliseconds(), planID, Self.json(records),
+                    ]
+                )
+                return db.lastInsertedRowID
+            }
+        }
+    }
+
+    /// Points a batch's records at `to`, marks their moves done and the intent flipped, and
+    /// adds to the plan's progress, in one transaction.
+    func flipBatchMove(_ moveID: Int64, planID: Int64, records: [Int64], from: String, to: String, rows: Int) throws {
+        try guarded {
+            try pool.write { db in
+                let ids = Self.json(records)
+                try db.execute(
+                    sql: """
+                        UPDATE record SET shard = ?, updated_at = ?
+                        WHERE id IN (SELECT value FROM json_each(?)) AND shard = ?
+                        """,
+                    arguments: [to, Self.nowMilliseconds(), ids, from]
+                )
+                try db.execute(
+                    sql: """
+                        UPDATE rebalance_move SET state = 'moved'
+                        WHERE plan_id = ? AND record_id IN (SELECT value FROM json_each(?))
+                        """,
+                    arguments: [planID, ids]
+                )
+                try db.execute(
+                    sql:
+                        "UPDATE rebalance_plan SET records_moved = records_moved + ?, rows_moved = rows_moved + ? WHERE id = ?",
+                    arguments: [records.count, rows, planID]
+                )
+                try db.execute(sql: "UPDATE move_intent SET state = 'flipped' WHERE id = ?", arguments: [moveID])
+            }
+        }
+    }
+
+    /// Sets a plan's state; `rowsPerSecond` (when given) replaces its throttle, and
+    /// `runningMilliseconds` is added to the time it has run.
+    func setPlanState(
+        _ planID: Int64,
+        _ state: RebalanceState,
+        rowsPerSecond: Double?? = nil,
+        runningMilliseconds: Int64 = 0
+    ) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE rebalance_plan SET state = ?, running_milliseconds = running_milliseconds + ?
+                        WHERE id = ?
+                        """,
+                    arguments: [state.rawValue, runningMilliseconds, planID]
+                )
+                if let rowsPerSecond {
+                    try db.execute(
+                        sql: "UPDATE rebalance_plan SET rows_per_second = ? WHERE id = ?",
+                        arguments: [rowsPerSecond, planID]
+                    )
+                }
+                switch state {
+                case .cancelled:
+                    try db.execute(sql: "DELETE FROM draining_shard WHERE plan_id = ?", arguments: [planID])
+                case .running:
+                    // A resumed drain keeps its shards from new keys again.
+                    try db.execute(
+                        sql: """
+                            INSERT INTO draining_shard (shard, plan_id)
+                            SELECT j.value, p.id FROM rebalance_plan p, json_each(p.drain) j WHERE p.id = ?
+                            ON CONFLICT DO NOTHING
+                            """,
+                        arguments: [planID]
+                    )
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// Adds an error to a plan's report (the most recent 100 are kept).
+    func appendPlanError(_ planID: Int64, _ message: String) throws {
+        try guarded {
+            try pool.write { db in
+                let current =
+                    try String.fetchOne(db, sql: "SELECT errors FROM rebalance_plan WHERE id = ?", arguments: [planID])
+                    ?? "[]"
+                var errors = (try? JSONDecoder().decode([String].self, from: Data(current.utf8))) ?? []
+                errors.append(message)
+                try db.execute(
+                    sql: "UPDATE rebalance_plan SET errors = ? WHERE id = ?",
+                    arguments: [Self.json(Array(errors.suffix(100))), planID]
+                )
+            }
+        }
+    }
+
+    /// A plan's status (the newest plan's when `planID` is nil); nil when there is no plan.
+    func planStatus(_ planID: Int64?) throws -> RebalanceStatus? {
+        try guarded {
+            try pool.unsafeRead { db in
+                let columns = """
+                    id, state, records, records_moved, rows_moved, skipped, running_milliseconds, rows_per_second, errors
+                    """
+                let row =
+                    if let planID {
+                        try Row.fetchOne(
+                            db,
+                            sql: "SELECT \(columns) FROM rebalance_plan WHERE id = ?",
+                            arguments: [planID]
+                        )
+                    } else {
+                        try Row.fetchOne(db, sql: "SELECT \(columns) FROM rebalance_plan ORDER BY id DESC LIMIT 1")
+                    }
+                guard let row else {
+                    if let planID { throw Self.planNotFound(planID) }
+                    return nil
+                }
+                return RebalanceStatus(
+                    planID: row[0],
+                    state: RebalanceState(rawValue: row[1]) ?? .failed,
+                    records: row[2],
+                    recordsMoved: row[3],
+                    rowsMoved: row[4],
+                    skipped: row[5],
+                    runningMilliseconds: row[6],
+                    throttle: row[7],
+                    errors: (try? JSONDecoder().decode([String].self, from: Data((row[8] as String).utf8))) ?? []
+                )
+            }
+        }
+    }
+
+    /// The plans a stop left running or paused, oldest first.
+    func interruptedPlans() throws -> [Int64] {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Int64.fetchAll(
+                    db,
+                    sql: "SELECT id FROM rebalance_plan WHERE state IN ('running', 'paused') ORDER BY id"
+                )
+            }
+        }
+    }
+
+    /// The shards drain plans keep from new keys.
+    func drainingShards() throws -> Set<String> {
+        try guarded {
+            try pool.unsafeRead { db in Set(try String.fetchAll(db, sql: "SELECT shard FROM draining_shard")) }
+        }
+    }
+
+    /// Lets `shard` take new keys again (it was unregistered).
+    func stopDraining(_ shard: String) throws {
+        try guarded {
+            try pool.write { db in try db.execute(sql: "DELETE FROM draining_shard WHERE shard = ?", arguments: [shard])
+            }
+        }
+    }
+
+    static func planNotFound(_ planID: Int64) -> CollegeDBError {
+        CollegeDBError(.planNotFound, "no rebalance plan \(planID)")
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+}

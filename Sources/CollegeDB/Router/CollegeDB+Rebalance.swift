@@ -1,0 +1,325 @@
+import Foundation
+import GRDB
+
+/// Rebalancing: analyze how records spread, plan the fewest moves, and run the plan as a
+/// background job that survives restarts and crashes and never leaves a record split.
+extension CollegeDB {
+    static let rebalanceJobKind = "rebalance"
+
+    /// Per shard: records, rows of the owning tables and size; the mean, max/mean, and whether
+    /// that is within `tolerance` (default 1.1). The mean counts the shards that take new keys.
+    public func analyzeShardDistribution(tolerance: Double = 1.1) async throws -> ShardDistribution {
+        guard tolerance >= 1, tolerance.isFinite else { throw CollegeDBError.invalidParams("tolerance: must be >= 1") }
+        let shards = coordinator.registry.shards
+        let store = mappingStore
+        let ownership = await coordinator.configuration.ownership
+        let draining = coordinator.draining.withLock { $0 }
+        return try await BlockingWork.runLong {
+            let counts = try store.recordCounts()
+            return ShardDistribution(
+                shards: shards.map { shard in
+                    ShardDistribution.Shard(
+                        shard: shard.name,
+                        records: counts[shard.name] ?? 0,
+                        rows: try? shard.ownedRowCount(ownership: ownership),
+                        sizeBytes: try? shard.sizeInBytes(),
+                        draining: draining.contains(shard.name)
+                    )
+                },
+                tolerance: tolerance
+            )
+        }
+    }
+
+    /// Plans and persists the moves that rebalance the shards, and returns the plan's summary.
+    ///
+    /// Under `hash` (the write strategy), each record's target is its rendezvous choice over
+    /// the shards that take new keys: adding a shard to N moves about 1/(N+1) of the records,
+    /// all onto it. Under the other strategies, records move from the most to the least loaded
+    /// shard until the most loaded is within `tolerance` of the mean. Every record on a `drain`
+    /// shard moves, and from now on those shards take no new keys (until the plan is cancelled
+    /// or the shard is unregistered). At most `maxMoves` moves.
+    public func generateRebalancePlan(
+        maxMoves: Int? = nil,
+        drain: [String] = [],
+        tolerance: Double = 1.1
+    ) async throws -> RebalancePlanSummary {
+        guard tolerance >= 1, tolerance.isFinite else { throw CollegeDBError.invalidParams("tolerance: must be >= 1") }
+        guard (maxMoves ?? 0) >= 0 else { throw CollegeDBError.invalidParams("maxMoves: must be >= 0") }
+        let registry = coordinator.registry
+        for shard in drain { _ = try registry.database(named: shard) }
+        let drained = Set(drain).union(coordinator.draining.withLock { $0 })
+        let receivers = try await coordinator.eligibleCandidates().filter { !drained.contains($0.name) }
+        guard !receivers.isEmpty else {
+            throw CollegeDBError.invalidParams("drain: no shard would be left to take the records")
+        }
+        let strategy = coordinator.policy.strategy.write
+        let store = mappingStore
+        let ownership = await coordinator.configuration.ownership
+        let limit = maxMoves ?? Int.max
+        let planID = try await BlockingWork.runLong {
+            var moves: [RebalancePlanner.Move] = []
+            var unmappedRows = 0
+            if strategy == .hash {
+                (moves, unmappedRows) = try Self.planByRendezvous(
+                    shards: registry.shards,
+                    drained: drained,
+                    receivers: receivers,
+                    store: store,
+                    ownership: ownership,
+                    limit: limit
+                )
+            } else {
+                let pairs = RebalancePlanner.countMoves(
+                    counts: try store.recordCounts(),
+                    receivers: receivers.map(\.name),
+                    drained: drained,
+                    tolerance: tolerance,
+                    maxMoves: limit
+                )
+                for (from, pairsFrom) in Dictionary(grouping: pairs, by: \.from) {
+                    var targets = pairsFrom.flatMap { Array(repeating: $0.to, count: $0.records) }[...]
+                    try store.forEachRecord(onShard: from) { record, _ in
+                        guard let target = targets.popFirst() else { return }
+                        moves.append(RebalancePlanner.Move(record: record, from: from, to: target))
+                    }
+                }
+            }
+            return try store.createPlan(
+                strategy: strategy.rawValue,
+                drain: drain,
+                tolerance: tolerance,
+                moves: moves,
+                unmappedRows: unmappedRows
+            )
+        }
+        coordinator.draining.withLock { $0.formUnion(drain) }
+        let summary = try await BlockingWork.run { try store.planSummary(planID) }
+        logger.notice(
+            "rebalance planned",
+            metadata: [
+                "plan": "\(planID)", "moves": "\(summary.moves)", "drain": "\(drain.joined(separator: ","))",
+                "unmappedRows": "\(summary.unmappedRows)",
+            ]
+        )
+        return summary
+    }
+
+    /// Each record's rendezvous target. With plain keys the store knows each record's key;
+    /// with digests it does not, so every shard's owning tables are read once and each row's
+    /// key digested and looked up. Records on a drained shard whose key was never seen (a
+    /// mapping without rows) move by the rendezvous choice of their stored key's digest.
+    private static func planByRendezvous(
+        shards: [ShardDatabase],
+        drained: Set<String>,
+        receivers: [ShardCandidate],
+        store: MappingStore,
+        ownership: [String: String],
+        limit: Int
+    ) throws -> (moves: [RebalancePlanner.Move], unmappedRows: Int) {
+        var moves: [RebalancePlanner.Move] = []
+        var planned = Set<Int64>()
+        var unmappedRows = 0
+        func consider(record: Int64, key: String, from: String) {
+            guard moves.count < limit, planned.insert(record).inserted,
+                let target = RebalancePlanner.hashTarget(key: key, from: from, candidates: receivers)
+            else { return }
+            moves.append(RebalancePlanner.Move(record: record, from: from, to: target))
+        }
+        let codec = store.keyCodec
+        if codec.hashesKeys {
+            for shard in shards where shard.health == .ok {
+                let tables = try shard.owningTables(only: nil, ownership: ownership)
+                var pending: [String] = []
+                func resolve() throws {
+                    let records = try store.records(forStoredKeys: pending.map(codec.storedValue(for:)))
+                    for (key, record) in zip(pending, records) {
+                        guard let record else {
+                            unmappedRows += 1
+                            continue
+                        }
+                        if record.shard == shard.name { consider(record: record.id, key: key, from: shard.name) }
+                    }
+                    pending.removeAll(keepingCapacity: true)
+                }
+                try shard.forEachOwnerKey(tables: tables) { key in
+                    pending.append(key)
+                    if pending.count == 1000 { try resolve() }
+                }
+                try resolve()
+            }
+        }
+        for shard in shards where !codec.hashesKeys || drained.contains(shard.name) {
+            try store.forEachRecord(onShard: shard.name) { record, key in
+                guard !key.isNull else { return }
+                consider(record: record, key: codec.displayed(key), from: shard.name)
+            }
+        }
+        return (moves, unmappedRows)
+    }
+
+    /// One page of a plan's moves, in record order, after `cursor`.
+    public func listRebalanceMoves(
+        planID: Int64,
+        limit: Int = 100,
+        cursor: String? = nil
+    ) async throws -> (
+        moves: [RebalanceMove], cursor: String?
+    ) {
+        guard limit >= 1 else { throw CollegeDBError.invalidParams("limit: must be >= 1") }
+        let after = try cursor.map { text throws(CollegeDBError) in
+            guard let record = Int64(text) else {
+                throw CollegeDBError.invalidParams("cursor: not a cursor from this method")
+            }
+            return record
+        }
+        let store = mappingStore
+        let page = try await BlockingWork.run {
+            try store.moves(ofPlan: planID, limit: min(limit, 10_000), after: after)
+        }
+        return (page.moves, page.next.map(String.init))
+    }
+
+    /// Starts running a plan in the background and returns at once with its status. A plan
+    /// that was cancelled, failed or paused resumes with its pending moves; a done plan is
+    /// left as it is. `rowsPerSecond` throttles the job. With `dryRun`, nothing changes: the
+    /// answer says what would move now (``RebalanceDryRun``).
+    /// - Throws: `MIGRATION_IN_PROGRESS` while another plan runs; `PLAN_NOT_FOUND`.
+    public func executeRebalance(planID: Int64, rowsPerSecond: Double? = nil) async throws -> RebalanceStatus {
+        if let throttle = rowsPerSecond, !(throttle > 0 && throttle.isFinite) {
+            throw CollegeDBError.invalidParams("rowsPerSecond: must be > 0")
+        }
+        let store = mappingStore
+        guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
+            throw MappingStore.planNotFound(planID)
+        }
+        if let running = jobs.runningJob(kind: Self.rebalanceJobKind) {
+            guard running == planID else {
+                throw CollegeDBError(
+                    .migrationInProgress,
+                    "rebalance plan \(running) is running; cancel it or wait for it to finish"
+                )
+            }
+            return status
+        }
+        guard status.state != .done else { return status }
+        guard try await startRebalanceJob(planID: planID, throttle: rowsPerSecond, previous: status.state) else {
+            throw CollegeDBError(.migrationInProgress, "another rebalance plan started meanwhile")
+        }
+        try await refreshDraining()
+        return try await BlockingWork.run { try store.planStatus(planID)! }
+    }
+
+    /// What running a plan would do now, changing nothing: the records still on their source
+    /// and their rows, and the moves that would be skipped.
+    public func rebalanceDryRun(planID: Int64) async throws -> RebalanceDryRun {
+        let store = mappingStore
+        let registry = coordinator.registry
+        let ownership = await coordinator.configuration.ownership
+        return try await BlockingWork.runLong {
+            guard try store.planStatus(planID) != nil else { throw MappingStore.planNotFound(planID) }
+            var result = RebalanceDryRun(planID: planID, records: 0, rows: 0, skipped: 0)
+            var bySource: [String: [Int64]] = [:]
+            var cursor: Int64?
+            repeat {
+                let page = try store.moves(ofPlan: planID, limit: 10_000, after: cursor)
+                let pending = page.moves.filter { $0.state == "pending" }
+                let current = try store.shards(ofRecords: pending.map(\.record))
+                for move in pending {
+                    if current[move.record] == move.from {
+                        bySource[move.from, default: []].append(move.record)
+                    } else {
+                        result.skipped += 1
+                    }
+                }
+                cursor = page.next
+            } while cursor != nil
+            for (source, records) in bySource {
+                guard let shard = try? registry.database(named: source) else {
+                    result.skipped += records.count
+                    continue
+                }
+                let tables = try shard.owningTables(only: nil, ownership: ownership)
+                let found = try shard.rows(
+                    ofKeys: try store.storedKeys(ofRecords: records),
+                    codec: store.keyCodec,
+                    tables: tables
+                )
+                result.records += records.count
+                result.rows += found.plan.rowCount
+            }
+            return result
+        }
+    }
+
+    /// A plan's status, or the newest plan's when `planID` is nil; nil when there is no plan.
+    public func rebalanceStatus(planID: Int64? = nil) async throws -> RebalanceStatus? {
+        let store = mappingStore
+        return try await BlockingWork.run { try store.planStatus(planID) }
+    }
+
+    /// The status of the plan that runs now, if one does.
+    public func runningRebalance() async -> RebalanceStatus? {
+        guard let planID = jobs.runningJob(kind: Self.rebalanceJobKind) else { return nil }
+        return try? await rebalanceStatus(planID: planID)
+    }
+
+    /// Stops a plan after its current batch (every record stays whole on one shard) and
+    /// returns its status; its drained shards take new keys again. A done plan is left done.
+    public func cancelRebalance(planID: Int64) async throws -> RebalanceStatus {
+        let store = mappingStore
+        guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
+            throw MappingStore.planNotFound(planID)
+        }
+        guard status.state != .done else { return status }
+        if !(await jobs.stop(kind: Self.rebalanceJobKind, id: planID, in: .cancelled)) {
+            try await BlockingWork.run { try store.setPlanState(planID, .cancelled) }
+        }
+        try await refreshDraining()
+        logger.notice("rebalance cancelled", metadata: ["plan": "\(planID)"])
+        return try await BlockingWork.run { try store.planStatus(planID)! }
+    }
+
+    /// Reads the drained shards again from the store.
+    private func refreshDraining() async throws {
+        let store = mappingStore
+        let draining = try await BlockingWork.run { try store.drainingShards() }
+        coordinator.draining.withLock { $0 = draining }
+    }
+
+    /// Resumes the plans a stop or a crash left running or paused; runs when the engine opens.
+    func resumeRebalancing() async throws {
+        let store = mappingStore
+        for planID in try await BlockingWork.run({ try store.interruptedPlans() }) {
+            let throttle = try await BlockingWork.run { try store.planStatus(planID)?.throttle }
+            logger.notice("resuming an interrupted rebalance", metadata: ["plan": "\(planID)"])
+            _ = try await startRebalanceJob(planID: planID, throttle: throttle, previous: .paused)
+        }
+    }
+
+    /// Marks the plan running and starts its job; false (and the plan back in its `previous`
+    /// state) when a rebalance job runs already.
+    private func startRebalanceJob(planID: Int64, throttle: Double?, previous: RebalanceState) async throws -> Bool {
+        let coordinator = self.coordinator
+        let store = mappingStore
+        try await BlockingWork.run { try store.setPlanState(planID, .running, rowsPerSecond: .some(throttle)) }
+        let job = RebalanceJob(
+            planID: planID,
+            store: mappingStore,
+            registry: { coordinator.registry },
+            locks: coordinator.locks,
+            mover: BatchMover(
+                store: mappingStore,
+                ownership: await coordinator.configuration.ownership,
+                killPoint: .fromEnvironment
+            ),
+            throttle: throttle,
+            logger: logger
+        )
+        guard jobs.start(kind: Self.rebalanceJobKind, id: planID, { control in await job.run(control) }) else {
+            try await BlockingWork.run { try store.setPlanState(planID, previous) }
+            return false
+        }
+        return true
+    }
+}

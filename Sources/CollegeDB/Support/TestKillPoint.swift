@@ -1,0 +1,23 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Test-only: `COLLEGEDB_TEST_KILL_AT` names a step of a move (`after-intent`, `after-copy`,
+/// `after-flip`, `after-delete`) at which the process kills itself with SIGKILL, so that tests
+/// can prove recovery from a crash at each step. Unset in production, where it does nothing.
+struct TestKillPoint: Sendable {
+    static let variable = "COLLEGEDB_TEST_KILL_AT"
+
+    let step: String?
+
+    static var fromEnvironment: TestKillPoint {
+        TestKillPoint(step: ProcessInfo.processInfo.environment[variable])
+    }
+
+    /// Kills the process when `step` is the one named.
+    func reached(_ step: String) {
+        if self.step == step { kill(getpid(), SIGKILL) }
+    }
+}
