@@ -100,6 +100,9 @@ import Testing
         #expect(code(try socket.call("federateQuery", ["DELETE FROM scores"])) == -32602)
         #expect(code(try socket.call("federateQuery", ["SELECT 1; SELECT 2"])) == -32602)
         #expect(code(try socket.call("federateQuery", ["SELECT id FROM scores", [], ["direction": "up"]])) == -32602)
+        let huge = ["limit": Int64.max, "offset": Int64.max]
+        #expect(code(try socket.call("federateQuery", ["SELECT id FROM scores", [], huge])) == -32602)
+        #expect(code(try socket.call("executeRebalance", [1, ["rowsPerSecond": 1e-300]])) == -32602)
 
         let count = try #require(
             socket.result("federateCount", ["SELECT count(*) FROM scores WHERE id > ?", [30]]) as? [String: Any]

@@ -97,9 +97,8 @@ struct RebalanceJob: Sendable {
         for shard in [source, target] where shard.health != .ok {
             throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' is \(shard.health.rawValue)")
         }
-        let groups = [batch.records]
         var rows = 0
-        var pending = groups
+        var pending = [batch.records]
         var singly = false
         while let records = pending.popLast() {
             do {

@@ -34,7 +34,12 @@ extension CollegeDB {
             }
             orderColumn = index
         }
-        let keep = options.limit.map { options.offset + $0 }
+        // offset + limit rows per shard at most; a sum past Int's range is refused, not trapped.
+        let keep = try options.limit.map { limit in
+            let (sum, overflow) = options.offset.addingReportingOverflow(limit)
+            guard !overflow else { throw CollegeDBError.invalidParams("offset + limit: too large") }
+            return sum
+        }
         var sql = "SELECT *, count(*) OVER () AS \(Self.federatedTotalColumn.quotedIdentifier) FROM (\n"
         sql += Self.withoutTrailingSemicolons(statement.sql) + "\n)"
         if let orderBy = options.orderBy {

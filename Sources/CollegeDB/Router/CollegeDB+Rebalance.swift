@@ -186,8 +186,9 @@ extension CollegeDB {
     /// answer says what would move now (``RebalanceDryRun``).
     /// - Throws: `MIGRATION_IN_PROGRESS` while another plan runs; `PLAN_NOT_FOUND`.
     public func executeRebalance(planID: Int64, rowsPerSecond: Double? = nil) async throws -> RebalanceStatus {
-        if let throttle = rowsPerSecond, !(throttle > 0 && throttle.isFinite) {
-            throw CollegeDBError.invalidParams("rowsPerSecond: must be > 0")
+        // At least one row a second keeps the throttle's pauses within Duration's range.
+        if let throttle = rowsPerSecond, !(throttle >= 1 && throttle.isFinite) {
+            throw CollegeDBError.invalidParams("rowsPerSecond: must be >= 1")
         }
         let store = mappingStore
         guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
