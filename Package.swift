@@ -77,6 +77,7 @@ let package = Package(
                 "CollegeDB",
                 "CollegeDBRPC",
                 .product(name: "UnixSocketAddress", package: "swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,12 +3,13 @@ import Foundation
 import Synchronization
 
 /// Runs `connections` closed loops for `seconds`: each thread does one operation, waits for it,
-/// records its latency, and goes again.
+/// records its latency, and goes again, until `seconds` have passed or `until` says to stop.
 enum ClosedLoop {
     static func measure(
         _ label: String,
         connections: Int,
         seconds: Double,
+        until stop: @escaping @Sendable () -> Bool = { false },
         makeWorker: @Sendable (Int) throws -> (@Sendable (Int) throws -> Void)
     ) throws -> LatencyReport {
         let workers = try (0..<connections).map(makeWorker)
@@ -29,7 +30,7 @@ enum ClosedLoop {
                 do {
                     while true {
                         let before = DispatchTime.now().uptimeNanoseconds
-                        if before >= deadline { break }
+                        if before >= deadline || stop() { break }
                         try workers[index](iteration)
                         latencies.append(DispatchTime.now().uptimeNanoseconds - before)
                         iteration += connections

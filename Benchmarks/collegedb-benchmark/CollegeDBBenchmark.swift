@@ -20,6 +20,11 @@ struct CollegeDBBenchmark {
             try await WriteBenchmark.run(seconds: seconds)
             return
         }
+        if arguments.count > 1, arguments[1] == "rebalance" {
+            let records = option("--records", in: arguments).flatMap(Int.init) ?? 200_000
+            try await RebalanceBenchmark.run(records: records, seconds: seconds)
+            return
+        }
         if arguments.count > 1, arguments[1] == "mapping" {
             let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 1_000_000
             try await MappingScaleBenchmark.run(

@@ -47,6 +47,9 @@ public struct CollegeDBConfiguration: Sendable {
     /// How many keys' mappings are kept in memory; 0 turns the cache off. The default is
     /// 100,000.
     public var mappingCacheCapacity: Int
+    /// When the engine rebalances by itself (see ``CollegeDB/checkAutoRebalance(now:)``). The
+    /// default is nil: never.
+    public var autoRebalance: AutoRebalancePolicy?
 
     public init(
         dataDirectory: String,
@@ -59,8 +62,10 @@ public struct CollegeDBConfiguration: Sendable {
         allowsFlush: Bool = false,
         ownership: [String: String] = [:],
         shardSettings: ShardSettings = ShardSettings(),
-        mappingCacheCapacity: Int = 100_000
+        mappingCacheCapacity: Int = 100_000,
+        autoRebalance: AutoRebalancePolicy? = nil
     ) {
+        self.autoRebalance = autoRebalance
         self.mappingCacheCapacity = mappingCacheCapacity
         self.shardSettings = shardSettings
         self.dataDirectory = dataDirectory

@@ -79,6 +79,10 @@ struct CollegeDBDaemon: AsyncParsableCommand {
             ),
             .init(service: server),
             .init(service: status, successTerminationBehavior: .ignore),
+            .init(
+                service: AutoRebalanceService(database: database, notifier: notifier, status: status, logger: logger),
+                successTerminationBehavior: .ignore
+            ),
         ]
         if let interval = notifier.watchdogInterval {
             services.append(

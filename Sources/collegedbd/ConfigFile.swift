@@ -37,6 +37,18 @@ struct ConfigFile: Sendable {
     var allowGroups: [String]?
     var adminUids: [UInt32]?
     var adminGroups: [String]?
+    var autoRebalance: AutoRebalance?
+
+    /// `autoRebalance`: `true` for the defaults, or an object that overrides some of them.
+    struct AutoRebalance: Sendable {
+        var tolerance: Double?
+        /// `.some(nil)` when the file says `null`: unthrottled.
+        var rowsPerSecond: Double??
+        var quietHours: String?
+        var checkInterval: Double?
+        var minRecords: Int64?
+        var maxMoves: Int64?
+    }
 
     struct Invalid: Error, CustomStringConvertible {
         let path: String
@@ -135,6 +147,29 @@ struct ConfigFile: Sendable {
             case "adminGroups": adminGroups = try strings(member, name)
             case "allowUids": allowUids = try uids(member, name)
             case "adminUids": adminUids = try uids(member, name)
+            case "autoRebalance":
+                switch member {
+                case .bool(false): autoRebalance = nil
+                case .bool(true): autoRebalance = AutoRebalance()
+                case .object(let fields):
+                    var policy = AutoRebalance()
+                    for (field, value) in fields {
+                        let label = "autoRebalance.\(field)"
+                        switch field {
+                        case "tolerance": policy.tolerance = try number(value, label)
+                        case "rowsPerSecond":
+                            policy.rowsPerSecond = value == .null ? .some(nil) : try number(value, label)
+                        case "quietHours": policy.quietHours = try string(value, label)
+                        case "checkInterval": policy.checkInterval = try number(value, label)
+                        case "minRecords": policy.minRecords = try integer(value, label)
+                        case "maxMoves": policy.maxMoves = try integer(value, label)
+                        default: throw Invalid(path: path, reason: "autoRebalance: unknown member '\(field)'")
+                        }
+                    }
+                    autoRebalance = policy
+                default:
+                    throw Invalid(path: path, reason: "autoRebalance must be true, false or an object")
+                }
             case "shards":
                 guard case .array(let elements) = member else {
                     throw Invalid(path: path, reason: "shards must be an array")

@@ -71,7 +71,8 @@ struct DaemonSettings: Sendable {
             keyedDigest: options.keyedDigest || (file.keyedDigest ?? false),
             allowsFlush: options.allowFlush || (file.allowFlush ?? false),
             ownership: try Self.ownership(flags: options.owners, file: file.ownership ?? [:]),
-            shardSettings: try Self.shardSettings(options, file)
+            shardSettings: try Self.shardSettings(options, file),
+            autoRebalance: try file.autoRebalance.map(Self.autoRebalance)
         )
 
         let socketPath = Self.absolute(options.socket ?? file.socket ?? dataDirectory + "/collegedb.sock")
@@ -123,6 +124,44 @@ struct DaemonSettings: Sendable {
         } catch let error as CollegeDBError {
             throw Invalid(description: error.message)
         }
+    }
+
+    /// The config file's `autoRebalance`, checked, over the policy's defaults.
+    static func autoRebalance(_ file: ConfigFile.AutoRebalance) throws -> AutoRebalancePolicy {
+        var policy = AutoRebalancePolicy()
+        if let tolerance = file.tolerance {
+            guard tolerance >= 1, tolerance.isFinite else {
+                throw Invalid(description: "autoRebalance.tolerance must be at least 1, got \(tolerance)")
+            }
+            policy.tolerance = tolerance
+        }
+        if let throttle = file.rowsPerSecond {
+            if let throttle, !(throttle >= 1 && throttle.isFinite) {
+                throw Invalid(description: "autoRebalance.rowsPerSecond must be at least 1 (or null for no limit)")
+            }
+            policy.rowsPerSecond = throttle
+        }
+        if let text = file.quietHours {
+            guard let quietHours = QuietHours(parsing: text) else {
+                throw Invalid(description: "autoRebalance.quietHours must be HH:MM-HH:MM (local time), got '\(text)'")
+            }
+            policy.quietHours = quietHours
+        }
+        if let seconds = file.checkInterval {
+            guard seconds >= 0.1, seconds <= 86_400 else {
+                throw Invalid(description: "autoRebalance.checkInterval must be between 0.1 and 86400 seconds")
+            }
+            policy.checkInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        if let minimum = file.minRecords {
+            guard minimum >= 0 else { throw Invalid(description: "autoRebalance.minRecords must not be negative") }
+            policy.minimumRecords = Int(minimum)
+        }
+        if let maxMoves = file.maxMoves {
+            guard maxMoves >= 1 else { throw Invalid(description: "autoRebalance.maxMoves must be at least 1") }
+            policy.maxMoves = Int(maxMoves)
+        }
+        return policy
     }
 
     /// Who may connect and administer: flags over the file, groups resolved to ids.

@@ -47,6 +47,29 @@ import Testing
         #expect(flagged.database.maxDatabaseSize == 5)
     }
 
+    @Test func autoRebalanceIsOffUnlessConfigured() throws {
+        #expect(try settings([]).database.autoRebalance == nil)
+        #expect(try settings([], #"{"autoRebalance": false}"#).database.autoRebalance == nil)
+        #expect(try settings([], #"{"autoRebalance": true}"#).database.autoRebalance == AutoRebalancePolicy())
+        let policy = try #require(
+            try settings(
+                [],
+                #"{"autoRebalance": {"tolerance": 1.5, "rowsPerSecond": null, "quietHours": "23:00-05:30", "checkInterval": 60, "minRecords": 10, "maxMoves": 500}}"#
+            ).database.autoRebalance
+        )
+        #expect(
+            policy
+                == AutoRebalancePolicy(
+                    tolerance: 1.5,
+                    rowsPerSecond: nil,
+                    quietHours: QuietHours(parsing: "23:00-05:30"),
+                    checkInterval: .seconds(60),
+                    minimumRecords: 10,
+                    maxMoves: 500
+                )
+        )
+    }
+
     @Test func mixedStrategiesLocationsAndOwnership() throws {
         let text =
             #"{"strategy": {"read": "hash", "write": "location"}, "targetRegion": "apac", "ownership": {"posts": "user_id"}}"#

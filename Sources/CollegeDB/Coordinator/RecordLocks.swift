@@ -2,7 +2,8 @@ import Synchronization
 
 /// Keeps requests and moves of one record apart, without holding up other records: requests
 /// share a record, a move takes it alone. A request that read a record's shard before a move
-/// flipped it sees the move epoch change and reads the mapping again.
+/// of that record flipped it sees so (the record changed after the epoch it read at) and reads
+/// the mapping again; moves of other records do not disturb it.
 public final class RecordLocks: Sendable {
     /// What `enter` found.
     public enum Entry: Sendable {
@@ -21,17 +22,52 @@ public final class RecordLocks: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex<(epoch: UInt64, records: [Int64: RecordState])>((0, [:]))
+    private struct State {
+        /// Mapping changes so far.
+        var epoch: UInt64 = 0
+        var records: [Int64: RecordState] = [:]
+        /// The epoch of each record's latest change, for records changed at or after `floor`.
+        var changedAt: [Int64: UInt64] = [:]
+        /// Every record may have changed up to this epoch.
+        var floor: UInt64 = 0
+
+        /// Whether `record`'s mapping, read at `epoch`, has not changed since.
+        func isCurrent(_ record: Int64, readAt epoch: UInt64) -> Bool {
+            epoch >= floor && (changedAt[record] ?? 0) <= epoch
+        }
+
+        /// Notes a change of `record`'s mapping (nil: of any record's).
+        mutating func changed(_ record: Int64?) {
+            epoch += 1
+            guard let record, changedAt.count < RecordLocks.changesRemembered else {
+                changedAt.removeAll()
+                floor = epoch
+                return
+            }
+            changedAt[record] = epoch
+        }
+    }
+
+    /// How many changed records are remembered one by one; beyond, every mapping read before
+    /// counts as changed (a cache flush, once per that many moves).
+    static let changesRemembered = 100_000
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    /// The number of moves finished so far; read it before reading a mapping.
+    /// The number of mapping changes so far; read it before reading a mapping.
     public var epoch: UInt64 { state.withLock { $0.epoch } }
+
+    /// Whether `record`'s mapping, read at `epoch`, is still what the store says.
+    public func isCurrent(_ record: Int64, readAt epoch: UInt64) -> Bool {
+        state.withLock { $0.isCurrent(record, readAt: epoch) }
+    }
 
     /// Lets a request use `record`, whose mapping was read at `epoch`.
     public func enter(_ record: Int64, readAt epoch: UInt64) -> Entry {
         state.withLock { state in
-            guard state.epoch == epoch else { return .stale }
+            guard state.isCurrent(record, readAt: epoch) else { return .stale }
             if state.records[record]?.moving == true { return .moving }
             state.records[record, default: RecordState()].active += 1
             return .entered
@@ -107,7 +143,7 @@ public final class RecordLocks: Sendable {
     /// mapping): requests that read a mapping before then read it again, and cached mappings
     /// from before are dropped.
     public func mappingsChanged() {
-        state.withLock { $0.epoch += 1 }
+        state.withLock { $0.changed(nil) }
     }
 
     /// Holds a record that is being created, before its mapping can be read by anyone, so that
@@ -124,7 +160,7 @@ public final class RecordLocks: Sendable {
 
     private func finishMoving(_ record: Int64, changesMappings: Bool = true) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            if changesMappings { state.epoch += 1 }
+            if changesMappings { state.changed(record) }
             let waiters = state.records[record]?.waiters ?? []
             state.records[record] = nil
             return waiters

@@ -2,10 +2,12 @@ import Synchronization
 
 /// Recently used mappings in memory, so that a request for a hot key reads no SQLite for its
 /// route. It cannot serve a stale shard: every entry carries the mapping epoch it was read at
-/// (``RecordLocks/epoch``), every path that re-points or removes a mapping advances the epoch
-/// (moves, `updateShardMapping`, `setShardMapping` of a mapped key, `deleteShardMapping`, a
-/// failed first write, `clearAllMappings`, `flush`), and an entry from an older epoch is a miss.
-/// New mappings need no invalidation. When full, an eighth of the entries is dropped.
+/// (``RecordLocks/epoch``), every path that re-points or removes a mapping notes the change of
+/// its record in ``RecordLocks`` (moves, rebalance batches, `updateShardMapping`,
+/// `setShardMapping` of a mapped key, `deleteShardMapping`, a failed first write) or of every
+/// record (`clearAllMappings`, `flush`), and an entry whose record changed after its epoch is a
+/// miss. Moving some records leaves the others' entries valid. New mappings need no
+/// invalidation. When full, an eighth of the entries is dropped.
 final class MappingCache: Sendable {
     private struct Entry {
         let record: Int64
@@ -16,18 +18,20 @@ final class MappingCache: Sendable {
     /// How many keys it holds at most.
     let capacity: Int
     private let entries = Mutex<[String: Entry]>([:])
+    /// Which records changed since an entry was read.
+    private let locks: RecordLocks
 
-    init(capacity: Int) {
+    init(capacity: Int, locks: RecordLocks) {
         self.capacity = capacity
+        self.locks = locks
     }
 
-    /// The record of `key` as cached at `epoch`, or nil.
-    func record(forKey key: String, epoch: UInt64) -> (id: Int64, shard: String)? {
-        guard capacity > 0 else { return nil }
-        return entries.withLock { entries in
-            guard let entry = entries[key], entry.epoch == epoch else { return nil }
-            return (entry.record, entry.shard)
-        }
+    /// The record of `key` when its cached mapping has not changed since it was read, or nil.
+    func record(forKey key: String) -> (id: Int64, shard: String)? {
+        guard capacity > 0, let entry = entries.withLock({ $0[key] }),
+            locks.isCurrent(entry.record, readAt: entry.epoch)
+        else { return nil }
+        return (entry.record, entry.shard)
     }
 
     /// Remembers `key`'s record, read from the store at `epoch`.

@@ -54,10 +54,12 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 var keys: [DatabaseValue: Int64] = [:]
-                let statement = try db.cachedStatement(sql: "SELECT key FROM lookup_key WHERE record_id = ?")
-                for record in records {
-                    for key in try DatabaseValue.fetchAll(statement, arguments: [record]) { keys[key] = record }
-                }
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT key, record_id FROM lookup_key WHERE record_id IN (SELECT value FROM json_each(?))",
+                    arguments: [Self.json(records)]
+                )
+                while let row = try rows.next() { keys[row[0]] = row[1] }
                 return keys
             }
         }
@@ -84,17 +86,20 @@ extension MappingStore {
         drain: [String],
         tolerance: Double,
         moves: [RebalancePlanner.Move],
-        unmappedRows: Int
+        unmappedRows: Int,
+        automatic: Bool
     ) throws -> Int64 {
         try guarded {
             try pool.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO rebalance_plan (created_at, strategy, state, drain, tolerance, records, unmapped_rows)
-                        VALUES (?, ?, 'planned', ?, ?, ?, ?)
+                        INSERT INTO rebalance_plan
+                            (created_at, strategy, state, drain, tolerance, records, unmapped_rows, automatic)
+                        VALUES (?, ?, 'planned', ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         Self.nowMilliseconds(), strategy, Self.json(drain), tolerance, moves.count, unmappedRows,
+                        automatic,
                     ]
                 )
                 let planID = db.lastInsertedRowID
@@ -206,6 +211,23 @@ extension MappingStore {
                     arguments: [planID, pair[0] as String, pair[1] as String, limit]
                 )
                 return (pair[0], pair[1], records)
+            }
+        }
+    }
+
+    /// Up to `limit` records a plan still has to move off `shard`, in record order.
+    func pendingRecords(ofPlan planID: Int64, from shard: String, limit: Int) throws -> [Int64] {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT record_id FROM rebalance_move
+                        WHERE plan_id = ? AND state = 'pending' AND from_shard = ?
+                        ORDER BY record_id LIMIT ?
+                        """,
+                    arguments: [planID, shard, limit]
+                )
             }
         }
     }
@@ -344,7 +366,8 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 let columns = """
-                    id, state, records, records_moved, rows_moved, skipped, running_milliseconds, rows_per_second, errors
+                    id, state, records, records_moved, rows_moved, skipped, running_milliseconds, rows_per_second, errors,
+                    automatic
                     """
                 let row =
                     if let planID {
@@ -369,7 +392,8 @@ extension MappingStore {
                     skipped: row[5],
                     runningMilliseconds: row[6],
                     throttle: row[7],
-                    errors: (try? JSONDecoder().decode([String].self, from: Data((row[8] as String).utf8))) ?? []
+                    errors: (try? JSONDecoder().decode([String].self, from: Data((row[8] as String).utf8))) ?? [],
+                    automatic: row[9]
                 )
             }
         }

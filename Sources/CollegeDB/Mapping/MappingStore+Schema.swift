@@ -117,6 +117,9 @@ extension MappingStore {
                     """
             )
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: "ALTER TABLE rebalance_plan ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

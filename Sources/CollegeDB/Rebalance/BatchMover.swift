@@ -8,6 +8,8 @@ struct BatchMover: Sendable {
     /// Table to owning column, beyond the default (tables whose primary key is `id`).
     let ownership: [String: String]
     let killPoint: TestKillPoint
+    /// The plain text of the plan's keys, to find their rows by.
+    let keyTexts: KeyTextCache
 
     /// What one batch did.
     struct Outcome: Sendable {
@@ -40,7 +42,8 @@ struct BatchMover: Sendable {
         guard !moving.isEmpty else { return outcome }
         let keys = try store.storedKeys(ofRecords: moving)
         let tables = try source.owningTables(only: nil, ownership: ownership)
-        let (plan, _) = try source.rows(ofKeys: keys, codec: store.keyCodec, tables: tables)
+        let texts = try keyTexts.texts(of: keys.keys, on: source, tables: tables)
+        let plan = try source.rows(ofKeyTexts: texts, tables: tables)
         let moveID = try store.beginBatchMove(
             planID: planID,
             records: moving,

@@ -103,7 +103,7 @@ struct RebalanceJob: Sendable {
         while let records = pending.popLast() {
             do {
                 let outcome = try await locks.moving(all: records) {
-                    try await BlockingWork.runLong {
+                    try await BlockingWork.runBackground {
                         try mover.move(planID: planID, records: records, from: source, to: target)
                     }
                 }

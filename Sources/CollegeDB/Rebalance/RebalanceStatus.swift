@@ -31,6 +31,8 @@ public struct RebalanceStatus: Sendable, Hashable {
     public var throttle: Double?
     /// The most recent errors (at most 100).
     public var errors: [String]
+    /// Whether the engine planned it by itself (``AutoRebalancePolicy``).
+    public var automatic: Bool
 
     /// Rows moved per second of running.
     public var rowsPerSecond: Double {

@@ -46,6 +46,16 @@ extension CollegeDB {
     ) async throws -> RebalancePlanSummary {
         guard tolerance >= 1, tolerance.isFinite else { throw CollegeDBError.invalidParams("tolerance: must be >= 1") }
         guard (maxMoves ?? 0) >= 0 else { throw CollegeDBError.invalidParams("maxMoves: must be >= 0") }
+        let planned = try await planMoves(maxMoves: maxMoves, drain: drain, tolerance: tolerance)
+        return try await persist(planned, drain: drain, tolerance: tolerance, automatic: false)
+    }
+
+    /// The moves a plan would hold, and the rows found without a mapping; changes nothing.
+    func planMoves(
+        maxMoves: Int?,
+        drain: [String],
+        tolerance: Double
+    ) async throws -> (moves: [RebalancePlanner.Move], unmappedRows: Int) {
         let registry = coordinator.registry
         for shard in drain { _ = try registry.database(named: shard) }
         let drained = Set(drain).union(coordinator.draining.withLock { $0 })
@@ -57,11 +67,9 @@ extension CollegeDB {
         let store = mappingStore
         let ownership = await coordinator.configuration.ownership
         let limit = maxMoves ?? Int.max
-        let planID = try await BlockingWork.runLong {
-            var moves: [RebalancePlanner.Move] = []
-            var unmappedRows = 0
-            if strategy == .hash {
-                (moves, unmappedRows) = try Self.planByRendezvous(
+        return try await BlockingWork.runLong {
+            guard strategy != .hash else {
+                return try Self.planByRendezvous(
                     shards: registry.shards,
                     drained: drained,
                     receivers: receivers,
@@ -69,28 +77,44 @@ extension CollegeDB {
                     ownership: ownership,
                     limit: limit
                 )
-            } else {
-                let pairs = RebalancePlanner.countMoves(
-                    counts: try store.recordCounts(),
-                    receivers: receivers.map(\.name),
-                    drained: drained,
-                    tolerance: tolerance,
-                    maxMoves: limit
-                )
-                for (from, pairsFrom) in Dictionary(grouping: pairs, by: \.from) {
-                    var targets = pairsFrom.flatMap { Array(repeating: $0.to, count: $0.records) }[...]
-                    try store.forEachRecord(onShard: from) { record, _ in
-                        guard let target = targets.popFirst() else { return }
-                        moves.append(RebalancePlanner.Move(record: record, from: from, to: target))
-                    }
+            }
+            var moves: [RebalancePlanner.Move] = []
+            let pairs = RebalancePlanner.countMoves(
+                counts: try store.recordCounts(),
+                receivers: receivers.map(\.name),
+                drained: drained,
+                tolerance: tolerance,
+                maxMoves: limit
+            )
+            for (from, pairsFrom) in Dictionary(grouping: pairs, by: \.from) {
+                var targets = pairsFrom.flatMap { Array(repeating: $0.to, count: $0.records) }[...]
+                try store.forEachRecord(onShard: from) { record, _ in
+                    guard let target = targets.popFirst() else { return }
+                    moves.append(RebalancePlanner.Move(record: record, from: from, to: target))
                 }
             }
-            return try store.createPlan(
+            return (moves, 0)
+        }
+    }
+
+    /// Persists planned moves as a new plan (its drained shards take no new keys from now on)
+    /// and returns the plan's summary.
+    func persist(
+        _ planned: (moves: [RebalancePlanner.Move], unmappedRows: Int),
+        drain: [String],
+        tolerance: Double,
+        automatic: Bool
+    ) async throws -> RebalancePlanSummary {
+        let strategy = coordinator.policy.strategy.write
+        let store = mappingStore
+        let planID = try await BlockingWork.runLong {
+            try store.createPlan(
                 strategy: strategy.rawValue,
                 drain: drain,
                 tolerance: tolerance,
-                moves: moves,
-                unmappedRows: unmappedRows
+                moves: planned.moves,
+                unmappedRows: planned.unmappedRows,
+                automatic: automatic
             )
         }
         coordinator.draining.withLock { $0.formUnion(drain) }
@@ -99,7 +123,7 @@ extension CollegeDB {
             "rebalance planned",
             metadata: [
                 "plan": "\(planID)", "moves": "\(summary.moves)", "drain": "\(drain.joined(separator: ","))",
-                "unmappedRows": "\(summary.unmappedRows)",
+                "unmappedRows": "\(summary.unmappedRows)", "automatic": "\(automatic)",
             ]
         )
         return summary
@@ -241,13 +265,14 @@ extension CollegeDB {
                     continue
                 }
                 let tables = try shard.owningTables(only: nil, ownership: ownership)
-                let found = try shard.rows(
-                    ofKeys: try store.storedKeys(ofRecords: records),
-                    codec: store.keyCodec,
+                let keys = try store.storedKeys(ofRecords: records)
+                let texts = try KeyTextCache(store: store, planID: planID).texts(
+                    of: keys.keys,
+                    on: shard,
                     tables: tables
                 )
                 result.records += records.count
-                result.rows += found.plan.rowCount
+                result.rows += try shard.rows(ofKeyTexts: texts, tables: tables).rowCount
             }
             return result
         }
@@ -300,7 +325,7 @@ extension CollegeDB {
 
     /// Marks the plan running and starts its job; false (and the plan back in its `previous`
     /// state) when a rebalance job runs already.
-    private func startRebalanceJob(planID: Int64, throttle: Double?, previous: RebalanceState) async throws -> Bool {
+    func startRebalanceJob(planID: Int64, throttle: Double?, previous: RebalanceState) async throws -> Bool {
         let coordinator = self.coordinator
         let store = mappingStore
         try await BlockingWork.run { try store.setPlanState(planID, .running, rowsPerSecond: .some(throttle)) }
@@ -312,7 +337,8 @@ extension CollegeDB {
             mover: BatchMover(
                 store: mappingStore,
                 ownership: await coordinator.configuration.ownership,
-                killPoint: .fromEnvironment
+                killPoint: .fromEnvironment,
+                keyTexts: KeyTextCache(store: mappingStore, planID: planID)
             ),
             throttle: throttle,
             logger: logger

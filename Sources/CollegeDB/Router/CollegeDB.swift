@@ -23,7 +23,7 @@ public final class CollegeDB: Sendable {
         mappingCacheCapacity: Int,
         logger: Logger
     ) {
-        mappingCache = MappingCache(capacity: mappingCacheCapacity)
+        mappingCache = MappingCache(capacity: mappingCacheCapacity, locks: coordinator.locks)
         self.coordinator = coordinator
         self.mappingStore = mappingStore
         self.directoryLock = directoryLock
@@ -202,7 +202,7 @@ public final class CollegeDB: Sendable {
         try Self.validate(key: key)
         let locks = coordinator.locks
         let epoch = locks.epoch
-        guard let record = mappingCache.record(forKey: key, epoch: epoch),
+        guard let record = mappingCache.record(forKey: key),
             case .entered = locks.enter(record.id, readAt: epoch)
         else { return false }
         do {
@@ -242,7 +242,7 @@ public final class CollegeDB: Sendable {
         while true {
             let epoch = locks.epoch
             let found =
-                cachedOnly ? mappingCache.record(forKey: key, epoch: epoch) : try record(forKey: key, epoch: epoch)
+                cachedOnly ? mappingCache.record(forKey: key) : try record(forKey: key, epoch: epoch)
             guard let record = found else { return .unmapped }
             switch locks.enter(record.id, readAt: epoch) {
             case .stale:
@@ -313,7 +313,7 @@ public final class CollegeDB: Sendable {
     /// The record `key` belongs to as of mapping epoch `epoch`: from the cache, else from the
     /// store (and then cached). Blocks on SQLite on a miss.
     func record(forKey key: String, epoch: UInt64) throws -> (id: Int64, shard: String)? {
-        if let cached = mappingCache.record(forKey: key, epoch: epoch) { return cached }
+        if let cached = mappingCache.record(forKey: key) { return cached }
         guard let record = try mappingStore.record(forKey: key) else { return nil }
         mappingCache.remember(key: key, record: record.id, shard: record.shard, epoch: epoch)
         return record
@@ -322,7 +322,7 @@ public final class CollegeDB: Sendable {
     /// `record(forKey:epoch:)` without blocking the caller: a cache hit answers at once, a miss
     /// reads the store on a blocking-work thread.
     private func cachedRecord(forKey key: String, epoch: UInt64) async throws -> (id: Int64, shard: String)? {
-        if let cached = mappingCache.record(forKey: key, epoch: epoch) { return cached }
+        if let cached = mappingCache.record(forKey: key) { return cached }
         return try await BlockingWork.run { try self.record(forKey: key, epoch: epoch) }
     }
 

@@ -1,18 +1,22 @@
 import Foundation
 import GRDB
 
-/// The shard's part in moving many records at once: finding their rows with one pass over each
-/// owning table, and reading the key of every row for planning.
+/// The shard's part in moving many records at once: finding their rows by key, and reading the
+/// key of every row for planning.
 extension ShardDatabase {
-    /// Calls `body` with every distinct owning-column value of `tables`, as text, from one
-    /// snapshot of the shard.
-    func forEachOwnerKey(tables: [(table: String, column: String)], _ body: (String) throws -> Void) throws {
+    /// Calls `body` with every owning-column value of `tables`, as text, from one snapshot of the
+    /// shard: each distinct value once per table, or (not `distinct`, cheaper) once per row.
+    func forEachOwnerKey(
+        tables: [(table: String, column: String)],
+        distinct: Bool = true,
+        _ body: (String) throws -> Void
+    ) throws {
         try pool.read { db in
             for (table, column) in tables {
                 let cursor = try String.fetchCursor(
                     db,
                     sql: """
-                        SELECT DISTINCT CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
+                        SELECT \(distinct ? "DISTINCT" : "") CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
                         WHERE \(column.quotedIdentifier) IS NOT NULL
                         """
                 )
@@ -21,50 +25,38 @@ extension ShardDatabase {
         }
     }
 
-    /// The rowids of the rows of `tables` whose owning value is one of `keys` (stored forms, as
-    /// `codec` makes them, mapped to their record), and how many rows each record has.
+    /// The rowids of the rows of `tables` whose owning value, as text, is one of `texts` (the
+    /// plain text of the keys being moved).
     ///
-    /// Plain keys are looked up with `IN` lists. Digests cannot be looked up, so each table is
-    /// scanned once and each row's owning value digested and matched: one pass per table for
-    /// the whole batch, never one lookup per key.
-    func rows(
-        ofKeys keys: [DatabaseValue: Int64],
-        codec: MappingKeyCodec,
-        tables: [(table: String, column: String)]
-    ) throws -> (plan: MovePlan, rowsByRecord: [Int64: Int]) {
-        try pool.read { db in
-            var rowsByRecord: [Int64: Int] = [:]
-            var planTables: [MovePlan.Table] = []
-            for (table, column) in tables {
-                try Self.refuseWithoutRowID(table, in: db)
-                var rowIDs: [Int64] = []
-                func take(_ row: Row) {
-                    let text: String? = row[1]
-                    guard let text, let record = keys[codec.storedValue(for: text)] else { return }
-                    rowIDs.append(row[0])
-                    rowsByRecord[record, default: 0] += 1
-                }
-                let select =
-                    "SELECT rowid, CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)"
-                if codec.hashesKeys {
-                    let cursor = try Row.fetchCursor(db, sql: select + " WHERE \(column.quotedIdentifier) IS NOT NULL")
-                    while let row = try cursor.next() { take(row) }
-                } else {
-                    let plainKeys = keys.keys.map { $0 }
-                    for chunk in stride(from: 0, to: plainKeys.count, by: 500) {
-                        let part = Array(plainKeys[chunk..<min(chunk + 500, plainKeys.count)])
-                        let cursor = try Row.fetchCursor(
-                            db,
-                            sql: select
-                                + " WHERE \(column.quotedIdentifier) IN (\(Array(repeating: "?", count: part.count).joined(separator: ",")))",
-                            arguments: StatementArguments(part)
-                        )
-                        while let row = try cursor.next() { take(row) }
+    /// Each table is looked up once with `IN` over the texts, so an index on the owning column
+    /// serves. A text that is a canonical integer is also looked up as one, so that columns of
+    /// any affinity holding integers match; a row is taken only when its value reads back as one
+    /// of the texts.
+    func rows(ofKeyTexts texts: Set<String>, tables: [(table: String, column: String)]) throws -> MovePlan {
+        let values: [Any] = texts.flatMap { text -> [Any] in
+            guard let integer = Int64(text), String(integer) == text else { return [text] }
+            return [text, integer]
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: values), as: UTF8.self)
+        return try pool.read { db in
+            MovePlan(
+                tables: try tables.map { table, column in
+                    try Self.refuseWithoutRowID(table, in: db)
+                    var rowIDs: [Int64] = []
+                    let rows = try Row.fetchCursor(
+                        db,
+                        sql: """
+                            SELECT rowid, CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
+                            WHERE \(column.quotedIdentifier) IN (SELECT value FROM json_each(?))
+                            """,
+                        arguments: [json]
+                    )
+                    while let row = try rows.next() {
+                        if let text = row[1] as String?, texts.contains(text) { rowIDs.append(row[0]) }
                     }
+                    return MovePlan.Table(name: table, column: column, sourceRowIDs: rowIDs.sorted())
                 }
-                planTables.append(MovePlan.Table(name: table, column: column, sourceRowIDs: rowIDs.sorted()))
-            }
-            return (MovePlan(tables: planTables), rowsByRecord)
+            )
         }
     }
 

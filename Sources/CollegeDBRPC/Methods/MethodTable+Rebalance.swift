@@ -214,6 +214,7 @@ extension MethodTable {
             ("etaSeconds", status.etaSeconds.map { .double($0.rounded()) } ?? .null),
             ("throttle", status.throttle.map(JSONValue.double) ?? .null),
             ("errors", .array(status.errors.map(JSONValue.string))),
+            ("automatic", .bool(status.automatic)),
         ])
     }
 

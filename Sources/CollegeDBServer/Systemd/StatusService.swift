@@ -21,7 +21,8 @@ public struct StatusService: Service {
     }
 
     /// A one-line summary, such as `3 shards, 1200 keys, 4 connections`, and a running
-    /// rebalance's progress, such as `; rebalance 2: 40% (800/2000 records), 5100 rows/s`.
+    /// rebalance's progress, such as `; rebalance 2: 40% (800/2000 records), 5100 rows/s` (`automatic rebalance`
+    /// for a plan the engine made by itself).
     public func summary() async -> String {
         let shards = database.coordinator.registry.shards.count
         let keys = (try? await database.shardStatistics().map(\.count).reduce(0, +)).map(String.init) ?? "unknown"
@@ -30,7 +31,7 @@ public struct StatusService: Service {
             let done = job.recordsMoved + job.skipped
             let percent = job.records > 0 ? done * 100 / job.records : 100
             line +=
-                "; rebalance \(job.planID): \(percent)% (\(done)/\(job.records) records), \(Int(job.rowsPerSecond)) rows/s"
+                "; \(job.automatic ? "automatic " : "")rebalance \(job.planID): \(percent)% (\(done)/\(job.records) records), \(Int(job.rowsPerSecond)) rows/s"
         }
         return line
     }

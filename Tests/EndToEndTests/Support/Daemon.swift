@@ -101,6 +101,16 @@ final class Daemon {
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
+    /// Waits until the log holds `text` at least `count` times.
+    func waitForLog(_ text: String, count: Int = 1, seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if log.components(separatedBy: text).count - 1 >= count { return }
+            usleep(20_000)
+        }
+        throw LineSocket.Failure(description: "the log did not show '\(text)' \(count) times within \(seconds) s")
+    }
+
     func connect() throws -> LineSocket { try LineSocket(path: socketPath) }
 
     /// Sends `signal` to the daemon.

@@ -67,6 +67,8 @@ extension CollegeDBClient {
         /// The throttle in force, in rows per second.
         public let throttle: Double?
         public let errors: [String]
+        /// Whether the daemon planned it by itself (`autoRebalance` in its config).
+        public let automatic: Bool
     }
 
     /// What running a plan would do now (`executeRebalance` with `dryRun`).
