@@ -119,6 +119,7 @@ let package = Package(
                 .product(name: "CollegeDBJSON", package: "swift"),
                 .product(name: "UnixSocketAddress", package: "swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ],

@@ -25,6 +25,10 @@ struct CollegeDBBenchmark {
             try await RebalanceBenchmark.run(records: records, seconds: seconds)
             return
         }
+        if arguments.count > 1, arguments[1] == "adoption" {
+            try await AdoptionBenchmark.run(keyCount: option("--keys", in: arguments).flatMap(Int.init) ?? 1_000_000)
+            return
+        }
         if arguments.count > 1, arguments[1] == "mapping" {
             let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 1_000_000
             try await MappingScaleBenchmark.run(
@@ -182,7 +186,7 @@ struct CollegeDBBenchmark {
         process.executableURL = binary
         process.arguments = arguments
         try process.run()
-        for _ in 0..<500 {
+        for _ in 0..<6000 {  // two minutes: a start may adopt a database first
             if (try? LineClient(path: socket)) != nil { return process }
             usleep(20_000)
         }

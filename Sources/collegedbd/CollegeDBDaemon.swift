@@ -35,7 +35,10 @@ struct CollegeDBDaemon: AsyncParsableCommand {
         let logger = Self.bootstrapLogging(level: settings.logLevel)
         let notifier = SystemdNotifier()
 
-        let database = try await CollegeDB.open(settings.database, logger: logger)
+        // Existing databases are adopted here, before the socket listens and READY=1.
+        let database = try await CollegeDB.open(settings.database, logger: logger) { progress in
+            notifier.status(progress)
+        }
         let shardNames = database.coordinator.registry.names
         if settings.database.usesEmbeddedDefault {
             logger.notice(

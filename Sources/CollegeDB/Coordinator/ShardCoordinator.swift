@@ -20,6 +20,9 @@ public actor ShardCoordinator {
     package nonisolated let locks = RecordLocks()
     /// The shards a drain plan keeps from new keys (persisted in the store).
     nonisolated let draining: Mutex<Set<String>>
+    /// The shard whose existing keys an online adoption is mapping: until it ends, keys without
+    /// a mapping are read from it and allocated to it, so that none of its rows is missed.
+    nonisolated let adopting = Mutex<String?>(nil)
 
     init(
         registry: ShardRegistry,
@@ -81,6 +84,9 @@ public actor ShardCoordinator {
     public func readTarget(key: String, kind: StrategyKind) async throws -> ShardDatabase {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
+        if let adopting = adopting.withLock({ $0 }), let shard = try? registry.database(named: adopting) {
+            return shard
+        }
         let selection = ShardSelection(targetRegion: policy.targetRegion)
         let store = self.store
         // Only round-robin needs the persisted position, and only that is worth a hop to SQLite.
@@ -101,6 +107,11 @@ public actor ShardCoordinator {
     func eligibleCandidates() async throws -> [ShardCandidate] {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
+        if let adopting = adopting.withLock({ $0 }),
+            let candidate = registry.candidates.first(where: { $0.name == adopting })
+        {
+            return [candidate]
+        }
         let draining = self.draining.withLock { $0 }
         let open = zip(registry.candidates, registry.shards).filter { !draining.contains($0.0.name) }
         guard !open.isEmpty else {

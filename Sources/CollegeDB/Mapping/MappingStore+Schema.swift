@@ -9,7 +9,8 @@ extension MappingStore {
     /// by `registerShard` (registered 1) and configured shards removed by `unregisterShard`
     /// (registered 0). `move_intent` holds each `reassignShard`, and each batch of a rebalance,
     /// until it is done. `rebalance_plan` and `rebalance_move` hold rebalance plans, their moves
-    /// and their progress; `draining_shard` the shards a drain plan keeps from new keys.
+    /// and their progress; `draining_shard` the shards a drain plan keeps from new keys;
+    /// `shard_adoption` whether each shard's existing rows were adopted (or it never needed it).
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -119,6 +120,29 @@ extension MappingStore {
         }
         migrator.registerMigration("v4") { db in
             try db.execute(sql: "ALTER TABLE rebalance_plan ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0")
+        }
+        migrator.registerMigration("v5") { db in
+            // Shards this store already served are the daemon's own: nothing to adopt there.
+            try db.execute(
+                sql: """
+                    CREATE TABLE shard_adoption (
+                        shard TEXT PRIMARY KEY,
+                        state TEXT NOT NULL CHECK (state IN ('native', 'adopting', 'adopted')),
+                        tables TEXT NOT NULL,
+                        table_index INTEGER NOT NULL DEFAULT 0,
+                        cursor BLOB, -- any type: the last key done, as the shard holds it
+                        keys_seen INTEGER NOT NULL DEFAULT 0,
+                        mappings_created INTEGER NOT NULL DEFAULT 0,
+                        already_mapped INTEGER NOT NULL DEFAULT 0,
+                        conflicts INTEGER NOT NULL DEFAULT 0,
+                        conflict_sample TEXT NOT NULL DEFAULT '[]',
+                        started_at INTEGER NOT NULL,
+                        finished_at INTEGER
+                    ) WITHOUT ROWID;
+                    INSERT INTO shard_adoption (shard, state, tables, started_at, finished_at)
+                        SELECT shard, 'native', '[]', 0, 0 FROM shard_stats;
+                    """
+            )
         }
         return migrator
     }

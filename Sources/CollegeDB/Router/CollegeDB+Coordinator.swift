@@ -29,9 +29,11 @@ extension CollegeDB {
     }
 
     /// Adds a shard at the end of the shard order (a new SQLite file under the data directory
-    /// when `path` is nil). Kept across restarts.
+    /// when `path` is nil). Kept across restarts. An existing file that holds rows in owned
+    /// tables is adopted before this returns (``autoDetectAndMigrate(shard:tables:primaryKeyColumn:dryRun:)``).
     public func registerShard(_ shard: String, path: String? = nil) async throws {
         try await coordinator.register(shard, path: path)
+        try await adoptIfNeeded(shard)
     }
 
     /// Removes a shard from the known shards, keeping its file; refused with `SHARD_NOT_EMPTY`

@@ -2,9 +2,12 @@ extension CollegeDB {
     /// Applies a changed configuration without stopping: new shards are opened and appended;
     /// strategies, regions, weights, priorities, the size limit and the flush permission are
     /// replaced. Returns the names of the shards added. A change that needs a restart is
-    /// refused and nothing changes.
+    /// refused and nothing changes. An added shard whose file holds rows in owned tables is
+    /// adopted before this returns, as at start.
     public func reload(_ configuration: CollegeDBConfiguration) async throws -> [String] {
-        try await coordinator.apply(configuration)
+        let added = try await coordinator.apply(configuration)
+        for shard in added { try await adoptIfNeeded(shard) }
+        return added
     }
 
     /// Stops background jobs after their current step (a running rebalance is left paused and

@@ -35,9 +35,19 @@ public final class CollegeDB: Sendable {
     /// get `SHARD_UNAVAILABLE`) and the others serve.
     /// - Throws: `DATA_DIRECTORY_IN_USE` when another engine has the data directory open;
     ///   `MAPPING_STORE_FAILED` when the mapping store cannot be opened.
+    ///
+    /// A shard whose file holds rows in owned tables and that was never adopted is adopted
+    /// before this returns (every existing key mapped to it; see
+    /// ``integrateExistingDatabase(shard:tables:primaryKeyColumn:dryRun:)``), and so is one whose
+    /// adoption a crash interrupted.
+    /// - Parameters:
+    ///   - configuration: The data directory, shards and policies.
+    ///   - logger: Where the engine logs.
+    ///   - adoptionProgress: Hears a one-line report after each chunk of an adoption.
     public static func open(
         _ configuration: CollegeDBConfiguration,
-        logger: Logger = Logger(label: "collegedb")
+        logger: Logger = Logger(label: "collegedb"),
+        adoptionProgress: @escaping @Sendable (String) -> Void = { _ in }
     )
         async throws -> CollegeDB
     {
@@ -89,6 +99,7 @@ public final class CollegeDB: Sendable {
             logger: logger
         )
         try await database.recoverMoves()
+        try await database.adoptAtOpen(progress: adoptionProgress)
         try await database.resumeRebalancing()
         return database
     }

@@ -17,7 +17,7 @@ public struct MethodTable: Sendable {
     public static let standard: MethodTable = {
         let served =
             keyedMethods + shardMethods + federationMethods + coordinatorMethods + registryMethods + mappingMethods
-            + rebalanceMethods
+            + rebalanceMethods + adoptionMethods
         return MethodTable(served + [discoverMethod(describing: served)])
     }()
 }

@@ -75,7 +75,8 @@ final class Daemon {
     }
 
     private func waitUntilAnswering() throws {
-        let deadline = Date().addingTimeInterval(30)
+        // Long enough for a start that adopts an existing database in a debug build.
+        let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             guard process.isRunning else {
                 throw LineSocket.Failure(description: "collegedbd exited early: \(log)")
@@ -83,14 +84,18 @@ final class Daemon {
             if let socket = try? LineSocket(path: socketPath), (try? socket.call("health")) != nil { return }
             usleep(20_000)
         }
-        throw LineSocket.Failure(description: "collegedbd did not answer within 30 s: \(log)")
+        throw LineSocket.Failure(description: "collegedbd did not answer within 120 s: \(log)")
     }
 
     /// Runs the binary with `arguments` to its end; returns its exit status and standard error.
-    static func runToCompletion(_ arguments: [String]) throws -> (status: Int32, errors: String) {
+    static func runToCompletion(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) throws -> (status: Int32, errors: String) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
         try process.run()

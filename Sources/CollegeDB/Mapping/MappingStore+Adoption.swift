@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+
+/// The store's part in adopting existing databases: the adoption record of each shard (kept
+/// here, never in the user's file), its progress, and the mapping of existing keys in bulk.
+extension MappingStore {
+    /// What the store knows of a shard's adoption.
+    struct AdoptionRecord: Sendable {
+        var state: AdoptionState
+        /// The tables being adopted, in order, with their key columns.
+        var tables: [AdoptedTable]
+        /// Index in `tables` of the table being scanned, and its last key done (typed).
+        var tableIndex: Int
+        var cursor: DatabaseValue
+        var summary: AdoptionSummary
+    }
+
+    /// The adoption record of `shard`, or nil when it has none.
+    func adoption(of shard: String) throws -> AdoptionRecord? {
+        try guarded {
+            try pool.unsafeRead { db in
+                guard
+                    let row = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT state, tables, table_index, cursor, keys_seen, mappings_created, already_mapped,
+                                   conflicts, conflict_sample, started_at, finished_at
+                            FROM shard_adoption WHERE shard = ?
+                            """,
+                        arguments: [shard]
+                    )
+                else { return nil }
+                let tables =
+                    (try? JSONDecoder().decode([AdoptedTable].self, from: Data((row["tables"] as String).utf8))) ?? []
+                let sample =
+                    (try? JSONDecoder().decode(
+                        [AdoptionSummary.Conflict].self,
+                        from: Data((row["conflict_sample"] as String).utf8)
+                    )) ?? []
+                return AdoptionRecord(
+                    state: AdoptionState(rawValue: row["state"]) ?? .adopting,
+                    tables: tables,
+                    tableIndex: row["table_index"],
+                    cursor: row["cursor"],
+                    summary: AdoptionSummary(
+                        shard: shard,
+                        tables: tables.map(\.table),
+                        keysSeen: row["keys_seen"],
+                        mappingsCreated: row["mappings_created"],
+                        alreadyMapped: row["already_mapped"],
+                        conflictCount: row["conflicts"],
+                        conflicts: sample,
+                        startedAt: row["started_at"],
+                        finishedAt: row["finished_at"]
+                    )
+                )
+            }
+        }
+    }
+
+    /// Starts (or restarts from nothing) the adoption of `shard` over `tables`.
+    func beginAdoption(of shard: String, tables: [AdoptedTable]) throws {
+        let text = String(decoding: try JSONEncoder().encode(tables), as: UTF8.self)
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO shard_adoption (shard, state, tables, started_at) VALUES (?, 'adopting', ?, ?)
+                        ON CONFLICT (shard) DO UPDATE SET state = 'adopting', tables = excluded.tables,
+                            table_index = 0, cursor = NULL, keys_seen = 0, mappings_created = 0, already_mapped = 0,
+                            conflicts = 0, conflict_sample = '[]', started_at = excluded.started_at, finished_at = NULL
+                        """,
+                    arguments: [shard, text, Self.nowMilliseconds()]
+                )
+            }
+        }
+    }
+
+    /// Records that `shard` needs no adoption: its file was new or held no owned rows.
+    func markNative(_ shard: String) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO shard_adoption (shard, state, tables, started_at, finished_at)
+                        VALUES (?, 'native', '[]', ?, ?) ON CONFLICT (shard) DO NOTHING
+                        """,
+                    arguments: [shard, Self.nowMilliseconds(), Self.nowMilliseconds()]
+                )
+            }
+        }
+    }
+
+    /// Maps each of `keys` (texts, as found in the shard) to `shard` as a record of its own,
+    /// unless it is mapped already: to `shard` (counted), or elsewhere (a conflict, reported
+    /// with both shards, never re-pointed). The adoption's progress (the table and the last key
+    /// done, when `tableIndex` is given) is saved in the same transaction, so a crash resumes
+    /// after the last whole chunk. With `dryRun`, nothing is written and the counts say what
+    /// would be.
+    func adoptKeys(
+        _ keys: [String],
+        shard: String,
+        tableIndex: Int?,
+        cursor: DatabaseValue,
+        dryRun: Bool
+    ) throws -> AdoptionSummary.Chunk {
+        let body = { (db: Database) throws -> AdoptionSummary.Chunk in
+            var chunk = AdoptionSummary.Chunk()
+            let now = Self.nowMilliseconds()
+            let recordOfKey = try db.cachedStatement(sql: "SELECT record_id FROM lookup_key WHERE key = ?")
+            let shardOfRecord = try db.cachedStatement(sql: "SELECT shard FROM record WHERE id = ?")
+            var insertRecord: Statement?
+            var insertKey: Statement?
+            if !dryRun {
+                // A chunk touches pages all over the key index: keep them in memory (64 MiB for
+                // the writer) rather than spill them to the WAL mid-transaction.
+                try db.execute(sql: "PRAGMA cache_size = -65536")
+                insertRecord = try db.cachedStatement(
+                    sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)"
+                )
+                insertKey = try db.cachedStatement(sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)")
+            }
+            for key in keys {
+                let stored = self.keyCodec.storedValue(for: key)
+                let owner = try Int64.fetchOne(recordOfKey, arguments: [stored]).map {
+                    try String.fetchOne(shardOfRecord, arguments: [$0]) ?? shard
+                }
+                switch owner {
+                case nil:
+                    if let insertRecord, let insertKey {
+                        try insertRecord.execute(arguments: [shard, now, now])
+                        try insertKey.execute(arguments: [stored, db.lastInsertedRowID])
+                    }
+                    chunk.created += 1
+                case shard?:
+                    chunk.alreadyMapped += 1
+                case let other?:
+                    chunk.conflicts.append(.init(key: key, shard: shard, mappedTo: other))
+                }
+            }
+            chunk.keysSeen = keys.count
+            guard !dryRun, let tableIndex else { return chunk }
+            // Progress is saved even for no keys: it moves the adoption to the next table.
+            let sampleJSON = String(decoding: try JSONEncoder().encode(chunk.conflicts), as: UTF8.self)
+            try db.execute(
+                sql: """
+                    UPDATE shard_adoption SET table_index = ?, cursor = ?, keys_seen = keys_seen + ?,
+                        mappings_created = mappings_created + ?, already_mapped = already_mapped + ?,
+                        conflicts = conflicts + ?,
+                        conflict_sample = (
+                            SELECT json_group_array(json(value)) FROM (
+                                SELECT value FROM json_each(conflict_sample)
+                                UNION ALL SELECT value FROM json_each(?) LIMIT \(AdoptionSummary.conflictSampleSize)
+                            )
+                        )
+                    WHERE shard = ?
+                    """,
+                arguments: [
+                    tableIndex, cursor, chunk.keysSeen, chunk.created, chunk.alreadyMapped, chunk.conflicts.count,
+                    sampleJSON, shard,
+                ]
+            )
+            return chunk
+        }
+        return try guarded { try dryRun ? pool.unsafeRead(body) : pool.write(body) }
+    }
+
+    /// Maps each of `keys` to `shard` as a record of its own unless it is mapped already, in
+    /// one transaction, outside any adoption.
+    func mapKeys(_ keys: [String], shard: String) throws -> AdoptionSummary.Chunk {
+        try adoptKeys(keys, shard: shard, tableIndex: nil, cursor: .null, dryRun: false)
+    }
+
+    /// Ends the adoption of `shard`.
+    func finishAdoption(of shard: String) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE shard_adoption SET state = 'adopted', finished_at = ? WHERE shard = ?",
+                    arguments: [Self.nowMilliseconds(), shard]
+                )
+            }
+        }
+    }
+
+    /// Forgets every finished adoption (not the shards recorded as native); returns how many.
+    func clearAdoptions() throws -> Int {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM shard_adoption WHERE state = 'adopted'")
+                return db.changesCount
+            }
+        }
+    }
+
+    /// Forgets `shard`'s adoption and removes every mapping to it; returns the records removed.
+    func forgetAdoption(of shard: String) throws -> Int {
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM shard_adoption WHERE shard = ?", arguments: [shard])
+                try db.execute(sql: "DELETE FROM record WHERE shard = ?", arguments: [shard])
+                return db.changesCount
+            }
+        }
+    }
+}
