@@ -66,15 +66,13 @@ extension ShardDatabase {
 
     /// Copies the planned rows of `source` here in one transaction, creating missing tables
     /// (and their indexes) from the source's schema and journaling each copy under `moveID`.
-    ///
-    /// The source is attached to this shard's writer so that SQLite copies the rows itself
-    /// (`INSERT INTO … SELECT`). Where the table's rowid is its `INTEGER PRIMARY KEY` on both
-    /// sides, a row keeps its rowid and the journal is the plan's rowids; other tables are copied
-    /// row by row, journaling the rowid each copy got.
+    /// The rows are read through the source's own connections and written through this
+    /// shard's. (Copying through an ATTACHed source was faster, but a drain under heavy load
+    /// then answered a client's INSERT with a UNIQUE error on its own row; see the README.)
     func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws {
-        let schemas = try source.pool.unsafeRead { db in
+        let tables = try source.pool.unsafeRead { db in
             try plan.tables.map { table in
-                try String.fetchAll(
+                let schema = try String.fetchAll(
                     db,
                     sql: """
                         SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('table', 'index') AND sql IS NOT NULL
@@ -82,84 +80,38 @@ extension ShardDatabase {
                         """,
                     arguments: [table.name]
                 )
-            }
-        }
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "ATTACH DATABASE ? AS \(Self.attachedSource)", arguments: [source.path])
-            defer { try? db.execute(sql: "DETACH DATABASE \(Self.attachedSource)") }
-            try db.inTransaction {
-                try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
-                try db.execute(
+                let rows = try Row.fetchAll(
+                    db,
                     sql:
-                        "CREATE TABLE IF NOT EXISTS main.\(Self.journalTable) (move_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL)"
+                        "SELECT * FROM \(table.name.quotedIdentifier) WHERE rowid IN (\(table.sourceRowIDs.map(String.init).joined(separator: ",")))"
                 )
-                // Every table first: a row's foreign key may name a table copied after it.
-                for (table, schema) in zip(plan.tables, schemas) {
-                    let exists = try Bool.fetchOne(
-                        db,
-                        sql: "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?)",
-                        arguments: [table.name]
-                    )
-                    if exists != true {
-                        for statement in schema { try db.execute(sql: statement) }
-                    }
-                }
-                for table in plan.tables where !table.sourceRowIDs.isEmpty {
-                    try Self.copy(table, moveID: moveID, in: db)
-                }
-                return .commit
+                return (table.name, schema, rows)
             }
         }
-    }
-
-    /// The schema name the source of a copy is attached under.
-    private static let attachedSource = "collegedb_move_source"
-
-    /// Whether the table's rowid is its `INTEGER PRIMARY KEY` column. Read from SQLite, not
-    /// GRDB's schema cache, which a table created in the same transaction can outrun.
-    private static func hasRowIDAlias(_ table: String, in schema: String, _ db: Database) throws -> Bool {
-        let keys = try Row.fetchAll(
-            db,
-            sql: "SELECT upper(type) AS type FROM pragma_table_info(?, ?) WHERE pk > 0",
-            arguments: [table, schema]
-        )
-        return keys.count == 1 && keys[0]["type"] == "INTEGER"
-    }
-
-    /// Copies one table's planned rows from the attached source into `main`, journaled.
-    private static func copy(_ table: MovePlan.Table, moveID: Int64, in db: Database) throws {
-        let name = table.name.quotedIdentifier
-        let source = "\(attachedSource).\(name)"
-        let columns = try String.fetchAll(
-            db,
-            sql: "SELECT name FROM pragma_table_info(?, ?)",
-            arguments: [table.name, attachedSource]
-        ).map(\.quotedIdentifier).joined(separator: ", ")
-        let rowIDs = "SELECT value FROM json_each(?)"
-        let json = "[" + table.sourceRowIDs.map(String.init).joined(separator: ",") + "]"
-        let keepsRowIDs =
-            try hasRowIDAlias(table.name, in: "main", db) && hasRowIDAlias(table.name, in: attachedSource, db)
-        guard keepsRowIDs else {
+        try pool.write { db in
+            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+            try db.execute(
+                sql:
+                    "CREATE TABLE IF NOT EXISTS \(Self.journalTable) (move_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL)"
+            )
+            for (table, schema, _) in tables where try !db.tableExists(table) {
+                for statement in schema { try db.execute(sql: statement) }
+            }
             let journal = try db.cachedStatement(
-                sql: "INSERT INTO main.\(journalTable) (move_id, table_name, row_id) VALUES (?, ?, ?)"
+                sql: "INSERT INTO \(Self.journalTable) (move_id, table_name, row_id) VALUES (?, ?, ?)"
             )
-            let insert = try db.makeStatement(
-                sql: "INSERT INTO main.\(name) (\(columns)) SELECT \(columns) FROM \(source) WHERE rowid = ?"
-            )
-            for rowID in table.sourceRowIDs {
-                try insert.execute(arguments: [rowID])
-                try journal.execute(arguments: [moveID, table.name, db.lastInsertedRowID])
+            for (table, _, rows) in tables {
+                guard let columns = rows.first.map({ Array($0.columnNames) }) else { continue }
+                let insert = try db.makeStatement(
+                    sql:
+                        "INSERT INTO \(table.quotedIdentifier) (\(columns.map(\.quotedIdentifier).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+                )
+                for row in rows {
+                    try insert.execute(arguments: StatementArguments(row.databaseValues))
+                    try journal.execute(arguments: [moveID, table, db.lastInsertedRowID])
+                }
             }
-            return
         }
-        try db.execute(
-            sql: "INSERT INTO main.\(name) (\(columns)) SELECT \(columns) FROM \(source) WHERE rowid IN (\(rowIDs))",
-            arguments: [json]
-        )
-        try db.execute(
-            sql: "INSERT INTO main.\(journalTable) (move_id, table_name, row_id) SELECT ?, ?, value FROM json_each(?)",
-            arguments: [moveID, table.name, json]
-        )
     }
 
     /// Deletes the planned rows here in one transaction (a no-op for rows already gone).
