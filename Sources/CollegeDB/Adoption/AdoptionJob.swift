@@ -44,17 +44,7 @@ struct AdoptionJob: Sendable {
 
     /// What adopting would do now, changing nothing. Holds every distinct key in memory.
     func dryRun() throws -> AdoptionSummary {
-        var summary = AdoptionSummary(
-            shard: shard.name,
-            tables: tables.map(\.table),
-            keysSeen: 0,
-            mappingsCreated: 0,
-            alreadyMapped: 0,
-            conflictCount: 0,
-            conflicts: [],
-            startedAt: MappingStore.nowMilliseconds(),
-            finishedAt: nil
-        )
+        var summary = AdoptionSummary.starting(shard: shard.name, tables: tables.map(\.table))
         // Nothing is written between tables, so a key in several tables is counted once here.
         var seen = Set<String>()
         for (index, table) in tables.enumerated() {

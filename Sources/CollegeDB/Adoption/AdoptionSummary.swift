@@ -35,6 +35,21 @@ public struct AdoptionSummary: Sendable, Hashable {
     public var startedAt: Int64
     public var finishedAt: Int64?
 
+    /// Nothing done yet, from now.
+    static func starting(shard: String, tables: [String]) -> AdoptionSummary {
+        AdoptionSummary(
+            shard: shard,
+            tables: tables,
+            keysSeen: 0,
+            mappingsCreated: 0,
+            alreadyMapped: 0,
+            conflictCount: 0,
+            conflicts: [],
+            startedAt: MappingStore.nowMilliseconds(),
+            finishedAt: nil
+        )
+    }
+
     mutating func add(_ chunk: Chunk) {
         keysSeen += chunk.keysSeen
         mappingsCreated += chunk.created

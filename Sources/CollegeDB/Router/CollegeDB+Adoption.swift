@@ -138,17 +138,7 @@ extension CollegeDB {
             byShard[shard, default: []].append(key)
         }
         let store = mappingStore
-        var summary = AdoptionSummary(
-            shard: shards.joined(separator: ","),
-            tables: [],
-            keysSeen: 0,
-            mappingsCreated: 0,
-            alreadyMapped: 0,
-            conflictCount: 0,
-            conflicts: [],
-            startedAt: MappingStore.nowMilliseconds(),
-            finishedAt: nil
-        )
+        var summary = AdoptionSummary.starting(shard: shards.joined(separator: ","), tables: [])
         for (shard, keys) in byShard.sorted(by: { $0.key < $1.key }) {
             let chunk = try await BlockingWork.runLong { try store.mapKeys(keys, shard: shard) }
             summary.add(chunk)
