@@ -4,6 +4,8 @@ import GRDB
 /// Drop-in adoption of existing SQLite databases: every existing row of a shard's owned tables
 /// becomes reachable by its key, at start (before serving) or online (as a job, while serving),
 /// recorded in the mapping store so that it runs once, and never writing into the file.
+/// Whatever counts or scans a user's table (validation, paging keys, the checks for rows) runs
+/// on the threads for long work: any client may call those, and a table may be large.
 extension CollegeDB {
     static let adoptionJobKind = "adoption"
 
@@ -23,7 +25,7 @@ extension CollegeDB {
     ) async throws -> TableValidation {
         let database = try coordinator.registry.database(named: shard)
         let ownership = await coordinator.configuration.ownership
-        return try await BlockingWork.run {
+        return try await BlockingWork.runLong {
             try database.validate(table: table, keyColumn: primaryKeyColumn, ownership: ownership)
         }
     }
@@ -50,7 +52,7 @@ extension CollegeDB {
         }
         let database = try coordinator.registry.database(named: shard)
         let pageSize = min(limit, 10_000)
-        return try await BlockingWork.run {
+        return try await BlockingWork.runLong {
             var keys: [String] = []
             var last: DatabaseValue?
             var more = false
@@ -152,7 +154,7 @@ extension CollegeDB {
         let database = try coordinator.registry.database(named: shard)
         let store = mappingStore
         let ownership = await coordinator.configuration.ownership
-        return try await BlockingWork.run {
+        return try await BlockingWork.runLong {
             switch try store.adoption(of: shard)?.state {
             case .adopted?, .native?: return false
             case .adopting?: return true
@@ -221,7 +223,7 @@ extension CollegeDB {
             switch record?.state {
             case .adopted?, .native?:
                 continue
-            case nil where try await !BlockingWork.run({ try database.hasOwnedRows(ownership: ownership) }):
+            case nil where try await !BlockingWork.runLong({ try database.hasOwnedRows(ownership: ownership) }):
                 try await BlockingWork.run { try store.markNative(database.name) }
                 continue
             default:
@@ -244,7 +246,7 @@ extension CollegeDB {
     ) async throws -> (tables: [AdoptedTable], skipped: [TableValidation]) {
         let ownership = await coordinator.configuration.ownership
         let logger = self.logger
-        return try await BlockingWork.run {
+        return try await BlockingWork.runLong {
             var tables: [AdoptedTable] = []
             var skipped: [TableValidation] = []
             for table in try only ?? database.userTables() {
