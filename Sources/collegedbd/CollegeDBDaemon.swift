@@ -9,7 +9,8 @@ import ServiceLifecycle
 
 /// `collegedbd`: opens the shards and the mapping store, then serves the wire contract on a
 /// Unix socket (its own, or the one systemd passed) until SIGTERM or SIGINT, finishing in-flight
-/// requests first. Reports to systemd with sd_notify; SIGHUP reloads the config file.
+/// requests first. Reports to systemd with sd_notify; SIGHUP or the `reload` method reloads the
+/// config file.
 @main
 struct CollegeDBDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,7 @@ struct CollegeDBDaemon: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let logger = Self.bootstrapLogging(level: settings.logLevel)
+        let metrics = DaemonMetrics.bootstrap()
         let notifier = SystemdNotifier()
 
         // Existing databases are adopted here, before the socket listens and READY=1.
@@ -59,9 +61,23 @@ struct CollegeDBDaemon: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup.singleton
         let connections = ConnectionCounter()
         let status = StatusService(database: database, connections: connections, notifier: notifier)
+        let reloader = ConfigurationReloader(
+            options: options,
+            activation: activation,
+            database: database,
+            notifier: notifier,
+            status: status,
+            logger: logger
+        )
+        let control = DaemonController(
+            reloader: reloader,
+            metrics: metrics,
+            database: database,
+            connections: connections
+        )
         let server = CollegeDBServer(
             configuration: settings.server,
-            dispatcher: JSONRPCDispatcher(database: database, logger: logger),
+            dispatcher: JSONRPCDispatcher(database: database, methods: .serving(control), logger: logger),
             logger: logger,
             connections: connections,
             notifier: notifier,
@@ -69,17 +85,7 @@ struct CollegeDBDaemon: AsyncParsableCommand {
         ) { notifier.ready(status: await status.summary()) }
         // The server's end ends the daemon; the helpers' ends do not.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(
-                service: ReloadService(
-                    options: options,
-                    activation: activation,
-                    database: database,
-                    notifier: notifier,
-                    status: status,
-                    logger: logger
-                ),
-                successTerminationBehavior: .ignore
-            ),
+            .init(service: ReloadService(reloader: reloader), successTerminationBehavior: .ignore),
             .init(service: server),
             .init(service: status, successTerminationBehavior: .ignore),
             .init(

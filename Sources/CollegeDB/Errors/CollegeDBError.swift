@@ -52,6 +52,9 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public static let internalError = Code("INTERNAL_ERROR")
         /// No rebalance plan has the id given.
         public static let planNotFound = Code("PLAN_NOT_FOUND")
+        /// A reload was refused: the configuration does not parse or asks for what needs a
+        /// restart. The running configuration stays; the message says why.
+        public static let configRefused = Code("CONFIG_REFUSED")
     }
 
     /// What SQLite reported for a failed statement.

@@ -47,7 +47,7 @@ public final class ShardDatabase: Sendable {
         self.name = name
         self.path = path
         self.settings = settings
-        metrics = ShardMetrics(queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
+        metrics = ShardMetrics(shard: name, queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
         opened = Result { () throws(CollegeDBError) in
             do {
                 try FileManager.default.createDirectory(

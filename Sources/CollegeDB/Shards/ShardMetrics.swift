@@ -1,15 +1,20 @@
+import CoreMetrics
 import Synchronization
 
-/// Live counters of one shard, updated without locks by whoever runs a statement there.
+/// Live counters of one shard, updated without locks by whoever runs a statement there, and
+/// each statement's duration as a swift-metrics timer `collegedb_shard_statement_duration_seconds`
+/// (label `shard`) for whatever metrics backend the process bootstrapped.
 public final class ShardMetrics: Sendable {
     private let queries: Atomic<Int>
     private let errors: Atomic<Int>
     private let active = Atomic<Int>(0)
+    private let duration: Timer
 
     /// Starts from the counts kept by an earlier run.
-    init(queries: Int = 0, errors: Int = 0) {
+    init(shard: String, queries: Int = 0, errors: Int = 0) {
         self.queries = Atomic(queries)
         self.errors = Atomic(errors)
+        duration = Timer(label: "collegedb_shard_statement_duration_seconds", dimensions: [("shard", shard)])
     }
 
     public var queryCount: Int { queries.load(ordering: .relaxed) }
@@ -21,7 +26,11 @@ public final class ShardMetrics: Sendable {
     func measure<T>(_ body: () async throws -> T) async rethrows -> T {
         queries.add(1, ordering: .relaxed)
         active.add(1, ordering: .relaxed)
-        defer { active.subtract(1, ordering: .relaxed) }
+        let started = ContinuousClock.now
+        defer {
+            active.subtract(1, ordering: .relaxed)
+            record(since: started)
+        }
         do {
             return try await body()
         } catch {
@@ -40,6 +49,7 @@ public final class ShardMetrics: Sendable {
     /// Ends a use counted with `started`.
     func finished(_ started: ContinuousClock.Instant, failed: Bool) {
         active.subtract(1, ordering: .relaxed)
+        record(since: started)
         if failed { errors.add(1, ordering: .relaxed) }
     }
 
@@ -47,15 +57,25 @@ public final class ShardMetrics: Sendable {
     /// is not counted.
     func measureAttempt<T>(_ body: () throws -> T?) rethrows -> T? {
         active.add(1, ordering: .relaxed)
+        let started = ContinuousClock.now
         defer { active.subtract(1, ordering: .relaxed) }
         do {
             guard let result = try body() else { return nil }
             queries.add(1, ordering: .relaxed)
+            record(since: started)
             return result
         } catch {
             queries.add(1, ordering: .relaxed)
             errors.add(1, ordering: .relaxed)
+            record(since: started)
             throw error
         }
+    }
+
+    private func record(since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        duration.recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        )
     }
 }

@@ -13,11 +13,13 @@ public struct MethodTable: Sendable {
 
     public subscript(name: String) -> RPCMethod? { indexByName[name].map { methods[$0] } }
 
-    /// The contract's methods, `rpc.discover` included.
-    public static let standard: MethodTable = {
-        let served =
-            keyedMethods + shardMethods + federationMethods + coordinatorMethods + registryMethods + mappingMethods
+    /// The engine's methods: every method of the contract that the engine serves by itself.
+    static var engineMethods: [RPCMethod] {
+        keyedMethods + shardMethods + federationMethods + coordinatorMethods + registryMethods + mappingMethods
             + rebalanceMethods + adoptionMethods
-        return MethodTable(served + [discoverMethod(describing: served)])
-    }()
+    }
+
+    /// The engine's methods, `rpc.discover` included: what an engine serves in process, without
+    /// a daemon around it (no `reload`, no `metrics`).
+    public static let standard: MethodTable = MethodTable(engineMethods + [discoverMethod(describing: engineMethods)])
 }

@@ -8,6 +8,7 @@ public struct JSONRPCDispatcher: Sendable {
     public let database: CollegeDB
     public let methods: MethodTable
     let logger: Logger
+    let metrics: RequestMetrics
 
     /// What `respondBlocking` did with a line.
     public enum BlockingOutcome: Sendable {
@@ -22,6 +23,7 @@ public struct JSONRPCDispatcher: Sendable {
         self.database = database
         self.methods = methods
         self.logger = logger
+        metrics = RequestMetrics(methods: methods)
     }
 
     /// What `respondOnEventLoop` did with a line.
@@ -140,8 +142,12 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     private func call(_ request: JSONRPCRequest, context: CallContext) async -> Result<JSONValue, JSONRPCError> {
-        guard let method = methods[request.method] else { return .failure(.methodNotFound(request.method)) }
         let started = ContinuousClock.now
+        guard let method = methods[request.method] else {
+            let outcome = Result<JSONValue, JSONRPCError>.failure(.methodNotFound(request.method))
+            log(request.method, context, since: started, outcome)
+            return outcome
+        }
         let outcome: Result<JSONValue, JSONRPCError>
         do {
             try checkPermission(method, context)
@@ -165,17 +171,23 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     /// One debug line per call with the journal's structured fields: method, shard (for results
-    /// that name one), duration, error code.
+    /// that name one), duration, error code; and the call counted in the metrics.
     private func log(
         _ method: String,
         _ context: CallContext,
         since started: ContinuousClock.Instant,
         _ outcome: Result<JSONValue, JSONRPCError>
     ) {
+        let errorCode: String? =
+            switch outcome {
+            case .success: nil
+            case .failure(let error): error.dataCode ?? String(error.code)
+            }
+        let elapsed = ContinuousClock.now - started
+        metrics.record(method: method, elapsed: elapsed, errorCode: errorCode)
         logger.debug(
             "call",
             metadata: {
-                let elapsed = ContinuousClock.now - started
                 var metadata: Logger.Metadata = [
                     "method": "\(method)",
                     "duration_ms":
@@ -190,8 +202,8 @@ public struct JSONRPCDispatcher: Sendable {
                     if case .string(let shard)? = result["meta"]?["shard"] ?? result["shard"] {
                         metadata["shard"] = "\(shard)"
                     }
-                case .failure(let error):
-                    metadata["error_code"] = "\(error.dataCode ?? String(error.code))"
+                case .failure:
+                    metadata["error_code"] = "\(errorCode ?? "")"
                 }
                 return metadata
             }()

@@ -32,6 +32,7 @@ public enum JSONRPCErrorCodes {
         .dataDirectoryInUse: -32021,
         .resultTooLarge: -32022,
         .planNotFound: -32023,
+        .configRefused: -32024,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

@@ -7,7 +7,14 @@ public struct StatusService: Service {
     let connections: ConnectionCounter
     let notifier: SystemdNotifier
     let interval: Duration
+    /// A line shown after the summary until it is cleared (why the last reload was refused).
+    public let note = StatusNote()
 
+    /// - Parameters:
+    ///   - database: The engine whose shards, records and running rebalance are summarized.
+    ///   - connections: The open client connections.
+    ///   - notifier: Where `STATUS=` goes.
+    ///   - interval: How often `STATUS=` is sent again. The default is 5 seconds.
     public init(
         database: CollegeDB,
         connections: ConnectionCounter,
@@ -22,7 +29,8 @@ public struct StatusService: Service {
 
     /// A one-line summary, such as `3 shards, 1200 keys, 4 connections`, and a running
     /// rebalance's progress, such as `; rebalance 2: 40% (800/2000 records), 5100 rows/s` (`automatic rebalance`
-    /// for a plan the engine made by itself).
+    /// for a plan the engine made by itself), then the note, if any, such as
+    /// `; reload refused: …`.
     public func summary() async -> String {
         let shards = database.coordinator.registry.shards.count
         let keys = (try? await database.shardStatistics().map(\.count).reduce(0, +)).map(String.init) ?? "unknown"
@@ -33,6 +41,7 @@ public struct StatusService: Service {
             line +=
                 "; \(job.automatic ? "automatic " : "")rebalance \(job.planID): \(percent)% (\(done)/\(job.records) records), \(Int(job.rowsPerSecond)) rows/s"
         }
+        if let note = note.current { line += "; \(note)" }
         return line
     }
 

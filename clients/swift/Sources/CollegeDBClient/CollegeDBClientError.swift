@@ -37,6 +37,8 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let resultTooLarge = Code(rawValue: "RESULT_TOO_LARGE")
         /// No rebalance plan has the id given.
         public static let planNotFound = Code(rawValue: "PLAN_NOT_FOUND")
+        /// A `reload` was refused; the running configuration stays and the message says why.
+        public static let configRefused = Code(rawValue: "CONFIG_REFUSED")
         /// This peer may not call the method (or use the daemon at all).
         public static let forbidden = Code(rawValue: "FORBIDDEN")
         /// The daemon's socket could not be reached.
