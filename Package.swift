@@ -116,15 +116,18 @@ let package = Package(
         .testTarget(
             name: "CollegeDBServerTests",
             dependencies: [
-                "CollegeDBServer",
+                "CollegeDBServer", "CollegeDB", "CollegeDBRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "collegedbd", "CollegeDB", "CollegeDBServer",
+                "collegedbd", "CollegeDB", "CollegeDBRPC", "CollegeDBServer",
                 .product(name: "CollegeDBJSON", package: "swift"),
                 .product(name: "UnixSocketAddress", package: "swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

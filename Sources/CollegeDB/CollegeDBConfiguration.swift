@@ -3,13 +3,25 @@ import Logging
 
 /// A shard as configured: its name, its SQLite file, and what the strategies need to know.
 public struct ShardDescriptor: Sendable, Hashable {
+    /// The shard's name, unique among the shards; clients and the mapping store use it.
     public var name: String
-    /// The SQLite file; nil means `DATA_DIR/shards/NAME.sqlite`.
+    /// The SQLite file. The default is nil: `DATA_DIR/shards/NAME.sqlite`.
     public var path: String?
+    /// The shard's share of new keys under `hash` (rendezvous hashing weighs by it). The
+    /// default is 1.
     public var weight: Double
+    /// Where the shard is, for the `location` strategy. The default is nil: no region.
     public var region: Region?
+    /// Among the shards of one region, how strongly `location` prefers this one. The default
+    /// is 1.
     public var priority: Double
 
+    /// - Parameters:
+    ///   - name: The shard's name.
+    ///   - path: The SQLite file; nil (the default) for `DATA_DIR/shards/NAME.sqlite`.
+    ///   - weight: The share of new keys under `hash`. The default is 1.
+    ///   - region: The shard's region for `location`. The default is nil.
+    ///   - priority: The preference within its region for `location`. The default is 1.
     public init(name: String, path: String? = nil, weight: Double = 1, region: Region? = nil, priority: Double = 1) {
         self.name = name
         self.path = path
@@ -25,24 +37,33 @@ public struct ShardDescriptor: Sendable, Hashable {
 
 /// Everything the engine needs to open: where its data lives, its shards, and its policies.
 public struct CollegeDBConfiguration: Sendable {
+    /// Where the mapping store (`mappings.sqlite`), the data directory lock and the default
+    /// shard files (`shards/NAME.sqlite`) live. Required.
     public var dataDirectory: String
-    /// The shards, in shard order. Empty means the embedded default.
+    /// The shards, in shard order. The default is empty: the embedded default
+    /// (``embeddedDefaultShards``).
     public var shards: [ShardDescriptor]
+    /// How a key without a mapping is placed (writes) or routed (reads). The default is `hash`
+    /// for both.
     public var strategy: RoutingStrategy
+    /// The region the `location` strategy routes towards. The default is nil.
     public var targetRegion: Region?
-    /// Shards at or over this many bytes get no new keys.
+    /// Shards at or over this many bytes get no new keys. The default is nil: no limit.
     public var maxDatabaseSize: Int64?
-    /// Keep lookup keys as SHA-256 digests (the default) rather than plain text.
+    /// Whether lookup keys are kept as SHA-256 digests rather than plain text. The default is
+    /// true. A store cannot be opened with the other setting.
     public var hashesKeys: Bool
-    /// Digest keys with HMAC-SHA256 under a secret kept in `DATA_DIR/mapping.key`.
+    /// Whether keys are digested with HMAC-SHA256 under a secret kept in `DATA_DIR/mapping.key`
+    /// (made on first use, mode 0600) instead of plain SHA-256. The default is false.
     public var keyedDigest: Bool
-    /// Let `flush` and `clearAllMappings` run (development only).
+    /// Whether `flush` and `clearAllMappings` may run (development only). The default is false.
     public var allowsFlush: Bool
-    /// For `reassignShard`: table to the column holding the key (`posts` to `user_id`), beyond
-    /// the default of every table whose primary key is `id`.
+    /// For moves and rebalancing: table to the column holding the key (`posts` to `user_id`),
+    /// beyond every table whose primary key is `id`. The default is empty.
     public var ownership: [String: String]
     /// How shards run clients' statements: the statement policy, the time limit, the lanes.
-    /// The default is ``ShardSettings/init(policy:statementTimeout:quickBudget:quickReaders:slowReaders:queueLimit:slowQueueLimit:maximumValueBytes:)``'s.
+    /// The default is `ShardSettings()`: durable commits, a 5-second statement limit, the
+    /// default statement policy and lanes.
     public var shardSettings: ShardSettings
     /// How many keys' mappings are kept in memory; 0 turns the cache off. The default is
     /// 100,000.
@@ -51,6 +72,19 @@ public struct CollegeDBConfiguration: Sendable {
     /// default is nil: never.
     public var autoRebalance: AutoRebalancePolicy?
 
+    /// - Parameters:
+    ///   - dataDirectory: Where the mapping store and the default shard files live.
+    ///   - shards: The shards, in shard order. The default is empty: the embedded default.
+    ///   - strategy: Placement and routing of unmapped keys. The default is `hash`.
+    ///   - targetRegion: The region `location` routes towards. The default is nil.
+    ///   - maxDatabaseSize: Shards at or over this many bytes get no new keys. The default is nil.
+    ///   - hashesKeys: Keep keys as SHA-256 digests. The default is true.
+    ///   - keyedDigest: Use HMAC-SHA256 under a secret in the data directory. The default is false.
+    ///   - allowsFlush: Let `flush` and `clearAllMappings` run. The default is false.
+    ///   - ownership: Table to the column holding the key, for moves. The default is empty.
+    ///   - shardSettings: How shards run clients' statements. The default is `ShardSettings()`.
+    ///   - mappingCacheCapacity: Mappings kept in memory. The default is 100,000.
+    ///   - autoRebalance: When the engine rebalances by itself. The default is nil: never.
     public init(
         dataDirectory: String,
         shards: [ShardDescriptor] = [],

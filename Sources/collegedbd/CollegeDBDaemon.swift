@@ -16,6 +16,22 @@ struct CollegeDBDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collegedbd",
         abstract: "Shards SQL by key across SQLite databases; serves JSON-RPC 2.0 on a Unix socket.",
+        discussion: """
+            collegedbd routes each call to the shard that holds its key: the mapping store (a SQLite \
+            file in the data directory) remembers each key's shard; a key seen for the first time is \
+            placed by the write strategy. Clients send one JSON-RPC 2.0 request per line on the Unix \
+            socket (collegedb(1) is the shell client); the methods are listed by rpc.discover and \
+            described in /usr/share/doc/collegedbd/protocol.md.
+
+            With no shard configured, it starts on three SQLite shards (db-1, db-2, db-3) under the \
+            data directory. Flags override the config file (JSON, described in the README).
+
+            Under systemd it serves the socket systemd passes (FileDescriptorName=collegedb), reports \
+            READY=1 and STATUS= with sd_notify and pets the watchdog. SIGTERM or SIGINT stops it \
+            after answering what each connection sent; SIGHUP, or the reload method (what \
+            systemctl reload uses), reads the config file again. Exit status: 0 after a clean \
+            stop, 64 for a configuration it refuses to start with, 1 for other failures.
+            """,
         version: CollegeDB.version
     )
 

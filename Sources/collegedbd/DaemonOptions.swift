@@ -1,4 +1,6 @@
 import ArgumentParser
+import CollegeDB
+import Logging
 
 /// The daemon's command line. Every setting can also come from the config file; a flag wins.
 struct DaemonOptions: ParsableArguments {
@@ -26,14 +28,14 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("shard"), help: "A shard, NAME or NAME=PATH; repeatable, in shard order.")
     var shards: [String] = []
 
-    @Option(help: "hash, round-robin, random or location, for reads and writes.")
-    var strategy: String?
+    @Option(help: "The strategy for reads and writes (default: hash).")
+    var strategy: StrategyKind?
 
     @Option(help: "The strategy for reads (a mixed strategy).")
-    var readStrategy: String?
+    var readStrategy: StrategyKind?
 
     @Option(help: "The strategy for writes (a mixed strategy).")
-    var writeStrategy: String?
+    var writeStrategy: StrategyKind?
 
     @Option(help: "The region the location strategy routes towards.")
     var targetRegion: String?
@@ -62,11 +64,11 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "The longest request line accepted, in bytes (default: 16777216).")
     var maxLineBytes: Int?
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (default: info).")
-    var logLevel: String?
+    @Option(help: "The least severe log messages written (default: info).")
+    var logLevel: Logger.Level?
 
     @Option(help: "full: an acknowledged write survives a power loss (default); normal: a crash of the daemon only.")
-    var durability: String?
+    var durability: ShardSettings.Durability?
 
     @Option(help: "Seconds a statement (or a batch) may run before it is interrupted (default: 5).")
     var statementTimeout: Double?

@@ -51,11 +51,11 @@ struct DaemonSettings: Sendable {
             if let priority { shards[index].priority = priority }
         }
 
-        let plain = try (options.strategy ?? file.strategy).map { try Self.strategy($0, "strategy") } ?? .hash
+        let plain = try options.strategy ?? file.strategy.map { try Self.strategy($0, "strategy") } ?? .hash
         let read =
-            try (options.readStrategy ?? file.readStrategy).map { try Self.strategy($0, "read strategy") } ?? plain
+            try options.readStrategy ?? file.readStrategy.map { try Self.strategy($0, "read strategy") } ?? plain
         let write =
-            try (options.writeStrategy ?? file.writeStrategy).map { try Self.strategy($0, "write strategy") } ?? plain
+            try options.writeStrategy ?? file.writeStrategy.map { try Self.strategy($0, "write strategy") } ?? plain
         let targetRegion = try (options.targetRegion ?? file.targetRegion).map { try Self.region($0, "target region") }
         let maxDatabaseSize = options.maxDatabaseSize ?? file.maxDatabaseSize
         if let maxDatabaseSize, maxDatabaseSize <= 0 {
@@ -99,11 +99,16 @@ struct DaemonSettings: Sendable {
             access: try Self.access(options, file)
         )
 
-        let levelText = options.logLevel ?? file.logLevel ?? "info"
-        guard let level = Logger.Level(rawValue: levelText) else {
-            throw Invalid(description: "log level must be trace, debug, info, notice, warning, error or critical")
-        }
-        logLevel = level
+        logLevel =
+            try options.logLevel
+            ?? file.logLevel.map { text in
+                guard let level = Logger.Level(rawValue: text) else {
+                    throw Invalid(
+                        description: "log level must be trace, debug, info, notice, warning, error or critical"
+                    )
+                }
+                return level
+            } ?? .info
     }
 
     /// The statement policy and time limit: flags over the file.
@@ -111,10 +116,14 @@ struct DaemonSettings: Sendable {
         let timeout = options.statementTimeout ?? file.statementTimeout ?? 5
         guard timeout > 0, timeout.isFinite else { throw Invalid(description: "statement timeout must be positive") }
         let pragmas = options.allowedPragmas.isEmpty ? (file.allowPragmas ?? []) : options.allowedPragmas
-        let durabilityText = options.durability ?? file.durability ?? "full"
-        guard let durability = ShardSettings.Durability(rawValue: durabilityText) else {
-            throw Invalid(description: "durability must be full or normal, got '\(durabilityText)'")
-        }
+        let durability =
+            try options.durability
+            ?? file.durability.map { text in
+                guard let durability = ShardSettings.Durability(rawValue: text) else {
+                    throw Invalid(description: "durability must be full or normal, got '\(text)'")
+                }
+                return durability
+            } ?? .full
         do {
             return ShardSettings(
                 durability: durability,

@@ -4,9 +4,9 @@ import Synchronization
 /// share a record, a move takes it alone. A request that read a record's shard before a move
 /// of that record flipped it sees so (the record changed after the epoch it read at) and reads
 /// the mapping again; moves of other records do not disturb it.
-public final class RecordLocks: Sendable {
+package final class RecordLocks: Sendable {
     /// What `enter` found.
-    public enum Entry: Sendable {
+    package enum Entry: Sendable {
         /// The request holds the record until `leave`.
         case entered
         /// A move finished since the mapping was read: read it again.
@@ -54,18 +54,18 @@ public final class RecordLocks: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
     /// The number of mapping changes so far; read it before reading a mapping.
-    public var epoch: UInt64 { state.withLock { $0.epoch } }
+    package var epoch: UInt64 { state.withLock { $0.epoch } }
 
     /// Whether `record`'s mapping, read at `epoch`, is still what the store says.
-    public func isCurrent(_ record: Int64, readAt epoch: UInt64) -> Bool {
+    package func isCurrent(_ record: Int64, readAt epoch: UInt64) -> Bool {
         state.withLock { $0.isCurrent(record, readAt: epoch) }
     }
 
     /// Lets a request use `record`, whose mapping was read at `epoch`.
-    public func enter(_ record: Int64, readAt epoch: UInt64) -> Entry {
+    package func enter(_ record: Int64, readAt epoch: UInt64) -> Entry {
         state.withLock { state in
             guard state.isCurrent(record, readAt: epoch) else { return .stale }
             if state.records[record]?.moving == true { return .moving }
@@ -75,7 +75,7 @@ public final class RecordLocks: Sendable {
     }
 
     /// Ends a request's use of `record`.
-    public func leave(_ record: Int64) {
+    package func leave(_ record: Int64) {
         let drained = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard var entry = state.records[record] else { return nil }
             entry.active -= 1
@@ -91,7 +91,7 @@ public final class RecordLocks: Sendable {
     }
 
     /// Waits until no move of `record` is under way.
-    public func waitWhileMoving(_ record: Int64) async {
+    package func waitWhileMoving(_ record: Int64) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { state -> Bool in
                 guard state.records[record]?.moving == true else { return true }
@@ -103,7 +103,7 @@ public final class RecordLocks: Sendable {
     }
 
     /// Runs `move` with `record` held alone: new requests wait, requests under way finish first.
-    public func moving<T>(_ record: Int64, _ move: () async throws -> T) async throws -> T {
+    package func moving<T>(_ record: Int64, _ move: () async throws -> T) async throws -> T {
         await claim(record)
         defer { finishMoving(record) }
         return try await move()
@@ -111,7 +111,7 @@ public final class RecordLocks: Sendable {
 
     /// Runs `move` with every one of `records` held alone, as `moving` holds one: claimed in
     /// ascending order, so two movers never wait on each other; requests for other records go on.
-    public func moving<T>(all records: [Int64], _ move: () async throws -> T) async throws -> T {
+    package func moving<T>(all records: [Int64], _ move: () async throws -> T) async throws -> T {
         let ordered = Array(Set(records)).sorted()
         for record in ordered { await claim(record) }
         defer { for record in ordered { finishMoving(record) } }
@@ -142,19 +142,19 @@ public final class RecordLocks: Sendable {
     /// Says that mappings changed outside a move (a re-point without rows, a removal of every
     /// mapping): requests that read a mapping before then read it again, and cached mappings
     /// from before are dropped.
-    public func mappingsChanged() {
+    package func mappingsChanged() {
         state.withLock { $0.changed(nil) }
     }
 
     /// Holds a record that is being created, before its mapping can be read by anyone, so that
     /// its first write runs alone; end with `releaseNew`.
-    public func holdNew(_ record: Int64) {
+    package func holdNew(_ record: Int64) {
         state.withLock { $0.records[record, default: RecordState()].moving = true }
     }
 
     /// Ends `holdNew`. When the record was `removed` again (its first write failed), requests
     /// that read its mapping before then read it again.
-    public func releaseNew(_ record: Int64, removed: Bool) {
+    package func releaseNew(_ record: Int64, removed: Bool) {
         finishMoving(record, changesMappings: removed)
     }
 

@@ -6,7 +6,7 @@ extension ShardCoordinator {
     /// priorities and the routing policy are replaced. What cannot change while running (the
     /// data directory, key hashing, a shard's file, removing a shard) is refused with the
     /// reason, and nothing changes. Returns the names of the shards added.
-    public func apply(_ configuration: CollegeDBConfiguration) async throws -> [String] {
+    package func apply(_ configuration: CollegeDBConfiguration) async throws -> [String] {
         let current = self.configuration
         guard configuration.dataDirectory == current.dataDirectory else {
             throw CollegeDBError.invalidParams("changing the data directory needs a restart")
@@ -29,7 +29,7 @@ extension ShardCoordinator {
 
     /// Adds a shard at the end of the shard order; its SQLite file is created under the data
     /// directory when no path is given.
-    public func register(_ name: String, path: String?) async throws {
+    package func register(_ name: String, path: String?) async throws {
         guard !name.isEmpty else { throw CollegeDBError.invalidParams("shard: must not be empty") }
         guard (try? registry.database(named: name)) == nil else {
             throw CollegeDBError(.shardExists, "a shard named '\(name)' is already known")
@@ -48,7 +48,7 @@ extension ShardCoordinator {
 
     /// Removes a shard from the known shards (its file is kept). Refused with `SHARD_NOT_EMPTY`
     /// while records map to it, unless `force`.
-    public func unregister(_ name: String, force: Bool) async throws {
+    package func unregister(_ name: String, force: Bool) async throws {
         _ = try registry.database(named: name)
         let store = self.store
         let records = try await BlockingWork.run { try store.recordCount(onShard: name) }

@@ -3,17 +3,17 @@ import Synchronization
 
 /// Owns the known shards and allocates unmapped keys. Its state (mappings, per-shard record
 /// counts, the round-robin position) is persisted in the mapping store, so it survives restarts.
-public actor ShardCoordinator {
+package actor ShardCoordinator {
     /// The shards and the routing policy, published for readers on every request path without
     /// an actor hop; only the actor replaces them, always together.
     nonisolated let published: Mutex<(registry: ShardRegistry, policy: RoutingPolicy)>
 
     /// The shards known now, in shard order.
-    public nonisolated var registry: ShardRegistry { published.withLock { $0.registry } }
+    package nonisolated var registry: ShardRegistry { published.withLock { $0.registry } }
     /// The routing policy in force now.
-    public nonisolated var policy: RoutingPolicy { published.withLock { $0.policy } }
+    package nonisolated var policy: RoutingPolicy { published.withLock { $0.policy } }
     /// The configuration in force: the one opened with, or the last applied.
-    public internal(set) var configuration: CollegeDBConfiguration
+    package internal(set) var configuration: CollegeDBConfiguration
     let store: MappingStore
     let logger: Logger
     /// Keeps each record's requests and moves apart.
@@ -39,11 +39,11 @@ public actor ShardCoordinator {
     }
 
     /// Answers once the actor is free: a liveness check for the watchdog.
-    public func ping() {}
+    package func ping() {}
 
     /// The mapping of `key`, created with `kind` when it has none; atomic across racing callers.
     /// `onCreate` sees a new record before its mapping can be read by anyone.
-    public func allocate(
+    package func allocate(
         key: String,
         kind: StrategyKind,
         onCreate: @escaping @Sendable (_ record: Int64) -> Void = { _ in }
@@ -81,7 +81,7 @@ public actor ShardCoordinator {
     }
 
     /// Where a read of the unmapped `key` goes under `kind`; nothing is persisted.
-    public func readTarget(key: String, kind: StrategyKind) async throws -> ShardDatabase {
+    package func readTarget(key: String, kind: StrategyKind) async throws -> ShardDatabase {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
         if let adopting = adopting.withLock({ $0 }), let shard = try? registry.database(named: adopting) {

@@ -18,7 +18,6 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         /// SQLite refused or failed the statement; `sqlite` says why.
         public static let queryFailed = Code("QUERY_FAILED")
         public static let invalidTableName = Code("INVALID_TABLE_NAME")
-        public static let recordNotFound = Code("RECORD_NOT_FOUND")
         public static let shardNotEmpty = Code("SHARD_NOT_EMPTY")
         public static let shardUnavailable = Code("SHARD_UNAVAILABLE")
         public static let noShards = Code("NO_SHARDS")

@@ -53,7 +53,7 @@ extension MappingStore {
     }
 
     /// The moves a crash or a kill left unfinished, oldest first.
-    public func unfinishedMoves() throws -> [MoveIntent] {
+    package func unfinishedMoves() throws -> [MoveIntent] {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchAll(

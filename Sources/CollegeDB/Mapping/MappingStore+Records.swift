@@ -6,7 +6,7 @@ import GRDB
 extension MappingStore {
     /// Maps `key` (and `additionalKeys`) to `shard`: a new record, or the key's record moved.
     /// A key that belongs to another record is a `KEY_CONFLICT`, never silently taken over.
-    public func setMapping(key: String, shard: String, additionalKeys: [String]) throws {
+    package func setMapping(key: String, shard: String, additionalKeys: [String]) throws {
         try guarded {
             try pool.write { db in
                 let now = Self.nowMilliseconds()
@@ -33,7 +33,7 @@ extension MappingStore {
     /// Maps each of `keys` to `shard` as a record of its own, all in one transaction: the way to
     /// load many existing keys at once. A key that is already mapped is a `KEY_CONFLICT`, and
     /// then nothing is imported.
-    public func importMappings(_ keys: [String], shard: String) throws {
+    package func importMappings(_ keys: [String], shard: String) throws {
         try guarded {
             try pool.write { db in
                 let now = Self.nowMilliseconds()
@@ -54,7 +54,7 @@ extension MappingStore {
     }
 
     /// Adds `keys` to the record of `key`; `MAPPING_NOT_FOUND` when `key` is unmapped.
-    public func addLookupKeys(key: String, keys: [String]) throws {
+    package func addLookupKeys(key: String, keys: [String]) throws {
         try guarded {
             try pool.write { db in
                 guard let recordID = try recordID(ofKey: key, in: db) else { throw CollegeDBError.mappingNotFound(key) }
@@ -64,7 +64,7 @@ extension MappingStore {
     }
 
     /// Every key of the record of `key`, as stored keys are shown (digests when hashed).
-    public func lookupKeys(ofKey key: String) throws -> [String] {
+    package func lookupKeys(ofKey key: String) throws -> [String] {
         try guarded {
             try pool.unsafeRead { db in
                 guard let recordID = try recordID(ofKey: key, in: db) else { throw CollegeDBError.mappingNotFound(key) }
@@ -80,7 +80,7 @@ extension MappingStore {
     /// Points the whole record of `key` at `shard` (the rows are not moved); returns the shard
     /// it was on. `MAPPING_NOT_FOUND` when `key` is unmapped.
     @discardableResult
-    public func updateMapping(key: String, shard: String) throws -> String {
+    package func updateMapping(key: String, shard: String) throws -> String {
         try guarded {
             try pool.write { db in
                 guard
@@ -102,7 +102,7 @@ extension MappingStore {
     /// Removes the whole record of `key`; returns how many lookup keys went with it (0 when
     /// `key` was unmapped).
     @discardableResult
-    public func deleteMapping(key: String) throws -> Int {
+    package func deleteMapping(key: String) throws -> Int {
         try guarded {
             try pool.write { db in
                 guard let recordID = try recordID(ofKey: key, in: db) else { return 0 }
@@ -127,7 +127,7 @@ extension MappingStore {
     /// One page of the keys mapped to `shard`, in a stable order, after `cursor`; the next
     /// cursor is nil once the last page is returned. Each page costs O(limit), so paging
     /// through any number of keys is complete and linear.
-    public func keys(
+    package func keys(
         onShard shard: String,
         limit: Int,
         after cursor: KeyCursor?
@@ -155,7 +155,7 @@ extension MappingStore {
 
     /// Deletes every mapping (not the round-robin position or the statistics overrides);
     /// returns how many records were deleted.
-    public func clearMappings() throws -> Int {
+    package func clearMappings() throws -> Int {
         try guarded {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM lookup_key")

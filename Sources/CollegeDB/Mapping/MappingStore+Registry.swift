@@ -12,7 +12,7 @@ extension MappingStore {
     }
 
     /// Every registration, in the order made.
-    public func shardRegistrations() throws -> [ShardRegistration] {
+    package func shardRegistrations() throws -> [ShardRegistration] {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchAll(db, sql: "SELECT name, path, registered FROM shard_registry ORDER BY position").map {
@@ -23,7 +23,7 @@ extension MappingStore {
     }
 
     /// Records that `name` was registered (with its file) or unregistered.
-    public func recordRegistration(_ registration: ShardRegistration) throws {
+    package func recordRegistration(_ registration: ShardRegistration) throws {
         try guarded {
             try pool.write { db in
                 try db.execute(
@@ -39,14 +39,14 @@ extension MappingStore {
     }
 
     /// Forgets what was recorded about `name` (a registered shard that is unregistered again).
-    public func forgetRegistration(of name: String) throws {
+    package func forgetRegistration(of name: String) throws {
         try guarded {
             try pool.write { db in try db.execute(sql: "DELETE FROM shard_registry WHERE name = ?", arguments: [name]) }
         }
     }
 
     /// How many records map to `shard`, counted exactly.
-    public func recordCount(onShard shard: String) throws -> Int64 {
+    package func recordCount(onShard shard: String) throws -> Int64 {
         try guarded {
             try pool.unsafeRead { db in
                 try Int64.fetchOne(db, sql: "SELECT count(*) FROM record WHERE shard = ?", arguments: [shard]) ?? 0
@@ -56,7 +56,7 @@ extension MappingStore {
 
     /// Sets the recorded count of `shard` (an administrator's override), or moves it by
     /// `delta`, never below 0.
-    public func adjustRecordCount(onShard shard: String, to count: Int64? = nil, by delta: Int64 = 0) throws {
+    package func adjustRecordCount(onShard shard: String, to count: Int64? = nil, by delta: Int64 = 0) throws {
         try guarded {
             try pool.write { db in
                 let now = Self.nowMilliseconds()
@@ -73,7 +73,7 @@ extension MappingStore {
     }
 
     /// The query and error counts kept for each shard.
-    public func savedMetrics() throws -> [String: (queries: Int, errors: Int)] {
+    package func savedMetrics() throws -> [String: (queries: Int, errors: Int)] {
         try guarded {
             try pool.unsafeRead { db in
                 let rows = try Row.fetchAll(db, sql: "SELECT shard, query_count, error_count FROM shard_stats")
@@ -83,7 +83,7 @@ extension MappingStore {
     }
 
     /// Keeps the query and error counts of each shard for the next start.
-    public func saveMetrics(_ metrics: [String: (queries: Int, errors: Int)]) throws {
+    package func saveMetrics(_ metrics: [String: (queries: Int, errors: Int)]) throws {
         try guarded {
             try pool.write { db in
                 for (shard, counts) in metrics {

@@ -4,9 +4,9 @@ import GRDB
 /// The persistent map from lookup keys to shards, in its own SQLite database, together with the
 /// coordinator's persisted state (round-robin position, per-shard statistics).
 /// Every method blocks on SQLite: call it off any event loop.
-public final class MappingStore: Sendable {
-    public let path: String
-    public let keyCodec: MappingKeyCodec
+package final class MappingStore: Sendable {
+    package let path: String
+    package let keyCodec: MappingKeyCodec
     let pool: DatabasePool
 
     private static let keyHashingName = "key_hashing"
@@ -14,7 +14,7 @@ public final class MappingStore: Sendable {
 
     /// Opens (creating when missing) the store at `path`. A store made with the other key
     /// hashing setting is refused: its keys could never be found.
-    public init(path: String, keyCodec: MappingKeyCodec) throws {
+    package init(path: String, keyCodec: MappingKeyCodec) throws {
         self.path = path
         self.keyCodec = keyCodec
         do {
@@ -52,7 +52,7 @@ public final class MappingStore: Sendable {
     }
 
     /// The record `key` belongs to and its shard, or nil when the key is unmapped.
-    public func record(forKey key: String) throws -> (id: Int64, shard: String)? {
+    package func record(forKey key: String) throws -> (id: Int64, shard: String)? {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchOne(
@@ -67,7 +67,7 @@ public final class MappingStore: Sendable {
         "SELECT r.id, r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
 
     /// The shard of the record that `key` belongs to, or nil when the key is unmapped.
-    public func shard(forKey key: String) throws -> String? {
+    package func shard(forKey key: String) throws -> String? {
         try guarded {
             try pool.unsafeRead { db in
                 try String.fetchOne(
@@ -79,7 +79,7 @@ public final class MappingStore: Sendable {
     }
 
     /// The mapping of the record that `key` belongs to, or nil.
-    public func mapping(forKey key: String) throws -> ShardMapping? {
+    package func mapping(forKey key: String) throws -> ShardMapping? {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchOne(
@@ -98,7 +98,7 @@ public final class MappingStore: Sendable {
     /// Returns the existing mapping of `key`, or creates one on the shard that `choose` picks,
     /// in one write transaction, so racing first writes of one key end on one shard.
     /// `choose` gets the round-robin position and says whether it consumed it.
-    public func allocate(
+    package func allocate(
         key: String,
         choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool),
         onCreate: (_ record: Int64) -> Void = { _ in }
@@ -141,7 +141,7 @@ public final class MappingStore: Sendable {
     }
 
     /// The round-robin position the next allocation will use.
-    public func roundRobinPosition() throws -> Int64 {
+    package func roundRobinPosition() throws -> Int64 {
         try guarded {
             try pool.unsafeRead { db in
                 try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName])
@@ -151,7 +151,7 @@ public final class MappingStore: Sendable {
     }
 
     /// Statistics for each shard that has ever held a record.
-    public func statistics() throws -> [String: ShardStatistics] {
+    package func statistics() throws -> [String: ShardStatistics] {
         try guarded {
             try pool.unsafeRead { db in
                 let rows = try Row.fetchAll(db, sql: "SELECT shard, record_count, last_updated FROM shard_stats")
@@ -166,7 +166,7 @@ public final class MappingStore: Sendable {
 
     /// Deletes every mapping and the coordinator's state; returns how many records were deleted.
     @discardableResult
-    public func clearAll() throws -> Int {
+    package func clearAll() throws -> Int {
         try guarded {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM lookup_key")
@@ -180,12 +180,12 @@ public final class MappingStore: Sendable {
     }
 
     /// Closes every connection; later calls fail.
-    public func close() throws {
+    package func close() throws {
         try pool.close()
     }
 
     /// Whether the store answers a trivial query.
-    public func isHealthy() -> Bool {
+    package func isHealthy() -> Bool {
         (try? pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
     }
 

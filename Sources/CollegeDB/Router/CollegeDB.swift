@@ -3,8 +3,8 @@ import Logging
 /// The sharded database: routes each statement to a shard by key, through the mapping store or,
 /// for an unmapped key, a strategy. Safe to share across tasks; usable in-process.
 public final class CollegeDB: Sendable {
-    public let coordinator: ShardCoordinator
-    public let mappingStore: MappingStore
+    package let coordinator: ShardCoordinator
+    package let mappingStore: MappingStore
     let logger: Logger
     let directoryLock: DataDirectoryLock
     /// Hot mappings in memory; see ``MappingCache`` for why it cannot serve a stale shard.
@@ -33,8 +33,6 @@ public final class CollegeDB: Sendable {
     /// Opens the mapping store and every configured shard (the embedded default when none is),
     /// creating missing files. A shard that cannot be opened is reported unavailable (its keys
     /// get `SHARD_UNAVAILABLE`) and the others serve.
-    /// - Throws: `DATA_DIRECTORY_IN_USE` when another engine has the data directory open;
-    ///   `MAPPING_STORE_FAILED` when the mapping store cannot be opened.
     ///
     /// A shard whose file holds rows in owned tables and that was never adopted is adopted
     /// before this returns (every existing key mapped to it; see
@@ -43,7 +41,12 @@ public final class CollegeDB: Sendable {
     /// - Parameters:
     ///   - configuration: The data directory, shards and policies.
     ///   - logger: Where the engine logs.
-    ///   - adoptionProgress: Hears a one-line report after each chunk of an adoption.
+    ///   - adoptionProgress: Hears a one-line report after each chunk of an adoption. The
+    ///     default ignores them.
+    /// - Returns: The engine, serving. Call ``close()`` when done.
+    /// - Throws: `DATA_DIRECTORY_IN_USE` when another engine has the data directory open;
+    ///   `MAPPING_STORE_FAILED` when the mapping store cannot be opened; `INVALID_PARAMS` for
+    ///   shard names that repeat or are empty.
     public static func open(
         _ configuration: CollegeDBConfiguration,
         logger: Logger = Logger(label: "collegedb"),
@@ -106,7 +109,16 @@ public final class CollegeDB: Sendable {
 
     // MARK: Routed by key
 
-    /// Runs a statement on the key's shard; an unmapped key is allocated first.
+    /// Runs a statement on the key's shard; an unmapped key is allocated first (with the write
+    /// strategy, persisted before the statement runs).
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - statement: One SQL statement and its bindings.
+    ///   - limits: The time limit and cancellation. The default is the shard's statement timeout.
+    /// - Returns: The number of changed rows and the last row id, with no rows.
+    /// - Throws: `CollegeDBError`: `QUERY_FAILED` (with SQLite's codes), `STATEMENT_REFUSED`,
+    ///   `STATEMENT_TIMEOUT`, `SHARD_UNAVAILABLE`, `NO_SHARDS`, `OVERLOADED`, `INVALID_PARAMS`.
     public func run(
         key: String,
         _ statement: SQLStatement,
@@ -118,7 +130,15 @@ public final class CollegeDB: Sendable {
     }
 
     /// Runs a statement on the key's shard and returns all rows. An unmapped key is allocated
-    /// only when SQLite compiles the statement as a write.
+    /// only when SQLite compiles the statement as a write; a read of it routes with the read
+    /// strategy and persists nothing.
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - statement: One SQL statement and its bindings.
+    ///   - limits: The time limit and cancellation. The default is the shard's statement timeout.
+    /// - Returns: Every row, in order, and the statement's changes.
+    /// - Throws: `CollegeDBError`, as ``run(key:_:limits:)`` does, and `RESULT_TOO_LARGE`.
     public func all(
         key: String,
         _ statement: SQLStatement,
@@ -133,7 +153,14 @@ public final class CollegeDB: Sendable {
         )
     }
 
-    /// Like `all`, but reads at most one row.
+    /// Like ``all(key:_:limits:)``, but reads at most one row.
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - statement: One SQL statement and its bindings.
+    ///   - limits: The time limit and cancellation. The default is the shard's statement timeout.
+    /// - Returns: A result holding the first row, or none.
+    /// - Throws: `CollegeDBError`, as ``all(key:_:limits:)`` does.
     public func first(
         key: String,
         _ statement: SQLStatement,
@@ -149,6 +176,14 @@ public final class CollegeDB: Sendable {
     }
 
     /// Runs `statements` on the key's shard in one transaction; an unmapped key is allocated.
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - statements: The statements, run in order; all commit or none does.
+    ///   - limits: The time limit for the whole batch, and cancellation. The default is the
+    ///     shard's statement timeout.
+    /// - Returns: One result per statement.
+    /// - Throws: `CollegeDBError` of the first statement that failed; nothing was committed.
     public func batch(
         key: String,
         _ statements: [SQLStatement],
@@ -164,6 +199,12 @@ public final class CollegeDB: Sendable {
     }
 
     /// Compiles `sql` on the key's shard without running it; never allocates.
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - sql: One SQL statement.
+    /// - Returns: The shard, the parameter count, the result columns and whether it is read-only.
+    /// - Throws: `CollegeDBError`: `QUERY_FAILED` when SQLite cannot compile it, `STATEMENT_REFUSED`.
     public func prepare(key: String, sql: String) async throws -> StatementDescription {
         try Self.validate(key: key)
         var target = try await mappedShard(key: key)

@@ -5,10 +5,10 @@ import Synchronization
 
 /// One shard: a SQLite database in WAL mode.
 ///
-/// Clients' statements run on ``ClientConnection``s the shard owns (a writer and a few readers)
+/// Clients' statements run on `ClientConnection`s the shard owns (a writer and a few readers)
 /// under the ``StatementPolicy`` and the statement time limit; the daemon's own work (moving
 /// rows, sizes, health checks) runs on a GRDB `DatabasePool` of its own. Admission to the
-/// readers and the writer is bounded (``AdmissionGate``): a quick lane whose statements give
+/// readers and the writer is bounded (`AdmissionGate`): a quick lane whose statements give
 /// up after a short budget, a slow lane for the statements that ran past it, and the writer;
 /// each with a bounded line of waiters, and `OVERLOADED` beyond it.
 ///
@@ -127,7 +127,7 @@ public final class ShardDatabase: Sendable {
     /// budget; otherwise returns nil having left nothing behind, and
     /// ``execute(_:rowLimit:limits:)`` should run it. A write runs alone when the writer is
     /// idle, else joins the next group commit and waits for it here (at most
-    /// ``GroupCommitter/maximumBlockedThreads`` threads at once). Blocks on SQLite: call it off
+    /// `GroupCommitter.maximumBlockedThreads` threads at once). Blocks on SQLite: call it off
     /// event loops, except with `onEventLoop`.
     ///
     /// On an event loop pass `onEventLoop`: the statement must then be a read, and its budget is

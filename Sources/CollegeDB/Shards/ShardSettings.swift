@@ -43,6 +43,7 @@ public struct ShardSettings: Sendable {
     /// longest SQL text. The default is 64 MiB.
     public var maximumValueBytes: Int32
 
+    /// Settings with each default stated on its property; name only what differs.
     public init(
         durability: Durability = .full,
         policy: StatementPolicy = try! StatementPolicy(),

@@ -13,7 +13,6 @@ public enum JSONRPCErrorCodes {
         .mappingNotFound: -32002,
         .queryFailed: -32003,
         .invalidTableName: -32004,
-        .recordNotFound: -32005,
         .shardNotEmpty: -32006,
         .shardUnavailable: -32007,
         .noShards: -32008,

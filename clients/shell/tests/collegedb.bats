@@ -25,12 +25,11 @@ teardown_file() {
     run "$COLLEGEDB" --help
     [ "$status" -eq 0 ]
     [[ $output == *"Exit status"* ]]
-    for command in run all first prepare batch run-shard all-shard first-shard run-all-shards all-all-shards \
-        first-all-shards allocate reassign-shard shards register-shard unregister-shard stats update-shard-stats \
-        increment-shard-count decrement-shard-count metadata size create-schema health status flush \
-        get-shard-mapping set-shard-mapping add-lookup-keys get-all-lookup-keys update-shard-mapping \
-        delete-shard-mapping get-keys-for-shard clear-all-mappings discover call federate federate-count analyze \
-        plan moves rebalance rebalance-status cancel-rebalance top; do
+    local commands
+    commands=$("$COLLEGEDB" --list-commands)
+    # Every command the client handles is listed, and every listed one has its help.
+    [ "$(grep -c . <<<"$commands")" -eq "$(grep -cE '^        [a-z-]+\) echo ".*\|.*" ;;$' "$COLLEGEDB")" ]
+    for command in $commands; do
         run "$COLLEGEDB" "$command" --help
         [ "$status" -eq 0 ]
         [[ $output == "Usage: collegedb $command"* ]]
@@ -195,4 +194,16 @@ teardown_file() {
     run tmux -L "cdb-$$" has-session -t top
     [ "$status" -ne 0 ]
     tmux -L "cdb-$$" kill-server 2>/dev/null || true
+}
+
+@test "metrics prints Prometheus text; reload answers once applied" {
+    "$COLLEGEDB" first metrics-key "SELECT 1" >/dev/null
+    run "$COLLEGEDB" metrics
+    [ "$status" -eq 0 ]
+    [[ $output == *"# TYPE collegedb_requests_total counter"* ]]
+    [[ $output == *'collegedb_requests_total{method="first"} '* ]]
+    [[ $output == *'collegedb_shard_up{shard="db-1"} 1.0'* ]]
+    run "$COLLEGEDB" reload
+    [ "$status" -eq 0 ]
+    [[ $output == '{"success":true,"added":[]}' ]]
 }

@@ -21,8 +21,8 @@ extension CollegeDBClient {
     /// Runs a read on every shard; the rows are ordered by `orderBy` (a result column), then
     /// `offset` rows are skipped and at most `limit` kept.
     public func federateQuery(
-        _ sql: String,
-        _ bindings: [SQLValue] = [],
+        sql: String,
+        bindings: [SQLValue] = [],
         orderBy: String? = nil,
         descending: Bool = false,
         limit: Int? = nil,
@@ -54,7 +54,7 @@ extension CollegeDBClient {
     }
 
     /// Runs a statement returning one integer on every shard and sums them.
-    public func federateCount(_ sql: String, _ bindings: [SQLValue] = []) async throws -> FederatedCount {
+    public func federateCount(sql: String, bindings: [SQLValue] = []) async throws -> FederatedCount {
         let result = try await call("federateCount", .array([.string(sql), Self.bindings(bindings)]))
         guard case .integer(let total)? = result["total"], case .array(let entries)? = result["shards"] else {
             throw CollegeDBClientError(.invalidResponse, "federateCount did not return counts")

@@ -2,18 +2,39 @@ import CollegeDBJSON
 
 extension CollegeDBClient {
     /// Runs a statement on the key's shard (allocating an unmapped key).
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - sql: One SQL statement.
+    ///   - bindings: Its positional values. The default is none.
+    /// - Returns: The changes and the last row id.
+    /// - Throws: ``CollegeDBClientError``, such as `QUERY_FAILED` with SQLite's codes.
     @discardableResult
-    public func run(key: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+    public func run(key: String, sql: String, bindings: [SQLValue] = []) async throws -> QueryResult {
         try QueryResult(json: try await call("run", .array([.string(key), .string(sql), Self.bindings(bindings)])))
     }
 
     /// Runs a statement on the key's shard and returns every row.
-    public func all(key: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - sql: One SQL statement.
+    ///   - bindings: Its positional values. The default is none.
+    /// - Returns: The rows and the changes.
+    /// - Throws: ``CollegeDBClientError``.
+    public func all(key: String, sql: String, bindings: [SQLValue] = []) async throws -> QueryResult {
         try QueryResult(json: try await call("all", .array([.string(key), .string(sql), Self.bindings(bindings)])))
     }
 
     /// The first row of a statement on the key's shard, or nil.
-    public func first(key: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> Row? {
+    ///
+    /// - Parameters:
+    ///   - key: The lookup key that routes the call.
+    ///   - sql: One SQL statement.
+    ///   - bindings: Its positional values. The default is none.
+    /// - Returns: The first row, or nil when there is none.
+    /// - Throws: ``CollegeDBClientError``.
+    public func first(key: String, sql: String, bindings: [SQLValue] = []) async throws -> Row? {
         let result = try await call("first", .array([.string(key), .string(sql), Self.bindings(bindings)]))
         return result == .null ? nil : Row(json: result)
     }
@@ -30,19 +51,19 @@ extension CollegeDBClient {
     }
 
     /// Runs a statement on the named shard (`runShard`, or `allShard` for rows).
-    public func runShard(_ shard: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+    public func runShard(shard: String, sql: String, bindings: [SQLValue] = []) async throws -> QueryResult {
         try QueryResult(
             json: try await call("runShard", .array([.string(shard), .string(sql), Self.bindings(bindings)]))
         )
     }
 
-    public func allShard(_ shard: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> QueryResult {
+    public func allShard(shard: String, sql: String, bindings: [SQLValue] = []) async throws -> QueryResult {
         try QueryResult(
             json: try await call("allShard", .array([.string(shard), .string(sql), Self.bindings(bindings)]))
         )
     }
 
-    public func firstShard(_ shard: String, _ sql: String, _ bindings: [SQLValue] = []) async throws -> Row? {
+    public func firstShard(shard: String, sql: String, bindings: [SQLValue] = []) async throws -> Row? {
         let result = try await call("firstShard", .array([.string(shard), .string(sql), Self.bindings(bindings)]))
         return result == .null ? nil : Row(json: result)
     }
@@ -50,29 +71,29 @@ extension CollegeDBClient {
     /// Runs a statement on every shard (`runAllShards`, or `allAllShards` for rows), at most
     /// `batchSize` at once; one entry per shard, in shard order.
     public func runAllShards(
-        _ sql: String,
-        _ bindings: [SQLValue] = [],
+        sql: String,
+        bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [FanOutEntry] {
-        try await queryFanOut("runAllShards", sql, bindings, batchSize: batchSize)
+        try await queryFanOut("runAllShards", sql: sql, bindings: bindings, batchSize: batchSize)
     }
 
     public func allAllShards(
-        _ sql: String,
-        _ bindings: [SQLValue] = [],
+        sql: String,
+        bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [FanOutEntry] {
-        try await queryFanOut("allAllShards", sql, bindings, batchSize: batchSize)
+        try await queryFanOut("allAllShards", sql: sql, bindings: bindings, batchSize: batchSize)
     }
 
     /// Each shard's first row of a statement (nil when it has none), or the error that shard
     /// alone failed with; in shard order.
     public func firstAllShards(
-        _ sql: String,
-        _ bindings: [SQLValue] = [],
+        sql: String,
+        bindings: [SQLValue] = [],
         batchSize: Int = 50
     ) async throws -> [(shard: String, outcome: Result<Row?, CollegeDBClientError>)] {
-        try await fanOut("firstAllShards", sql, bindings, batchSize: batchSize) { entry in
+        try await fanOut("firstAllShards", sql: sql, bindings: bindings, batchSize: batchSize) { entry in
             let row = entry["row"] ?? .null
             return row == .null ? nil : Row(json: row)
         }
@@ -81,13 +102,13 @@ extension CollegeDBClient {
     /// A fan-out whose entries are query results.
     private func queryFanOut(
         _ method: String,
-        _ sql: String,
-        _ bindings: [SQLValue],
+        sql: String,
+        bindings: [SQLValue],
         batchSize: Int
     ) async throws
         -> [FanOutEntry]
     {
-        try await fanOut(method, sql, bindings, batchSize: batchSize) { try QueryResult(json: $0) }
+        try await fanOut(method, sql: sql, bindings: bindings, batchSize: batchSize) { try QueryResult(json: $0) }
             .map { FanOutEntry(shard: $0.shard, outcome: $0.outcome) }
     }
 
@@ -95,8 +116,8 @@ extension CollegeDBClient {
     /// the error that shard alone failed with.
     private func fanOut<Success>(
         _ method: String,
-        _ sql: String,
-        _ bindings: [SQLValue],
+        sql: String,
+        bindings: [SQLValue],
         batchSize: Int,
         success: (JSONValue) throws -> Success
     ) async throws -> [(shard: String, outcome: Result<Success, CollegeDBClientError>)] {

@@ -14,6 +14,11 @@ public final class CollegeDBClient: Sendable {
         ProcessInfo.processInfo.environment["COLLEGEDB_SOCKET"] ?? "/run/collegedb/collegedb.sock"
     }
 
+    /// - Parameters:
+    ///   - socketPath: The daemon's socket. The default is ``defaultSocketPath``.
+    ///   - maximumConnections: Connections the client keeps open at most, at least 1. The
+    ///     default is 8.
+    ///   - timeout: How long a call may take, connecting included. The default is 30 seconds.
     public init(socketPath: String = defaultSocketPath, maximumConnections: Int = 8, timeout: Duration = .seconds(30)) {
         precondition(maximumConnections >= 1, "a client needs at least one connection")
         self.socketPath = socketPath
@@ -21,9 +26,17 @@ public final class CollegeDBClient: Sendable {
         pool = ConnectionPool(path: socketPath, maximumConnections: maximumConnections)
     }
 
-    /// Calls any method with `params` (an array or an object) and returns its result. Throws
-    /// the daemon's error, or a transport error. A request that could not be sent is retried
-    /// once on a fresh connection; one that was sent is never repeated.
+    /// Calls any method with `params` (an array or an object) and returns its result. A
+    /// request that could not be sent is retried once on a fresh connection; one that was sent
+    /// is never repeated.
+    ///
+    /// - Parameters:
+    ///   - method: The method's name, such as `"health"`.
+    ///   - params: An array (by position) or an object (by name). The default is none.
+    ///   - timeout: This call's limit. The default is the client's ``timeout``.
+    /// - Returns: The `result` member of the daemon's answer.
+    /// - Throws: ``CollegeDBClientError``: the daemon's error with its code, or
+    ///   `CONNECTION_FAILED`, `CONNECTION_LOST`, `TIMEOUT`, `INVALID_RESPONSE`.
     public func call(_ method: String, _ params: JSONValue? = nil, timeout: Duration? = nil) async throws -> JSONValue {
         let deadline = ContinuousClock.now + (timeout ?? self.timeout)
         var request: [(String, JSONValue)] = [

@@ -26,6 +26,10 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let flushDisabled = Code(rawValue: "FLUSH_DISABLED")
         public static let requestTooLarge = Code(rawValue: "REQUEST_TOO_LARGE")
         public static let storageFull = Code(rawValue: "STORAGE_FULL")
+        /// A move or an adoption holds what the call needs; try again shortly.
+        public static let migrationInProgress = Code(rawValue: "MIGRATION_IN_PROGRESS")
+        /// The daemon could not read or write its mapping store.
+        public static let mappingStoreFailed = Code(rawValue: "MAPPING_STORE_FAILED")
         /// The daemon was busy and its line of waiting calls full; try again later.
         public static let overloaded = Code(rawValue: "OVERLOADED")
         /// The statement is of a kind the daemon does not run for clients; the message says

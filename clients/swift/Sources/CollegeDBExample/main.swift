@@ -17,8 +17,16 @@ do {
     )
 
     try await client.createSchema("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT, email TEXT)")
-    try await client.run(key: "user:1", "INSERT OR REPLACE INTO users VALUES (?, ?, ?)", [1, "Ann", "ann@example.com"])
-    if let row = try await client.first(key: "user:1", "SELECT id, name, email FROM users WHERE id = ?", [1]) {
+    try await client.run(
+        key: "user:1",
+        sql: "INSERT OR REPLACE INTO users VALUES (?, ?, ?)",
+        bindings: [1, "Ann", "ann@example.com"]
+    )
+    if let row = try await client.first(
+        key: "user:1",
+        sql: "SELECT id, name, email FROM users WHERE id = ?",
+        bindings: [1]
+    ) {
         let user = try row.decode(User.self)
         print("user \(user.id): \(user.name) <\(user.email)>")
     }
@@ -27,7 +35,7 @@ do {
     }
 
     do {
-        try await client.run(key: "user:1", "INSERT INTO users VALUES (1, 'Copy', 'copy@example.com')")
+        try await client.run(key: "user:1", sql: "INSERT INTO users VALUES (1, 'Copy', 'copy@example.com')")
     } catch let error as CollegeDBClientError where error.code == .queryFailed {
         print(
             "a second user 1 is refused: \(error.sqlite?.message ?? error.message) (SQLite \(error.sqlite?.extendedCode ?? 0))"

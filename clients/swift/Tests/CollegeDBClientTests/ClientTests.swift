@@ -18,18 +18,18 @@ import Testing
         let avatar = Data([0, 1, 2, 255])
         let run = try await client.run(
             key: "user:9223372036854775807",
-            "INSERT INTO users VALUES (?, ?, ?, ?)",
-            [.integer(.max), "Ann 😀", .blob(avatar), 1.0]
+            sql: "INSERT INTO users VALUES (?, ?, ?, ?)",
+            bindings: [.integer(.max), "Ann 😀", .blob(avatar), 1.0]
         )
         #expect(run.meta.changes == 1)
-        let row = try #require(try await client.first(key: "user:9223372036854775807", "SELECT * FROM users"))
+        let row = try #require(try await client.first(key: "user:9223372036854775807", sql: "SELECT * FROM users"))
         #expect(try row.decode(User.self) == User(id: .max, name: "Ann 😀", avatar: avatar, score: 1))
         #expect(row["score"] == .real(1.0))
         #expect(row["avatar"] == .blob(avatar))
         #expect(row.columns == ["id", "name", "avatar", "score"])
         let all = try await client.all(
             key: "user:9223372036854775807",
-            "SELECT id, name, NULL AS avatar, score FROM users"
+            sql: "SELECT id, name, NULL AS avatar, score FROM users"
         )
         #expect(try all.decode(User.self).map(\.name) == ["Ann 😀"])
         #expect(all.meta.shard == run.meta.shard)
@@ -45,13 +45,13 @@ import Testing
                     for step in 0..<20 {
                         try await client.run(
                             key: "\(task)",
-                            "INSERT OR REPLACE INTO counters VALUES (?, ?)",
-                            [.integer(Int64(task)), .integer(Int64(step))]
+                            sql: "INSERT OR REPLACE INTO counters VALUES (?, ?)",
+                            bindings: [.integer(Int64(task)), .integer(Int64(step))]
                         )
                         let row = try await client.first(
                             key: "\(task)",
-                            "SELECT n FROM counters WHERE id = ?",
-                            [.integer(Int64(task))]
+                            sql: "SELECT n FROM counters WHERE id = ?",
+                            bindings: [.integer(Int64(task))]
                         )
                         #expect(row?["n"] == .integer(Int64(step)))
                     }
@@ -67,13 +67,13 @@ import Testing
         let daemon = try TestDaemon()
         let client = CollegeDBClient(socketPath: daemon.socketPath, maximumConnections: 4, timeout: .seconds(20))
         try await client.createSchema("CREATE TABLE hits (n INTEGER)")
-        try await client.run(key: "k", "INSERT INTO hits VALUES (0)")
+        try await client.run(key: "k", sql: "INSERT INTO hits VALUES (0)")
         daemon.stop()
         try daemon.start()
         for n in 1...10 {
-            try await client.run(key: "k", "INSERT INTO hits VALUES (?)", [.integer(Int64(n))])
+            try await client.run(key: "k", sql: "INSERT INTO hits VALUES (?)", bindings: [.integer(Int64(n))])
         }
-        let row = try await client.first(key: "k", "SELECT count(*) AS c FROM hits")
+        let row = try await client.first(key: "k", sql: "SELECT count(*) AS c FROM hits")
         #expect(row?["c"] == .integer(11))
 
         // Restarting while calls are under way: each call succeeds, or fails as a lost
@@ -84,7 +84,11 @@ import Testing
                     var errors: [CollegeDBClientError] = []
                     for n in 0..<50 {
                         do {
-                            _ = try await client.first(key: "k", "SELECT ? AS n", [.integer(Int64(worker * 100 + n))])
+                            _ = try await client.first(
+                                key: "k",
+                                sql: "SELECT ? AS n",
+                                bindings: [.integer(Int64(worker * 100 + n))]
+                            )
                         } catch let error as CollegeDBClientError {
                             errors.append(error)
                         }
@@ -105,7 +109,7 @@ import Testing
         let daemon = try TestDaemon()
         let client = CollegeDBClient(socketPath: daemon.socketPath, timeout: .seconds(10))
         try await client.createSchema("CREATE TABLE u (id INTEGER PRIMARY KEY)")
-        try await client.run(key: "1", "INSERT INTO u VALUES (1)")
+        try await client.run(key: "1", sql: "INSERT INTO u VALUES (1)")
         func code(_ body: () async throws -> Void) async -> CollegeDBClientError? {
             do {
                 try await body()
@@ -114,13 +118,13 @@ import Testing
                 return error as? CollegeDBClientError
             }
         }
-        let unique = await code { try await client.run(key: "1", "INSERT INTO u VALUES (1)") }
+        let unique = await code { try await client.run(key: "1", sql: "INSERT INTO u VALUES (1)") }
         #expect(unique?.code == .queryFailed)
         #expect(unique?.sqlite?.extendedCode == 1555)
         #expect(unique?.rpcCode == -32003)
-        #expect(await code { try await client.run(key: "1", "SELECT 1; SELECT 2") }?.code == .invalidParams)
+        #expect(await code { try await client.run(key: "1", sql: "SELECT 1; SELECT 2") }?.code == .invalidParams)
         #expect(await code { _ = try await client.call("noSuchMethod") }?.code == .methodNotFound)
-        #expect(await code { _ = try await client.allShard("nowhere", "SELECT 1") }?.code == .shardNotFound)
+        #expect(await code { _ = try await client.allShard(shard: "nowhere", sql: "SELECT 1") }?.code == .shardNotFound)
         #expect(await code { try await client.addLookupKeys(key: "ghost", keys: ["x"]) }?.code == .mappingNotFound)
         try await client.setShardMapping(key: "a", shard: "db-1")
         #expect(
@@ -150,7 +154,7 @@ import Testing
         let daemon = try TestDaemon()
         let client = CollegeDBClient(socketPath: daemon.socketPath)
         try await client.createSchema("CREATE TABLE t (x INTEGER)", shard: "db-2")
-        let entries = try await client.allAllShards("SELECT count(*) AS n FROM t")
+        let entries = try await client.allAllShards(sql: "SELECT count(*) AS n FROM t")
         #expect(entries.map(\.shard) == ["db-1", "db-2", "db-3"])
         if case .failure(let error) = entries[0].outcome {
             #expect(error.code == .queryFailed)
@@ -171,7 +175,7 @@ import Testing
         #expect(try await client.deleteShardMapping(key: "k2") == 2)
         #expect(try await client.getShardMapping(key: "k1") == nil)
         #expect(try await client.listKnownShards() == ["db-1", "db-2", "db-3"])
-        let firsts = try await client.firstAllShards("SELECT 7 AS seven")
+        let firsts = try await client.firstAllShards(sql: "SELECT 7 AS seven")
         #expect(firsts.map(\.shard) == ["db-1", "db-2", "db-3"])
         #expect(firsts.allSatisfy { (try? $0.outcome.get())??["seven"] == .integer(7) })
         try await client.updateShardStats("db-1", count: 4)

@@ -45,7 +45,7 @@ import Testing
         try await client.unregisterShard("db-3")
 
         let rows = try await client.federateQuery(
-            "SELECT id, name FROM users",
+            sql: "SELECT id, name FROM users",
             orderBy: "id",
             descending: true,
             limit: 3,
@@ -54,7 +54,7 @@ import Testing
         #expect(rows.rows.map { $0["id"] } == [.integer(119), .integer(118), .integer(117)])
         #expect(rows.total == 120)
         #expect(rows.errors.isEmpty && rows.shards == ["db-1", "db-2"])
-        let count = try await client.federateCount("SELECT count(*) FROM posts")
+        let count = try await client.federateCount(sql: "SELECT count(*) FROM posts")
         #expect(count.total == 120)
         #expect(count.shards.map(\.shard) == ["db-1", "db-2"])
         await #expect(throws: CollegeDBClientError.self) {
