@@ -107,30 +107,19 @@ extension MappingStore {
         let body = { (db: Database) throws -> AdoptionSummary.Chunk in
             var chunk = AdoptionSummary.Chunk()
             let now = Self.nowMilliseconds()
-            let recordOfKey = try db.cachedStatement(sql: "SELECT record_id FROM lookup_key WHERE key = ?")
-            let shardOfRecord = try db.cachedStatement(sql: "SELECT shard FROM record WHERE id = ?")
+            let shardOfKey = try db.cachedStatement(sql: Self.shardByKeySQL)
             var insertRecord: Statement?
-            var insertKey: Statement?
             if !dryRun {
                 // A chunk touches pages all over the key index: keep them in memory (64 MiB for
                 // the writer) rather than spill them to the WAL mid-transaction.
                 try db.execute(sql: "PRAGMA cache_size = -65536")
-                insertRecord = try db.cachedStatement(
-                    sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)"
-                )
-                insertKey = try db.cachedStatement(sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)")
+                insertRecord = try db.cachedStatement(sql: Self.insertRecordSQL)
             }
             for key in keys {
                 let stored = self.keyCodec.storedValue(for: key)
-                let owner = try Int64.fetchOne(recordOfKey, arguments: [stored]).map {
-                    try String.fetchOne(shardOfRecord, arguments: [$0]) ?? shard
-                }
-                switch owner {
+                switch try String.fetchOne(shardOfKey, arguments: [stored]) {
                 case nil:
-                    if let insertRecord, let insertKey {
-                        try insertRecord.execute(arguments: [shard, now, now])
-                        try insertKey.execute(arguments: [stored, db.lastInsertedRowID])
-                    }
+                    try insertRecord?.execute(arguments: [shard, now, now, stored])
                     chunk.created += 1
                 case shard?:
                     chunk.alreadyMapped += 1

@@ -17,15 +17,14 @@ extension MappingStore {
         }
     }
 
-    /// Calls `body` with each record on `shard` and the least of its stored keys, in record order.
+    /// Calls `body` with each record on `shard` and its first stored key, in record order.
     func forEachRecord(onShard shard: String, _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void) throws {
         try guarded {
             try pool.read { db in
                 let cursor = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT r.id, (SELECT min(k.key) FROM lookup_key k WHERE k.record_id = r.id)
-                        FROM record r WHERE r.shard = ? ORDER BY r.id
+                        SELECT id, key FROM record WHERE shard = ? ORDER BY id
                         """,
                     arguments: [shard]
                 )
@@ -39,9 +38,7 @@ extension MappingStore {
     func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?] {
         try guarded {
             try pool.read { db in
-                let statement = try db.cachedStatement(
-                    sql: "SELECT r.id, r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
-                )
+                let statement = try db.cachedStatement(sql: Self.recordByKeySQL)
                 return try keys.map { key in
                     try Row.fetchOne(statement, arguments: [key]).map { ($0[0], $0[1]) }
                 }
@@ -165,7 +162,7 @@ extension MappingStore {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT m.record_id, (SELECT min(k.key) FROM lookup_key k WHERE k.record_id = m.record_id),
+                        SELECT m.record_id, (SELECT r.key FROM record r WHERE r.id = m.record_id),
                             m.from_shard, m.to_shard, m.state, m.note
                         FROM rebalance_move m WHERE m.plan_id = ? AND m.record_id > ? ORDER BY m.record_id LIMIT ?
                         """,

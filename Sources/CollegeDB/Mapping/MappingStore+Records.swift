@@ -19,11 +19,10 @@ extension MappingStore {
                     )
                 } else {
                     try db.execute(
-                        sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)",
-                        arguments: [shard, now, now]
+                        sql: Self.insertRecordSQL,
+                        arguments: [shard, now, now, keyCodec.storedValue(for: key)]
                     )
                     recordID = db.lastInsertedRowID
-                    try claim(key, for: recordID, in: db)
                 }
                 for additional in additionalKeys { try claim(additional, for: recordID, in: db) }
             }
@@ -37,17 +36,14 @@ extension MappingStore {
         try guarded {
             try pool.write { db in
                 let now = Self.nowMilliseconds()
-                let insertRecord = try db.cachedStatement(
-                    sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)"
-                )
-                let insertKey = try db.cachedStatement(sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)")
+                let recordOfKey = try db.cachedStatement(sql: Self.recordIDByKeySQL)
+                let insertRecord = try db.cachedStatement(sql: Self.insertRecordSQL)
                 for key in keys {
-                    try insertRecord.execute(arguments: [shard, now, now])
-                    do {
-                        try insertKey.execute(arguments: [keyCodec.storedValue(for: key), db.lastInsertedRowID])
-                    } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                    let stored = keyCodec.storedValue(for: key)
+                    guard try Int64.fetchOne(recordOfKey, arguments: [stored]) == nil else {
                         throw CollegeDBError(.keyConflict, "key '\(key)' is already mapped")
                     }
+                    try insertRecord.execute(arguments: [shard, now, now, stored])
                 }
             }
         }
@@ -85,8 +81,7 @@ extension MappingStore {
             try pool.write { db in
                 guard
                     let record = try Row.fetchOne(
-                        db,
-                        sql: Self.recordByKeySQL,
+                        db.cachedStatement(sql: Self.recordByKeySQL),
                         arguments: [keyCodec.storedValue(for: key)]
                     )
                 else { throw CollegeDBError.mappingNotFound(key) }
@@ -106,22 +101,22 @@ extension MappingStore {
         try guarded {
             try pool.write { db in
                 guard let recordID = try recordID(ofKey: key, in: db) else { return 0 }
-                try db.execute(sql: "DELETE FROM lookup_key WHERE record_id = ?", arguments: [recordID])
-                let keys = db.changesCount
-                try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [recordID])
-                return keys
+                return try deleteRecord(id: recordID, in: db)
             }
         }
     }
 
     /// Removes record `id` with its lookup keys: a new record whose first write failed.
     func deleteRecord(id: Int64) throws {
-        try guarded {
-            try pool.write { db in
-                try db.execute(sql: "DELETE FROM lookup_key WHERE record_id = ?", arguments: [id])
-                try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
-            }
-        }
+        try guarded { try pool.write { db in _ = try deleteRecord(id: id, in: db) } }
+    }
+
+    /// Removes record `id` with its lookup keys; returns how many keys it had (0 when none).
+    private func deleteRecord(id: Int64, in db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM additional_key WHERE record_id = ?", arguments: [id])
+        let additional = db.changesCount
+        try db.execute(sql: "DELETE FROM record WHERE id = ?", arguments: [id])
+        return db.changesCount == 0 ? 0 : additional + 1
     }
 
     /// One page of the keys mapped to `shard`, in a stable order, after `cursor`; the next
@@ -137,14 +132,14 @@ extension MappingStore {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT k.record_id, k.key FROM record r JOIN lookup_key k ON k.record_id = r.id
-                        WHERE r.shard = ? AND (k.record_id > ? OR (k.record_id = ? AND k.key > ?))
-                        ORDER BY k.record_id, k.key LIMIT ?
+                        SELECT k.record_id, k.key FROM lookup_key k
+                        WHERE k.record_id IN (SELECT id FROM record WHERE shard = ?1 AND id >= ?2 ORDER BY id LIMIT ?4 + 1)
+                            AND (k.record_id > ?2 OR k.key > ?3)
+                        ORDER BY k.record_id, k.key LIMIT ?4
                         """,
-                    arguments: [
-                        shard, cursor?.recordID ?? -1, cursor?.recordID ?? -1,
-                        cursor?.key ?? Data().databaseValue, limit + 1,
-                    ]
+                    // The page's records: the cursor's own (some of its keys may be left) and
+                    // enough after it, each with at least one key, to fill the page and one more.
+                    arguments: [shard, cursor?.recordID ?? -1, cursor?.key ?? Data().databaseValue, limit + 1]
                 )
                 let page = rows.prefix(limit)
                 let next = rows.count > limit ? page.last.map { KeyCursor(recordID: $0[0], key: $0[1]) } : nil
@@ -158,35 +153,27 @@ extension MappingStore {
     package func clearMappings() throws -> Int {
         try guarded {
             try pool.write { db in
-                try db.execute(sql: "DELETE FROM lookup_key")
-                try db.execute(sql: "DELETE FROM record")
-                return db.changesCount
+                try deleteAllRecords(in: db)
             }
         }
     }
 
     func recordID(ofKey key: String, in db: Database) throws -> Int64? {
-        try Int64.fetchOne(
-            db,
-            sql: "SELECT record_id FROM lookup_key WHERE key = ?",
-            arguments: [keyCodec.storedValue(for: key)]
-        )
+        try Int64.fetchOne(db.cachedStatement(sql: Self.recordIDByKeySQL), arguments: [keyCodec.storedValue(for: key)])
     }
+
+    static let recordIDByKeySQL = recordOfKeySQL(selecting: "r.id")
 
     /// Gives `key` to `recordID`, unless another record holds it.
     private func claim(_ key: String, for recordID: Int64, in db: Database) throws {
         let stored = keyCodec.storedValue(for: key)
-        if let owner = try Int64.fetchOne(
-            db,
-            sql: "SELECT record_id FROM lookup_key WHERE key = ?",
-            arguments: [stored]
-        ) {
+        if let owner = try Int64.fetchOne(db.cachedStatement(sql: Self.recordIDByKeySQL), arguments: [stored]) {
             guard owner == recordID else {
                 throw CollegeDBError(.keyConflict, "key '\(key)' already belongs to another record")
             }
             return
         }
-        try db.execute(sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)", arguments: [stored, recordID])
+        try db.execute(sql: "INSERT INTO additional_key (key, record_id) VALUES (?, ?)", arguments: [stored, recordID])
     }
 }
 

@@ -63,8 +63,7 @@ package final class MappingStore: Sendable {
         }
     }
 
-    static let recordByKeySQL =
-        "SELECT r.id, r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
+    static let recordByKeySQL = recordOfKeySQL(selecting: "r.id, r.shard")
 
     /// The shard of the record that `key` belongs to, or nil when the key is unmapped.
     package func shard(forKey key: String) throws -> String? {
@@ -83,12 +82,7 @@ package final class MappingStore: Sendable {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT r.shard, r.created_at, r.updated_at FROM lookup_key k
-                            JOIN record r ON r.id = k.record_id WHERE k.key = ?
-                            """
-                    ),
+                    db.cachedStatement(sql: Self.mappingByKeySQL),
                     arguments: [keyCodec.storedValue(for: key)]
                 ).map { ShardMapping(shard: $0[0], createdAt: $0[1], updatedAt: $0[2]) }
             }
@@ -118,15 +112,8 @@ package final class MappingStore: Sendable {
                     ) ?? 0
                 let choice = try choose(position)
                 let now = Self.nowMilliseconds()
-                try db.execute(
-                    sql: "INSERT INTO record (shard, created_at, updated_at) VALUES (?, ?, ?)",
-                    arguments: [choice.shard, now, now]
-                )
+                try db.execute(sql: Self.insertRecordSQL, arguments: [choice.shard, now, now, storedKey])
                 let record = db.lastInsertedRowID
-                try db.execute(
-                    sql: "INSERT INTO lookup_key (key, record_id) VALUES (?, ?)",
-                    arguments: [storedKey, record]
-                )
                 if choice.consumesPosition {
                     try db.execute(
                         sql:
@@ -169,9 +156,7 @@ package final class MappingStore: Sendable {
     package func clearAll() throws -> Int {
         try guarded {
             try pool.write { db in
-                try db.execute(sql: "DELETE FROM lookup_key")
-                try db.execute(sql: "DELETE FROM record")
-                let deleted = db.changesCount
+                let deleted = try deleteAllRecords(in: db)
                 try db.execute(sql: "DELETE FROM shard_stats")
                 try db.execute(sql: "DELETE FROM meta WHERE name = ?", arguments: [Self.roundRobinName])
                 return deleted
@@ -193,8 +178,30 @@ package final class MappingStore: Sendable {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 
-    static let shardByKeySQL =
-        "SELECT r.shard FROM lookup_key k JOIN record r ON r.id = k.record_id WHERE k.key = ?"
+    static let shardByKeySQL = recordOfKeySQL(selecting: "r.shard")
+    static let mappingByKeySQL = recordOfKeySQL(selecting: "r.shard, r.created_at, r.updated_at")
+
+    /// Selects `columns` of `record r` for the record that the stored key bound as `?1` belongs
+    /// to, as its first key or as an additional one: at most one row, since the store's writes
+    /// give a key to one record only.
+    static func recordOfKeySQL(selecting columns: String) -> String {
+        """
+        SELECT \(columns) FROM record r
+            WHERE \(firstKeyLocator(of: "r.key")) = \(firstKeyLocator(of: "?1")) AND r.key = ?1
+        UNION ALL
+        SELECT \(columns) FROM additional_key a JOIN record r ON r.id = a.record_id WHERE a.key = ?1
+        """
+    }
+
+    /// Inserts a record: its shard, creation and update times, and first key.
+    static let insertRecordSQL = "INSERT INTO record (shard, created_at, updated_at, key) VALUES (?, ?, ?, ?)"
+
+    /// Deletes every record with its keys; returns how many records there were.
+    func deleteAllRecords(in db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM additional_key")
+        try db.execute(sql: "DELETE FROM record")
+        return db.changesCount
+    }
 
     func guarded<T>(_ body: () throws -> T) throws -> T {
         do {

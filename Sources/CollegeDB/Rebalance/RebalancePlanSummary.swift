@@ -20,7 +20,7 @@ public struct RebalancePlanSummary: Sendable, Hashable {
 /// One record's move in a plan.
 public struct RebalanceMove: Sendable, Hashable {
     public var record: Int64
-    /// The record's least lookup key as clients see stored keys (the digest when hashed).
+    /// The record's first lookup key as clients see stored keys (the digest when hashed).
     public var key: String?
     public var from: String
     public var to: String

@@ -364,7 +364,7 @@ public final class CollegeDB: Sendable {
 
     /// The record `key` belongs to as of mapping epoch `epoch`: from the cache, else from the
     /// store (and then cached). Blocks on SQLite on a miss.
-    func record(forKey key: String, epoch: UInt64) throws -> (id: Int64, shard: String)? {
+    package func record(forKey key: String, epoch: UInt64) throws -> (id: Int64, shard: String)? {
         if let cached = mappingCache.record(forKey: key) { return cached }
         guard let record = try mappingStore.record(forKey: key) else { return nil }
         mappingCache.remember(key: key, record: record.id, shard: record.shard, epoch: epoch)
