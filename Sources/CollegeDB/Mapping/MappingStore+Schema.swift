@@ -5,13 +5,14 @@ extension MappingStore {
     ///
     /// A record is one row of `record`, which holds its first lookup key; each further key is a
     /// row of `additional_key`, and the view `lookup_key` shows them all. The store's writes
-    /// check that a key belongs to at most one record (`recordOfKeySQL`). `shard_stats.record_count` is kept exact by triggers,
-    /// in the same transaction as the change that moves it. `shard_registry` holds shards added
-    /// by `registerShard` (registered 1) and configured shards removed by `unregisterShard`
-    /// (registered 0). `move_intent` holds each `reassignShard`, and each batch of a rebalance,
-    /// until it is done. `rebalance_plan` and `rebalance_move` hold rebalance plans, their moves
-    /// and their progress; `draining_shard` the shards a drain plan keeps from new keys;
-    /// `shard_adoption` whether each shard's existing rows were adopted (or it never needed it).
+    /// check that a key belongs to at most one record (`recordOfKeySQL`).
+    /// `shard_stats.record_count` is kept exact by triggers, in the same transaction as the
+    /// change that moves it. `shard_registry` holds shards added by `registerShard`
+    /// (registered 1) and configured shards removed by `unregisterShard` (registered 0).
+    /// `move_intent` holds each `reassignShard`, and each batch of a rebalance, until it is
+    /// done. `rebalance_plan` and `rebalance_move` hold rebalance plans, their moves and their
+    /// progress; `draining_shard` the shards a drain plan keeps from new keys; `shard_adoption`
+    /// whether each shard's existing rows were adopted (or it never needed it).
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
