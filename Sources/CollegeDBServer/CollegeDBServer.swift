@@ -81,6 +81,7 @@ public final class CollegeDBServer: Service, Sendable {
         let requestThreads = self.requestThreads
         let connections = self.connections
         let access = configuration.access
+        let admission = ConnectionAdmission(limits: configuration.connectionLimits)
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -103,6 +104,7 @@ public final class CollegeDBServer: Service, Sendable {
                             dispatcher: dispatcher,
                             threadPool: requestThreads,
                             access: access,
+                            admission: admission,
                             logger: logger
                         )
                     )

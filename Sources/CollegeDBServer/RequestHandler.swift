@@ -20,7 +20,8 @@ import NIOPosix
 /// the lines it had sent are dropped.
 ///
 /// The peer's credentials are read when the connection opens: a peer the access policy does not
-/// admit gets one `FORBIDDEN` error line and is closed.
+/// admit gets one `FORBIDDEN` error line and is closed, and one past the connection limits one
+/// `OVERLOADED` line.
 ///
 /// After the client closes its side, or when the server quiesces, the lines already received
 /// are answered and then the connection is closed.
@@ -37,6 +38,7 @@ final class RequestHandler: ChannelInboundHandler {
     private let dispatcher: JSONRPCDispatcher
     private let threadPool: NIOThreadPool
     private let access: PeerAccessPolicy
+    private let admission: ConnectionAdmission
     private let logger: Logger
     private var callContext = CallContext(cancellation: CancellationFlag())
     private var pending = CircularBuffer<InboundLine>()
@@ -46,10 +48,17 @@ final class RequestHandler: ChannelInboundHandler {
     private var reading = true
     private var admitted = false
 
-    init(dispatcher: JSONRPCDispatcher, threadPool: NIOThreadPool, access: PeerAccessPolicy, logger: Logger) {
+    init(
+        dispatcher: JSONRPCDispatcher,
+        threadPool: NIOThreadPool,
+        access: PeerAccessPolicy,
+        admission: ConnectionAdmission,
+        logger: Logger
+    ) {
         self.dispatcher = dispatcher
         self.threadPool = threadPool
         self.access = access
+        self.admission = admission
         self.logger = logger
     }
 
@@ -57,7 +66,10 @@ final class RequestHandler: ChannelInboundHandler {
         context.fireChannelActive()
         guard let peer = PeerCredentialsReader.credentials(of: context.channel) else {
             logger.warning("a connection's peer credentials cannot be read; closing it")
-            return refuse(context: context, reason: "the daemon cannot tell who is connecting")
+            return refuse(
+                context: context,
+                error: CollegeDBError(.forbidden, "the daemon cannot tell who is connecting")
+            )
         }
         callContext.peer = peer
         guard access.admits(peer) else {
@@ -67,16 +79,30 @@ final class RequestHandler: ChannelInboundHandler {
             )
             return refuse(
                 context: context,
-                reason: "uid \(peer.uid) may not use this daemon (--allow-uid, --allow-group)"
+                error: CollegeDBError(
+                    .forbidden,
+                    "uid \(peer.uid) may not use this daemon (--allow-uid, --allow-group)"
+                )
             )
         }
         callContext.mayAdminister = access.mayAdminister(peer)
+        if let reason = admission.admit(peer, administrator: callContext.mayAdminister) {
+            logger.warning(
+                "refused a connection over the connection limits",
+                metadata: ["peer_uid": "\(peer.uid)", "peer_pid": "\(peer.pid)", "reason": "\(reason)"]
+            )
+            return refuse(context: context, error: CollegeDBError(.overloaded, reason))
+        }
         admitted = true
         logger.debug("connection", metadata: ["peer_uid": "\(peer.uid)", "peer_pid": "\(peer.pid)"])
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         callContext.cancellation?.cancel()
+        if admitted, let peer = callContext.peer {
+            admission.release(peer)
+            admitted = false
+        }
         pending.removeAll()
         pendingBytes = 0
         context.fireChannelInactive()
@@ -209,9 +235,9 @@ final class RequestHandler: ChannelInboundHandler {
     /// Answers a refused peer with one error line and ends its output, so that it reads the line
     /// and then the end; the connection closes a second later (closing at once could make the
     /// peer's pending write fail before it reads the answer).
-    private func refuse(context: ChannelHandlerContext, reason: String) {
+    private func refuse(context: ChannelHandlerContext, error refusal: CollegeDBError) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        let error = JSONRPCError(CollegeDBError(.forbidden, reason))
+        let error = JSONRPCError(refusal)
         var buffer = context.channel.allocator.buffer(capacity: 256)
         buffer.writeBytes(JSONSerializer.serialize(JSONRPCDispatcher.errorResponse(error, id: .null)))
         buffer.writeInteger(UInt8(ascii: "\n"))

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var drainTimeout: Duration
     /// Who may connect, and who may administer.
     public var access: PeerAccessPolicy
+    /// How many connections are served at once, in all and per user.
+    public var connectionLimits: ConnectionLimits
 
     public static let defaultMaximumLineLength = 16 * 1024 * 1024
 
@@ -25,9 +27,11 @@ public struct ServerConfiguration: Sendable {
         socketMode: UInt16 = 0o660,
         maximumLineLength: Int = defaultMaximumLineLength,
         drainTimeout: Duration = .seconds(10),
-        access: PeerAccessPolicy = PeerAccessPolicy()
+        access: PeerAccessPolicy = PeerAccessPolicy(),
+        connectionLimits: ConnectionLimits = ConnectionLimits()
     ) {
         self.access = access
+        self.connectionLimits = connectionLimits
         self.listener = listener
         self.socketMode = socketMode
         self.maximumLineLength = maximumLineLength

@@ -29,6 +29,8 @@ struct ConfigFile: Sendable {
     var keyedDigest: Bool?
     var allowFlush: Bool?
     var maxLineBytes: Int?
+    var maxConnections: Int?
+    var maxConnectionsPerUser: Int?
     var logLevel: String?
     var statementTimeout: Double?
     var durability: String?
@@ -139,6 +141,8 @@ struct ConfigFile: Sendable {
             case "keyedDigest": keyedDigest = try bool(member, name)
             case "allowFlush": allowFlush = try bool(member, name)
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
+            case "maxConnections": maxConnections = Int(try integer(member, name))
+            case "maxConnectionsPerUser": maxConnectionsPerUser = Int(try integer(member, name))
             case "logLevel": logLevel = try string(member, name)
             case "statementTimeout": statementTimeout = try number(member, name)
             case "durability": durability = try string(member, name)

@@ -64,6 +64,12 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "The longest request line accepted, in bytes (default: 16777216).")
     var maxLineBytes: Int?
 
+    @Option(help: "Connections served at once; administrators may take 8 more (default: 1024).")
+    var maxConnections: Int?
+
+    @Option(help: "Connections one user may hold at once; root and the daemon's user are exempt (default: 256).")
+    var maxConnectionsPerUser: Int?
+
     @Option(help: "The least severe log messages written (default: info).")
     var logLevel: Logger.Level?
 

@@ -96,7 +96,8 @@ struct DaemonSettings: Sendable {
             socketMode: mode,
             maximumLineLength: maximumLineLength,
             drainTimeout: .milliseconds(Int64(shutdownTimeout * 1000)),
-            access: try Self.access(options, file)
+            access: try Self.access(options, file),
+            connectionLimits: try Self.connectionLimits(options, file)
         )
 
         logLevel =
@@ -109,6 +110,19 @@ struct DaemonSettings: Sendable {
                 }
                 return level
             } ?? .info
+    }
+
+    /// How many connections are served at once: flags over the file.
+    static func connectionLimits(_ options: DaemonOptions, _ file: ConfigFile) throws -> ConnectionLimits {
+        let defaults = ConnectionLimits()
+        let limits = ConnectionLimits(
+            maximum: options.maxConnections ?? file.maxConnections ?? defaults.maximum,
+            maximumPerUser: options.maxConnectionsPerUser ?? file.maxConnectionsPerUser ?? defaults.maximumPerUser
+        )
+        guard limits.maximum >= 1, limits.maximumPerUser >= 1 else {
+            throw Invalid(description: "max connections and max connections per user must be at least 1")
+        }
+        return limits
     }
 
     /// The statement policy and time limit: flags over the file.

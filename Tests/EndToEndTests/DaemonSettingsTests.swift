@@ -47,6 +47,18 @@ import Testing
         #expect(flagged.database.maxDatabaseSize == 5)
     }
 
+    @Test func connectionLimitsComeFromFlagsOverTheFile() throws {
+        #expect(try settings([]).server.connectionLimits == ConnectionLimits(maximum: 1024, maximumPerUser: 256))
+        let text = #"{"maxConnections": 50, "maxConnectionsPerUser": 5}"#
+        #expect(try settings([], text).server.connectionLimits == ConnectionLimits(maximum: 50, maximumPerUser: 5))
+        #expect(
+            try settings(["--max-connections-per-user", "7"], text).server.connectionLimits
+                == ConnectionLimits(maximum: 50, maximumPerUser: 7)
+        )
+        #expect(throws: DaemonSettings.Invalid.self) { try settings(["--max-connections", "0"]) }
+        #expect(throws: DaemonSettings.Invalid.self) { try settings([], #"{"maxConnectionsPerUser": -1}"#) }
+    }
+
     @Test func autoRebalanceIsOffUnlessConfigured() throws {
         #expect(try settings([]).database.autoRebalance == nil)
         #expect(try settings([], #"{"autoRebalance": false}"#).database.autoRebalance == nil)

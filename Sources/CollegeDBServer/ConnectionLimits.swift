@@ -1,0 +1,23 @@
+/// How many client connections the daemon serves at once, in all and per user, so that no
+/// client can take every file descriptor or all the memory by opening connections without end.
+/// A connection past a limit gets one `OVERLOADED` error line and is closed.
+public struct ConnectionLimits: Sendable, Hashable {
+    /// Connections served at once, from everyone. Administrators may take
+    /// `reservedForAdministrators` more, so an operator can still connect to a daemon whose
+    /// every connection is taken. The default is 1024.
+    public var maximum: Int
+    /// Connections one user (by uid) may hold at once. Root and the daemon's own user are not
+    /// held to it. The default is 256.
+    public var maximumPerUser: Int
+
+    /// Connections past `maximum` that only administrators may take.
+    public static let reservedForAdministrators = 8
+
+    /// - Parameters:
+    ///   - maximum: connections served at once, from everyone (at least 1).
+    ///   - maximumPerUser: connections one user may hold at once (at least 1).
+    public init(maximum: Int = 1024, maximumPerUser: Int = 256) {
+        self.maximum = maximum
+        self.maximumPerUser = maximumPerUser
+    }
+}
