@@ -7,10 +7,12 @@ import Glibc
 #endif
 
 /// `first` by a mapped key over the daemon's socket, beside two references measured in the same
-/// run: direct in-process GRDB on the same shard files, and a minimal Unix-socket server that
-/// answers each line with a fixed reply. Run it from a release build:
+/// run: raw libsqlite3 on the same shard files, and a C Unix-socket server that answers each line
+/// with a fixed reply. Other modes: `writes`, `mapping`, `rebalance`, `adoption`, and `hot-path`
+/// (reads, writes and the mapping store, one after the other: every row of the hot path's
+/// table in one run). Run it from a release build:
 ///
-///     swift run -c release collegedb-benchmark [--seconds 3] [--keys 10000]
+///     swift run -c release collegedb-benchmark [MODE] [--seconds 3] [--keys N]
 @main
 struct CollegeDBBenchmark {
     static func main() async throws {
@@ -30,16 +32,29 @@ struct CollegeDBBenchmark {
             return
         }
         if arguments.count > 1, arguments[1] == "mapping" {
-            let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 1_000_000
-            try await MappingScaleBenchmark.run(
-                keyCount: keyCount,
-                seconds: seconds,
-                daemonBinary: binaryDirectory.appendingPathComponent("collegedbd")
+            try await runMappingStore(keyCount: option("--keys", in: arguments).flatMap(Int.init), seconds: seconds)
+            return
+        }
+        if arguments.count > 1, arguments[1] == "hot-path" {
+            try await run(seconds: seconds, keyCount: 10_000)
+            try await WriteBenchmark.run(seconds: seconds)
+            try await runMappingStore(
+                keyCount: option("--mapping-keys", in: arguments).flatMap(Int.init),
+                seconds: seconds
             )
             return
         }
         let keyCount = option("--keys", in: arguments).flatMap(Int.init) ?? 10_000
         try await run(seconds: seconds, keyCount: keyCount)
+    }
+
+    /// The mapping store with `keyCount` keys (default 1,000,000).
+    static func runMappingStore(keyCount: Int?, seconds: Double) async throws {
+        try await MappingScaleBenchmark.run(
+            keyCount: keyCount ?? 1_000_000,
+            seconds: seconds,
+            daemonBinary: binaryDirectory.appendingPathComponent("collegedbd")
+        )
     }
 
     static func option(_ name: String, in arguments: [String]) -> String? {
