@@ -64,6 +64,11 @@ final class RequestHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
+        guard admission.open() else {
+            // So many connections are open, counting those being refused, that this one is
+            // closed at once: a client that opens connections without end holds no more.
+            return context.close(promise: nil)
+        }
         guard let peer = PeerCredentialsReader.credentials(of: context.channel) else {
             logger.warning("a connection's peer credentials cannot be read; closing it")
             return refuse(
@@ -99,6 +104,7 @@ final class RequestHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         callContext.cancellation?.cancel()
+        admission.close()
         if admitted, let peer = callContext.peer {
             admission.release(peer)
             admitted = false

@@ -113,4 +113,37 @@ struct ConnectionLimitTests {
         }
         #expect(daemon.log.contains("refused a connection over the connection limits"))
     }
+
+    @Test func aFloodOfConnectionsHoldsNoMoreThanTheLimitsAllow() throws {
+        let daemon = try Daemon(["--max-connections", "3"])
+        defer { try? FileManager.default.removeItem(at: daemon.directory) }
+        let served = try daemon.connect()
+        #expect(Self.isServed(try served.call("health")))
+        // Root may take the 8 reserved connections; 64 more are answered OVERLOADED and closed a
+        // second later; past those, connections are closed at once with no answer.
+        let flood = try (0..<120).map { _ in try daemon.connect() }
+        var admitted: [LineSocket] = []
+        var refused = 0
+        var closedAtOnce = 0
+        for connection in flood {
+            // A refused connection has its answer waiting, one closed at once its end; an
+            // admitted one has nothing to read until it asks.
+            var waiting = pollfd(fd: connection.descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&waiting, 1, 500) == 1 else {
+                admitted.append(connection)
+                continue
+            }
+            if let line = try? connection.readLine(), Self.refusal(try LineSocket.object(line)) != nil {
+                refused += 1
+            } else {
+                closedAtOnce += 1
+            }
+        }
+        for connection in admitted { #expect(Self.isServed(try connection.call("health"))) }
+        let admittedCount = admitted.count
+        #expect(admittedCount == 2 + 8, "3 in all, one of them taken already, and the reserve")
+        #expect(refused + admittedCount <= 3 + 8 + 64, "refused: \(refused)")
+        #expect(closedAtOnce > 0, "admitted \(admittedCount), refused \(refused)")
+        #expect(Self.isServed(try served.call("health")), "the admitted connection is served throughout")
+    }
 }
