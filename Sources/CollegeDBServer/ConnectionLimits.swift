@@ -13,9 +13,12 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// Connections past `maximum` that only administrators may take.
     public static let reservedForAdministrators = 8
 
+    /// The largest value either limit may have.
+    public static let largest = 1_000_000
+
     /// - Parameters:
-    ///   - maximum: connections served at once, from everyone (at least 1).
-    ///   - maximumPerUser: connections one user may hold at once (at least 1).
+    ///   - maximum: connections served at once, from everyone (1 to `largest`).
+    ///   - maximumPerUser: connections one user may hold at once (1 to `largest`).
     public init(maximum: Int = 1024, maximumPerUser: Int = 256) {
         self.maximum = maximum
         self.maximumPerUser = maximumPerUser

@@ -119,8 +119,12 @@ struct DaemonSettings: Sendable {
             maximum: options.maxConnections ?? file.maxConnections ?? defaults.maximum,
             maximumPerUser: options.maxConnectionsPerUser ?? file.maxConnectionsPerUser ?? defaults.maximumPerUser
         )
-        guard limits.maximum >= 1, limits.maximumPerUser >= 1 else {
-            throw Invalid(description: "max connections and max connections per user must be at least 1")
+        let range = 1...ConnectionLimits.largest
+        guard range.contains(limits.maximum), range.contains(limits.maximumPerUser) else {
+            throw Invalid(
+                description:
+                    "max connections and max connections per user must be from 1 to \(ConnectionLimits.largest)"
+            )
         }
         return limits
     }

@@ -57,6 +57,7 @@ import Testing
         )
         #expect(throws: DaemonSettings.Invalid.self) { try settings(["--max-connections", "0"]) }
         #expect(throws: DaemonSettings.Invalid.self) { try settings([], #"{"maxConnectionsPerUser": -1}"#) }
+        #expect(throws: DaemonSettings.Invalid.self) { try settings(["--max-connections", "9223372036854775807"]) }
     }
 
     @Test func autoRebalanceIsOffUnlessConfigured() throws {
