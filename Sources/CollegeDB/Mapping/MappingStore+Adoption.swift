@@ -110,9 +110,6 @@ extension MappingStore {
             let shardOfKey = try db.cachedStatement(sql: Self.shardByKeySQL)
             var insertRecord: Statement?
             if !dryRun {
-                // A chunk touches pages all over the key index: keep them in memory (64 MiB for
-                // the writer) rather than spill them to the WAL mid-transaction.
-                try db.execute(sql: "PRAGMA cache_size = -65536")
                 insertRecord = try db.cachedStatement(sql: Self.insertRecordSQL)
             }
             for key in keys {

@@ -25,7 +25,12 @@ package final class MappingStore: Sendable {
             pool = try DatabasePool(path: path, configuration: ShardDatabase.configuration())
             // Every commit is durable before it returns, whatever the shards' durability: an
             // allocation must survive a power loss before its key's first row is written.
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                // New keys land all over the key index: the writer keeps up to 64 MiB of its
+                // pages in memory rather than read them again for every insert.
+                try db.execute(sql: "PRAGMA cache_size = -65536")
+            }
             try Self.migrator.migrate(pool)
             try pool.write { db in
                 let hashing = keyCodec.digest.rawValue
