@@ -81,7 +81,7 @@ public final class CollegeDBServer: Service, Sendable {
         let requestThreads = self.requestThreads
         let connections = self.connections
         let access = configuration.access
-        let admission = ConnectionAdmission(limits: configuration.connectionLimits)
+        let admission = ConnectionAdmission(limits: configuration.connectionLimits, connections: connections)
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)

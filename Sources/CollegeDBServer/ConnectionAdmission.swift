@@ -12,28 +12,18 @@ final class ConnectionAdmission: Sendable {
 
     let limits: ConnectionLimits
     private let held = Mutex(Held())
-    private let channels = Atomic<Int>(0)
+    /// Every open connection, this one included, admitted or not (counted ahead in the pipeline).
+    private let connections: ConnectionCounter
 
-    /// Connections being refused (each is answered, then closed a second later) that may be
-    /// open beside the admitted ones; past them a new connection is closed with no answer.
-    static let refusalsOpen = 64
-
-    init(limits: ConnectionLimits) {
+    init(limits: ConnectionLimits, connections: ConnectionCounter) {
         self.limits = limits
+        self.connections = connections
     }
 
-    /// Counts a connection that opened, before it is admitted or refused; false when it should be
-    /// closed at once, since the admitted and the refused connections open already hold as many
-    /// descriptors as the limits allow. Call `close()` when it closes, either way.
-    func open() -> Bool {
-        let ceiling = limits.maximum + ConnectionLimits.reservedForAdministrators + Self.refusalsOpen
-        return channels.wrappingAdd(1, ordering: .relaxed).newValue <= ceiling
-    }
-
-    /// Stops counting a connection that closed.
-    func close() {
-        channels.subtract(1, ordering: .relaxed)
-    }
+    /// Whether a connection that just opened may be answered at all: false when the admitted and
+    /// the refused connections open already hold as many descriptors as the limits allow, and
+    /// it should be closed at once.
+    var mayBeAnswered: Bool { connections.open <= limits.mostOpen }
 
     /// Admits a connection from `peer`, counting it, or says why not.
     /// - Parameters:

@@ -16,6 +16,14 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// The largest value either limit may have.
     public static let largest = 1_000_000
 
+    /// Connections being refused (each is answered, then closed a second later) that may be
+    /// open beside the admitted ones; past them a new connection is closed with no answer.
+    public static let refusalsOpen = 64
+
+    /// The most connections open at once, admitted or being refused: what they hold in file
+    /// descriptors.
+    public var mostOpen: Int { maximum + Self.reservedForAdministrators + Self.refusalsOpen }
+
     /// - Parameters:
     ///   - maximum: connections served at once, from everyone (1 to `largest`).
     ///   - maximumPerUser: connections one user may hold at once (1 to `largest`).

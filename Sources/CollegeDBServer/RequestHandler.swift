@@ -64,7 +64,7 @@ final class RequestHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
-        guard admission.open() else {
+        guard admission.mayBeAnswered else {
             // So many connections are open, counting those being refused, that this one is
             // closed at once: a client that opens connections without end holds no more.
             return context.close(promise: nil)
@@ -104,7 +104,6 @@ final class RequestHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         callContext.cancellation?.cancel()
-        admission.close()
         if admitted, let peer = callContext.peer {
             admission.release(peer)
             admitted = false

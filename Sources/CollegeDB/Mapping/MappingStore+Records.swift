@@ -159,7 +159,12 @@ extension MappingStore {
     }
 
     func recordID(ofKey key: String, in db: Database) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: Self.recordIDByKeySQL), arguments: [keyCodec.storedValue(for: key)])
+        try recordID(ofStored: keyCodec.storedValue(for: key), in: db)
+    }
+
+    /// The record a stored key belongs to, or nil.
+    private func recordID(ofStored stored: DatabaseValue, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: Self.recordIDByKeySQL), arguments: [stored])
     }
 
     static let recordIDByKeySQL = recordOfKeySQL(selecting: "r.id")
@@ -167,7 +172,7 @@ extension MappingStore {
     /// Gives `key` to `recordID`, unless another record holds it.
     private func claim(_ key: String, for recordID: Int64, in db: Database) throws {
         let stored = keyCodec.storedValue(for: key)
-        if let owner = try Int64.fetchOne(db.cachedStatement(sql: Self.recordIDByKeySQL), arguments: [stored]) {
+        if let owner = try self.recordID(ofStored: stored, in: db) {
             guard owner == recordID else {
                 throw CollegeDBError(.keyConflict, "key '\(key)' already belongs to another record")
             }
