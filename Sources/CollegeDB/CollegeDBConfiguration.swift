@@ -1,12 +1,16 @@
 import Foundation
 import Logging
 
-/// A shard as configured: its name, its SQLite file, and what the strategies need to know.
+/// A shard as configured: its name, its database (a SQLite file or a PostgreSQL database),
+/// and what the strategies need to know.
 public struct ShardDescriptor: Sendable, Hashable {
     /// The shard's name, unique among the shards; clients and the mapping store use it.
     public var name: String
-    /// The SQLite file. The default is nil: `DATA_DIR/shards/NAME.sqlite`.
+    /// The SQLite file. The default is nil: `DATA_DIR/shards/NAME.sqlite`, unless ``postgres``
+    /// is given.
     public var path: String?
+    /// The PostgreSQL database, for a PostgreSQL shard. The default is nil: a SQLite shard.
+    public var postgres: PostgresShardAddress?
     /// The shard's share of new keys under `hash` (rendezvous hashing weighs by it). The
     /// default is 1.
     public var weight: Double
@@ -22,9 +26,18 @@ public struct ShardDescriptor: Sendable, Hashable {
     ///   - weight: The share of new keys under `hash`. The default is 1.
     ///   - region: The shard's region for `location`. The default is nil.
     ///   - priority: The preference within its region for `location`. The default is 1.
-    public init(name: String, path: String? = nil, weight: Double = 1, region: Region? = nil, priority: Double = 1) {
+    ///   - postgres: The PostgreSQL database of a PostgreSQL shard. The default is nil: SQLite.
+    public init(
+        name: String,
+        path: String? = nil,
+        weight: Double = 1,
+        region: Region? = nil,
+        priority: Double = 1,
+        postgres: PostgresShardAddress? = nil
+    ) {
         self.name = name
         self.path = path
+        self.postgres = postgres
         self.weight = weight
         self.region = region
         self.priority = priority
@@ -128,7 +141,14 @@ public struct CollegeDBConfiguration: Sendable {
         let configured = configuredShards.filter { !removed.contains($0.name) }
         let configuredNames = Set(configured.map(\.name))
         let added = registrations.filter { $0.registered && !configuredNames.contains($0.name) }
-            .map { ShardDescriptor(name: $0.name, path: $0.path) }
+            .map { registration in
+                if let path = registration.path, PostgresShardAddress.isURL(path),
+                    let address = try? PostgresShardAddress(url: path)
+                {
+                    return ShardDescriptor(name: registration.name, postgres: address)
+                }
+                return ShardDescriptor(name: registration.name, path: registration.path)
+            }
         return configured + added
     }
 
@@ -156,5 +176,35 @@ public struct CollegeDBConfiguration: Sendable {
 
     func path(of shard: ShardDescriptor) -> String {
         shard.path ?? "\(dataDirectory)/shards/\(shard.name).sqlite"
+    }
+
+    /// Where `shard` is, as ``ShardBackend/location`` reports it.
+    func location(of shard: ShardDescriptor) -> String {
+        shard.postgres?.description ?? path(of: shard)
+    }
+
+    /// Opens `shard`: a SQLite file (reported unavailable when it cannot be opened, so that the
+    /// others serve) or a PostgreSQL pool (which connects when first used). Blocks on SQLite.
+    /// - Throws: `INVALID_PARAMS` when a PostgreSQL shard's password file cannot be read.
+    func openShard(
+        _ shard: ShardDescriptor,
+        savedMetrics: (queries: Int, errors: Int)? = nil,
+        logger: Logger
+    ) throws -> any ShardBackend {
+        if let address = shard.postgres {
+            return try PostgresShard(
+                name: shard.name,
+                address: address,
+                settings: shardSettings,
+                savedMetrics: savedMetrics,
+                logger: logger
+            )
+        }
+        return ShardDatabase(
+            reportingFailure: shard.name,
+            path: path(of: shard),
+            settings: shardSettings,
+            savedMetrics: savedMetrics
+        )
     }
 }

@@ -8,6 +8,10 @@ struct ConfigFile: Sendable {
     struct Shard: Sendable {
         var name: String
         var path: String?
+        /// A `postgresql://` URL, for a PostgreSQL shard.
+        var postgres: String?
+        /// A file holding the PostgreSQL shard's password on its first line.
+        var passwordFile: String?
         var weight: Double?
         var region: String?
         var priority: Double?
@@ -188,6 +192,8 @@ struct ConfigFile: Sendable {
                         switch field {
                         case "name": break
                         case "path": shard.path = try string(value, "\(label).path")
+                        case "postgres": shard.postgres = try string(value, "\(label).postgres")
+                        case "passwordFile": shard.passwordFile = try string(value, "\(label).passwordFile")
                         case "weight": shard.weight = try number(value, "\(label).weight")
                         case "region": shard.region = try string(value, "\(label).region")
                         case "priority": shard.priority = try number(value, "\(label).priority")

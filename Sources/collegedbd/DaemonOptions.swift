@@ -25,7 +25,10 @@ struct DaemonOptions: ParsableArguments {
     )
     var dataDirectory: String?
 
-    @Option(name: .customLong("shard"), help: "A shard, NAME or NAME=PATH; repeatable, in shard order.")
+    @Option(
+        name: .customLong("shard"),
+        help: "A shard: NAME, NAME=PATH (SQLite) or NAME=postgresql://USER@HOST:PORT/DB; repeatable, in shard order."
+    )
     var shards: [String] = []
 
     @Option(help: "The strategy for reads and writes (default: hash).")

@@ -32,12 +32,25 @@ struct DaemonSettings: Sendable {
             shards = try options.shards.map(Self.parseShardFlag)
         } else {
             shards = try (file.shards ?? []).map { shard in
-                ShardDescriptor(
+                if shard.postgres != nil, shard.path != nil {
+                    throw Invalid(description: "shards.\(shard.name): give either path (SQLite) or postgres, not both")
+                }
+                if shard.passwordFile != nil, shard.postgres == nil {
+                    throw Invalid(description: "shards.\(shard.name): passwordFile is for a postgres shard")
+                }
+                return ShardDescriptor(
                     name: shard.name,
                     path: shard.path.map(Self.absolute),
                     weight: shard.weight ?? 1,
                     region: try shard.region.map { try Self.region($0, "shards.\(shard.name).region") },
-                    priority: shard.priority ?? 1
+                    priority: shard.priority ?? 1,
+                    postgres: try shard.postgres.map { url in
+                        try Self.postgresAddress(
+                            url,
+                            passwordFile: shard.passwordFile.map(Self.absolute),
+                            "shards.\(shard.name).postgres"
+                        )
+                    }
                 )
             }
         }
@@ -221,9 +234,24 @@ struct DaemonSettings: Sendable {
         }
         if parts.count == 2 {
             guard !parts[1].isEmpty else { throw Invalid(description: "--shard \(text): the path is empty") }
+            if PostgresShardAddress.isURL(parts[1]) {
+                return ShardDescriptor(
+                    name: name,
+                    postgres: try postgresAddress(parts[1], passwordFile: nil, "--shard \(name)")
+                )
+            }
             return ShardDescriptor(name: name, path: absolute(parts[1]))
         }
         return ShardDescriptor(name: name)
+    }
+
+    /// A PostgreSQL shard's address, or the reason it is refused.
+    static func postgresAddress(_ url: String, passwordFile: String?, _ label: String) throws -> PostgresShardAddress {
+        do {
+            return try PostgresShardAddress(url: url, passwordFile: passwordFile)
+        } catch let error as CollegeDBError {
+            throw Invalid(description: "\(label): \(error.message)")
+        }
     }
 
     /// The config file's ownership, with `--owner TABLE=COLUMN` flags over it.

@@ -44,33 +44,6 @@ import Testing
         #expect((unknown["data"] as? [String: Any])?["code"] as? String == "SHARD_NOT_FOUND")
     }
 
-    @Test func batchCommitsAllOrNothing() throws {
-        let daemon = try Daemon()
-        let socket = try daemon.connect()
-        _ = try socket.result("createSchema", ["CREATE TABLE t (id INTEGER PRIMARY KEY)"])
-        let ok = try #require(
-            socket.result(
-                "batch",
-                [
-                    "b",
-                    [
-                        ["sql": "INSERT INTO t VALUES (1)"], ["sql": "INSERT INTO t VALUES (?)", "bindings": [2]],
-                        ["sql": "SELECT count(*) AS n FROM t"],
-                    ],
-                ]
-            ) as? [[String: Any]]
-        )
-        #expect(ok.count == 3)
-        #expect((ok[2]["results"] as? [[String: Any]])?.first?["n"] as? Int == 2)
-        let failed = try socket.call(
-            "batch",
-            ["b", [["sql": "INSERT INTO t VALUES (3)"], ["sql": "INSERT INTO t VALUES (1)"]]]
-        )
-        #expect(((failed["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String == "QUERY_FAILED")
-        let count = try #require(socket.result("first", ["b", "SELECT count(*) AS n FROM t"]) as? [String: Any])
-        #expect(count["n"] as? Int == 2)
-    }
-
     @Test func fanOutReportsEachShardAndOneFailureFailsOnlyItsEntry() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()

@@ -27,20 +27,26 @@ extension ShardCoordinator {
         return added
     }
 
-    /// Adds a shard at the end of the shard order; its SQLite file is created under the data
-    /// directory when no path is given.
+    /// Adds a shard at the end of the shard order: a PostgreSQL shard when `path` is a
+    /// `postgresql://` URL (its password from `PGPASSFILE`), else a SQLite file, created under
+    /// the data directory when no path is given.
     package func register(_ name: String, path: String?) async throws {
         guard !name.isEmpty else { throw CollegeDBError.invalidParams("shard: must not be empty") }
         guard (try? registry.database(named: name)) == nil else {
             throw CollegeDBError(.shardExists, "a shard named '\(name)' is already known")
         }
-        let descriptor = ShardDescriptor(name: name, path: path)
+        let descriptor: ShardDescriptor
+        if let path, PostgresShardAddress.isURL(path) {
+            descriptor = ShardDescriptor(name: name, postgres: try PostgresShardAddress(url: path))
+        } else {
+            descriptor = ShardDescriptor(
+                name: name,
+                path: configuration.path(of: ShardDescriptor(name: name, path: path))
+            )
+        }
         let store = self.store
-        let resolvedPath = configuration.path(of: descriptor)
-        _ = try await replaceShards(
-            with: registeredDescriptors + [ShardDescriptor(name: name, path: resolvedPath)],
-            configuration: configuration
-        )
+        let resolvedPath = configuration.location(of: descriptor)
+        _ = try await replaceShards(with: registeredDescriptors + [descriptor], configuration: configuration)
         try await BlockingWork.run {
             try store.recordRegistration(.init(name: name, path: resolvedPath, registered: true))
         }
@@ -79,10 +85,11 @@ extension ShardCoordinator {
         zip(registry.shards, registry.candidates).map { database, candidate in
             ShardDescriptor(
                 name: database.name,
-                path: database.path,
+                path: (database as? ShardDatabase)?.path,
                 weight: candidate.weight,
                 region: candidate.region,
-                priority: candidate.priority
+                priority: candidate.priority,
+                postgres: (database as? PostgresShard)?.address
             )
         }
     }
@@ -95,21 +102,26 @@ extension ShardCoordinator {
     ) async throws
         -> [String]
     {
-        var databases: [ShardDatabase] = []
+        var databases: [any ShardBackend] = []
         var added: [String] = []
         for descriptor in descriptors {
-            let path = configuration.path(of: descriptor)
+            let location = configuration.location(of: descriptor)
             if let existing = try? registry.database(named: descriptor.name) {
-                guard existing.path == path else {
-                    throw CollegeDBError.invalidParams("moving shard '\(descriptor.name)' to \(path) needs a restart")
+                guard existing.location == location else {
+                    throw CollegeDBError.invalidParams(
+                        "moving shard '\(descriptor.name)' to \(location) needs a restart"
+                    )
                 }
                 databases.append(existing)
             } else {
-                databases.append(
-                    try await BlockingWork.run {
-                        try ShardDatabase(name: descriptor.name, path: path, settings: configuration.shardSettings)
-                    }
-                )
+                let logger = self.logger
+                let opened = try await BlockingWork.run {
+                    try configuration.openShard(descriptor, logger: logger)
+                }
+                if let reason = opened.unavailableReason, opened.backendKind == .sqlite {
+                    throw CollegeDBError(.shardUnavailable, reason)
+                }
+                databases.append(opened)
                 added.append(descriptor.name)
             }
         }

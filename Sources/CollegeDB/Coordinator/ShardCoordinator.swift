@@ -81,7 +81,7 @@ package actor ShardCoordinator {
     }
 
     /// Where a read of the unmapped `key` goes under `kind`; nothing is persisted.
-    package func readTarget(key: String, kind: StrategyKind) async throws -> ShardDatabase {
+    package func readTarget(key: String, kind: StrategyKind) async throws -> any ShardBackend {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
         if let adopting = adopting.withLock({ $0 }), let shard = try? registry.database(named: adopting) {
@@ -118,7 +118,8 @@ package actor ShardCoordinator {
             throw CollegeDBError(.noShards, "every shard is being drained; register a shard to take new keys")
         }
         guard let limit = policy.maxDatabaseSize else { return open.map(\.0) }
-        let sizes = try await BlockingWork.run { try open.map { try $0.1.sizeInBytes() } }
+        var sizes: [Int64] = []
+        for (_, shard) in open { sizes.append(try await shard.measureSize()) }
         let underLimit = zip(open.map(\.0), sizes).filter { $0.1 < limit }.map(\.0)
         if !underLimit.isEmpty { return underLimit }
         let smallest = zip(open.map(\.0), sizes).min { $0.1 < $1.1 }!.0

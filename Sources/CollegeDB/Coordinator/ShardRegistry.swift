@@ -1,10 +1,10 @@
 /// An immutable snapshot of the known shards, in shard order.
 public struct ShardRegistry: Sendable {
-    public let shards: [ShardDatabase]
+    public let shards: [any ShardBackend]
     let candidates: [ShardCandidate]
     private let indexByName: [String: Int]
 
-    init(shards: [ShardDatabase], candidates: [ShardCandidate]) {
+    init(shards: [any ShardBackend], candidates: [ShardCandidate]) {
         self.shards = shards
         self.candidates = candidates
         indexByName = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($1.name, $0) })
@@ -13,13 +13,13 @@ public struct ShardRegistry: Sendable {
     public var names: [String] { shards.map(\.name) }
 
     /// The shard named `name`, or `SHARD_NOT_FOUND`.
-    public func database(named name: String) throws -> ShardDatabase {
+    public func database(named name: String) throws -> any ShardBackend {
         guard let index = indexByName[name] else { throw CollegeDBError.shardNotFound(name) }
         return shards[index]
     }
 
     /// The shard a mapping points at, or `SHARD_UNAVAILABLE` when it is no longer configured.
-    func mappedDatabase(named name: String, key: String) throws -> ShardDatabase {
+    func mappedDatabase(named name: String, key: String) throws -> any ShardBackend {
         guard let index = indexByName[name] else {
             throw CollegeDBError(.shardUnavailable, "key '\(key)' maps to shard '\(name)', which is not configured")
         }

@@ -15,7 +15,7 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public static let invalidParams = Code("INVALID_PARAMS")
         public static let shardNotFound = Code("SHARD_NOT_FOUND")
         public static let mappingNotFound = Code("MAPPING_NOT_FOUND")
-        /// SQLite refused or failed the statement; `sqlite` says why.
+        /// The shard refused or failed the statement; `sqlite` or `postgres` says why.
         public static let queryFailed = Code("QUERY_FAILED")
         public static let invalidTableName = Code("INVALID_TABLE_NAME")
         public static let shardNotEmpty = Code("SHARD_NOT_EMPTY")
@@ -54,6 +54,9 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         /// A reload was refused: the configuration does not parse or asks for what needs a
         /// restart. The running configuration stays; the message says why.
         public static let configRefused = Code("CONFIG_REFUSED")
+        /// The shard's backend cannot do what was asked (for example moving rows to or from a
+        /// PostgreSQL shard); the message says what can.
+        public static let unsupportedOnBackend = Code("UNSUPPORTED_ON_BACKEND")
     }
 
     /// What SQLite reported for a failed statement.
@@ -63,15 +66,26 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         public let message: String
     }
 
+    /// What a PostgreSQL server reported for a failed statement.
+    public struct PostgresFailure: Sendable, Hashable {
+        /// The five-character SQLSTATE, for example `23505`.
+        public let sqlstate: String
+        public let message: String
+        public let detail: String?
+    }
+
     public let code: Code
     public let message: String
     /// Present for errors that SQLite reported.
     public let sqlite: SQLiteFailure?
+    /// Present for errors that a PostgreSQL shard reported.
+    public let postgres: PostgresFailure?
 
-    public init(_ code: Code, _ message: String, sqlite: SQLiteFailure? = nil) {
+    public init(_ code: Code, _ message: String, sqlite: SQLiteFailure? = nil, postgres: PostgresFailure? = nil) {
         self.code = code
         self.message = message
         self.sqlite = sqlite
+        self.postgres = postgres
     }
 
     public var description: String { "\(code): \(message)" }

@@ -26,8 +26,8 @@ enum SQLiteOrder {
     private static func rank(_ value: SQLValue) -> Int {
         switch value {
         case .null: return 0
-        case .integer, .real: return 1
-        case .text: return 2
+        case .integer, .real, .boolean: return 1
+        case .text, .json: return 2
         case .blob: return 3
         }
     }

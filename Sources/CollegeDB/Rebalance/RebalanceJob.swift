@@ -82,8 +82,8 @@ struct RebalanceJob: Sendable {
     /// A shard that does not serve stops the job. Returns the rows moved.
     private func moveBatch(_ batch: (from: String, to: String, records: [Int64])) async throws -> Int {
         let registry = self.registry()
-        guard let source = try? registry.database(named: batch.from),
-            let target = try? registry.database(named: batch.to)
+        guard let source = try? registry.database(named: batch.from).sqliteDatabase(for: "rebalancing"),
+            let target = try? registry.database(named: batch.to).sqliteDatabase(for: "rebalancing")
         else {
             let missing = (try? registry.database(named: batch.from)) == nil ? batch.from : batch.to
             try await BlockingWork.run {

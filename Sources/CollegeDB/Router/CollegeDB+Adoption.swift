@@ -11,7 +11,7 @@ extension CollegeDB {
 
     /// The user's tables of `shard`.
     public func listTables(shard: String) async throws -> [String] {
-        let database = try coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         return try await BlockingWork.run { try database.userTables() }
     }
 
@@ -23,7 +23,7 @@ extension CollegeDB {
         table: String,
         primaryKeyColumn: String? = nil
     ) async throws -> TableValidation {
-        let database = try coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
             try database.validate(table: table, keyColumn: primaryKeyColumn, ownership: ownership)
@@ -50,7 +50,7 @@ extension CollegeDB {
         guard let column = validation.keyColumn, validation.rowCount != nil else {
             throw CollegeDBError.invalidParams("table: \(validation.issues.joined(separator: "; "))")
         }
-        let database = try coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         let pageSize = min(limit, 10_000)
         return try await BlockingWork.runLong {
             var keys: [String] = []
@@ -80,7 +80,7 @@ extension CollegeDB {
         primaryKeyColumn: String? = nil,
         dryRun: Bool = false
     ) async throws -> (summary: AdoptionSummary, skipped: [TableValidation]) {
-        let database = try coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         let (tables, skipped) = try await adoptableTables(of: database, only: only, keyColumn: primaryKeyColumn)
         let job = adoptionJob(database, tables: tables)
         if dryRun { return (try await BlockingWork.runLong { try job.dryRun() }, skipped) }
@@ -151,7 +151,7 @@ extension CollegeDB {
 
     /// Whether `shard` holds rows in owned tables that were never adopted.
     public func checkMigrationNeeded(shard: String) async throws -> Bool {
-        let database = try coordinator.registry.database(named: shard)
+        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         let store = mappingStore
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
@@ -207,6 +207,7 @@ extension CollegeDB {
     /// For a shard just added: adopts its file when it holds rows in owned tables, else records
     /// it as native.
     func adoptIfNeeded(_ shard: String) async throws {
+        guard try coordinator.registry.database(named: shard).backendKind == .sqlite else { return }
         guard try await autoDetectAndMigrate(shard: shard).needed == false else { return }
         let store = mappingStore
         try await BlockingWork.run { try store.markNative(shard) }
@@ -218,7 +219,7 @@ extension CollegeDB {
     func adoptAtOpen(progress: @escaping @Sendable (String) -> Void) async throws {
         let store = mappingStore
         let ownership = await coordinator.configuration.ownership
-        for database in coordinator.registry.shards where database.health == .ok {
+        for case let database as ShardDatabase in coordinator.registry.shards where database.health == .ok {
             let record = try await BlockingWork.run { try store.adoption(of: database.name) }
             switch record?.state {
             case .adopted?, .native?:

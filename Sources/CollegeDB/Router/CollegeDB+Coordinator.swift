@@ -69,24 +69,32 @@ extension CollegeDB {
     public func shardMetadata() async throws -> [ShardMetadata] {
         let shards = coordinator.registry.shards
         let statistics = try await shardStatistics()
-        return try await BlockingWork.run {
-            zip(shards, statistics).map { shard, statistics in
-                let size = Result { try shard.sizeInBytes() }
-                return ShardMetadata(
+        var metadata: [ShardMetadata] = []
+        for (shard, statistics) in zip(shards, statistics) {
+            let size: Result<Int64, any Error>
+            do { size = .success(try await shard.measureSize()) } catch { size = .failure(error) }
+            let health = await shard.checkHealth()
+            let commits = (shard as? ShardDatabase)?.commitCounts ?? (commits: 0, calls: 0)
+            metadata.append(
+                ShardMetadata(
                     shard: shard.name,
+                    backend: shard.backendKind,
+                    location: shard.location,
                     keyCount: statistics.count,
-                    health: shard.currentHealth(),
+                    health: health,
                     problem: shard.unavailableReason ?? (try? size.get()).map { _ in nil } ?? "\(size)",
                     activeConnections: shard.metrics.activeConnections,
-                    commits: shard.commitCounts.commits,
-                    writesCommitted: shard.commitCounts.calls,
+                    connectionPool: shard.connectionPool,
+                    commits: commits.commits,
+                    writesCommitted: commits.calls,
                     queryCount: shard.metrics.queryCount,
                     errorCount: shard.metrics.errorCount,
                     sizeBytes: try? size.get(),
                     lastUpdated: statistics.lastUpdated
                 )
-            }
+            )
         }
+        return metadata
     }
 
     /// Clears every mapping and the coordinator's state; shard data is never touched. Refused
@@ -113,9 +121,16 @@ extension CollegeDB {
     public func health() async -> HealthReport {
         let shards = coordinator.registry.shards
         let store = mappingStore
-        let (storeHealthy, shardHealth) =
-            (try? await BlockingWork.run { (store.isHealthy(), shards.map { ($0.name, $0.currentHealth()) }) })
-            ?? (false, shards.map { ($0.name, ShardHealth.unavailable) })
+        let storeHealthy = (try? await BlockingWork.run { store.isHealthy() }) ?? false
+        // Checked at once, so a server that is down delays the answer by its connect timeout
+        // at most, not by one per shard.
+        let checked = await withTaskGroup(of: (Int, ShardHealth).self) { group in
+            for (index, shard) in shards.enumerated() { group.addTask { (index, await shard.checkHealth()) } }
+            var health = [ShardHealth](repeating: .unavailable, count: shards.count)
+            for await (index, shardHealth) in group { health[index] = shardHealth }
+            return health
+        }
+        let shardHealth = zip(shards, checked).map { ($0.name, $1) }
         let healthyCount = shardHealth.filter { $0.1 == .ok }.count
         let status: HealthReport.Status
         if !storeHealthy || healthyCount == 0 {
@@ -139,6 +154,10 @@ extension CollegeDB {
 /// One shard's `getShardMetadata` entry.
 public struct ShardMetadata: Sendable, Hashable {
     public var shard: String
+    /// `sqlite` or `postgres`.
+    public var backend: ShardBackendKind
+    /// The file, or the PostgreSQL URL (which never holds a password).
+    public var location: String
     /// Distinct records mapped to the shard.
     public var keyCount: Int64
     public var health: ShardHealth
@@ -146,6 +165,8 @@ public struct ShardMetadata: Sendable, Hashable {
     public var problem: String?
     /// Statements running on the shard now.
     public var activeConnections: Int
+    /// The use of a PostgreSQL shard's connection pool; nil for a SQLite shard.
+    public var connectionPool: ConnectionPoolUse?
     /// Write transactions committed for clients since the start.
     public var commits: Int
     /// Client writes those transactions carried (group commit puts many in one).
@@ -154,7 +175,8 @@ public struct ShardMetadata: Sendable, Hashable {
     public var queryCount: Int
     /// Statements failed, across restarts.
     public var errorCount: Int
-    /// `page_count * page_size`, or nil when the file cannot be read.
+    /// `page_count * page_size` (SQLite) or `pg_database_size` (PostgreSQL), or nil when it
+    /// cannot be read.
     public var sizeBytes: Int64?
     /// Milliseconds since 1970 of the last change of the record count.
     public var lastUpdated: Int64?

@@ -40,13 +40,21 @@ extension CollegeDB {
             guard !overflow else { throw CollegeDBError.invalidParams("offset + limit: too large") }
             return sum
         }
-        var sql = "SELECT *, count(*) OVER () AS \(Self.federatedTotalColumn.quotedIdentifier) FROM (\n"
-        sql += Self.withoutTrailingSemicolons(statement.sql) + "\n)"
-        if let orderBy = options.orderBy {
-            sql += " ORDER BY \(orderBy.quotedIdentifier) COLLATE BINARY \(options.descending ? "DESC" : "ASC")"
-        }
-        if let keep { sql += " LIMIT \(max(keep, 1))" }
-        let answers = try await executeOnAllShards(SQLStatement(sql: sql, bindings: statement.bindings), limits: limits)
+        let answers = try await executeOnAllShards(
+            { shard in
+                var sql = "SELECT *, count(*) OVER () AS \(Self.federatedTotalColumn.quotedIdentifier) FROM (\n"
+                sql += Self.withoutTrailingSemicolons(statement.sql) + "\n) AS _collegedb_federated"
+                if let orderBy = options.orderBy {
+                    // SQLite orders text by bytes, as the merge does; PostgreSQL by the
+                    // column's collation (a collation on a number would be an error there).
+                    let collation = shard.backendKind == .sqlite ? " COLLATE BINARY" : ""
+                    sql += " ORDER BY \(orderBy.quotedIdentifier)\(collation) \(options.descending ? "DESC" : "ASC")"
+                }
+                if let keep { sql += " LIMIT \(max(keep, 1))" }
+                return SQLStatement(sql: sql, bindings: statement.bindings)
+            },
+            limits: limits
+        )
         var streams: [[[SQLValue]]] = []
         var result = FederatedResult(
             columns: description.columns,

@@ -26,8 +26,8 @@ extension CollegeDB {
                     }
                 )
             )
-            for shard in shards { try shard.close() }
             try store.close()
         }
+        for shard in shards { try await shard.shutDown() }
     }
 }

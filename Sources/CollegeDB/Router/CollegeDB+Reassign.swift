@@ -6,7 +6,7 @@ extension CollegeDB {
     /// shard or the new one, never a partial copy; other keys are not held up.
     public func reassignShard(key: String, to shard: String, table: String? = nil) async throws -> Reassignment {
         try Self.validate(key: key)
-        let target = try coordinator.registry.database(named: shard)
+        let target = try coordinator.registry.database(named: shard).sqliteDatabase(for: "reassignShard")
         let store = mappingStore
         guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else {
             throw CollegeDBError.mappingNotFound(key)
@@ -18,6 +18,7 @@ extension CollegeDB {
             }
             guard current.shard != shard else { return Reassignment(from: current.shard, to: shard, rowsMoved: 0) }
             let source = try coordinator.registry.mappedDatabase(named: current.shard, key: key)
+                .sqliteDatabase(for: "reassignShard")
             let moved = try await BlockingWork.run {
                 try mover.move(key: key, recordID: current.id, from: source, to: target, table: table)
             }
@@ -37,8 +38,8 @@ extension CollegeDB {
         let logger = self.logger
         try await BlockingWork.run {
             for intent in try store.unfinishedMoves() {
-                guard let source = try? registry.database(named: intent.from),
-                    let target = try? registry.database(named: intent.to)
+                guard let source = try? registry.database(named: intent.from).sqliteDatabase(for: "a move"),
+                    let target = try? registry.database(named: intent.to).sqliteDatabase(for: "a move")
                 else {
                     logger.error(
                         "an unfinished move names a shard that is not configured; left as it is",

@@ -21,8 +21,8 @@ extension CollegeDB {
                     ShardDistribution.Shard(
                         shard: shard.name,
                         records: counts[shard.name] ?? 0,
-                        rows: try? shard.ownedRowCount(ownership: ownership),
-                        sizeBytes: try? shard.sizeInBytes(),
+                        rows: try? (shard as? ShardDatabase)?.ownedRowCount(ownership: ownership),
+                        sizeBytes: try? (shard as? ShardDatabase)?.sizeInBytes(),
                         draining: draining.contains(shard.name)
                     )
                 },
@@ -58,6 +58,7 @@ extension CollegeDB {
     ) async throws -> (moves: [RebalancePlanner.Move], unmappedRows: Int) {
         let registry = coordinator.registry
         for shard in drain { _ = try registry.database(named: shard) }
+        let shards = try registry.shards.map { try $0.sqliteDatabase(for: "rebalancing") }
         let drained = Set(drain).union(coordinator.draining.withLock { $0 })
         let receivers = try await coordinator.eligibleCandidates().filter { !drained.contains($0.name) }
         guard !receivers.isEmpty else {
@@ -70,7 +71,7 @@ extension CollegeDB {
         return try await BlockingWork.runLong {
             guard strategy != .hash else {
                 return try Self.planByRendezvous(
-                    shards: registry.shards,
+                    shards: shards,
                     drained: drained,
                     receivers: receivers,
                     store: store,
@@ -260,7 +261,7 @@ extension CollegeDB {
                 cursor = page.next
             } while cursor != nil
             for (source, records) in bySource {
-                guard let shard = try? registry.database(named: source) else {
+                guard let shard = try? registry.database(named: source).sqliteDatabase(for: "rebalancing") else {
                     result.skipped += records.count
                     continue
                 }

@@ -24,6 +24,19 @@ extension CollegeDB {
     )
         async throws -> [FanOutResult]
     {
+        try await executeOnAllShards({ _ in statement }, batchSize: batchSize, rowLimit: rowLimit, limits: limits)
+    }
+
+    /// Like the public `executeOnAllShards`, with the statement written for each shard's
+    /// backend by `statement`.
+    func executeOnAllShards(
+        _ statement: @escaping @Sendable (any ShardBackend) -> SQLStatement,
+        batchSize: Int = defaultFanOutBatchSize,
+        rowLimit: Int? = nil,
+        limits: QueryLimits = QueryLimits()
+    )
+        async throws -> [FanOutResult]
+    {
         guard batchSize >= 1 else { throw CollegeDBError.invalidParams("batchSize: must be >= 1") }
         let shards = coordinator.registry.shards
         guard !shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
@@ -36,7 +49,7 @@ extension CollegeDB {
                 next += 1
                 group.addTask {
                     do {
-                        let result = try await shard.execute(statement, rowLimit: rowLimit, limits: limits)
+                        let result = try await shard.execute(statement(shard), rowLimit: rowLimit, limits: limits)
                         return (index, FanOutResult(shard: shard.name, outcome: .success(result)))
                     } catch {
                         return (
@@ -55,10 +68,10 @@ extension CollegeDB {
         }
     }
 
-    /// The size of the named shard in bytes (`page_count * page_size`).
+    /// The size of the named shard in bytes: `page_count * page_size` for a SQLite file,
+    /// `pg_database_size` for a PostgreSQL database.
     public func databaseSize(shard: String) async throws -> Int64 {
-        let database = try coordinator.registry.database(named: shard)
-        return try await BlockingWork.run { try database.sizeInBytes() }
+        try await coordinator.registry.database(named: shard).measureSize()
     }
 
     /// Runs every statement of `schema` on each shard (or only `shard`), each shard in one

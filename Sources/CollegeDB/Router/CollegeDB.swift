@@ -68,13 +68,8 @@ public final class CollegeDB: Sendable {
             )
             let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
             let saved = try store.savedMetrics()
-            let databases = descriptors.map {
-                ShardDatabase(
-                    reportingFailure: $0.name,
-                    path: configuration.path(of: $0),
-                    settings: configuration.shardSettings,
-                    savedMetrics: saved[$0.name]
-                )
+            let databases = try descriptors.map {
+                try configuration.openShard($0, savedMetrics: saved[$0.name], logger: logger)
             }
             return (lock, store, descriptors, databases, try store.drainingShards())
         }
@@ -126,12 +121,17 @@ public final class CollegeDB: Sendable {
     ) async throws
         -> QueryResult
     {
-        try await routed(key: key, writes: { _ in true }, body: { try await $0.execute(statement, limits: limits) })
+        try await routed(
+            key: key,
+            readingOnly: nil,
+            body: { try await $0.execute(statement, rowLimit: nil, limits: limits) }
+        )
     }
 
     /// Runs a statement on the key's shard and returns all rows. An unmapped key is allocated
-    /// only when SQLite compiles the statement as a write; a read of it routes with the read
-    /// strategy and persists nothing.
+    /// only when the statement writes (SQLite compiles it as a write; PostgreSQL refuses it in
+    /// a `READ ONLY` transaction); a read of it routes with the read strategy and persists
+    /// nothing.
     ///
     /// - Parameters:
     ///   - key: The lookup key that routes the call.
@@ -148,8 +148,8 @@ public final class CollegeDB: Sendable {
     {
         try await routed(
             key: key,
-            writes: { try await !$0.isReadOnly(statement.sql) },
-            body: { try await $0.execute(statement, limits: limits) }
+            readingOnly: { try await $0.executeIfReadOnly(statement, rowLimit: nil, limits: limits) },
+            body: { try await $0.execute(statement, rowLimit: nil, limits: limits) }
         )
     }
 
@@ -170,7 +170,7 @@ public final class CollegeDB: Sendable {
     {
         try await routed(
             key: key,
-            writes: { try await !$0.isReadOnly(statement.sql) },
+            readingOnly: { try await $0.executeIfReadOnly(statement, rowLimit: 1, limits: limits) },
             body: { try await $0.execute(statement, rowLimit: 1, limits: limits) }
         )
     }
@@ -193,7 +193,7 @@ public final class CollegeDB: Sendable {
     {
         try await routed(
             key: key,
-            writes: { _ in true },
+            readingOnly: nil,
             body: { try await $0.executeBatch(statements, limits: limits) }
         )
     }
@@ -207,9 +207,8 @@ public final class CollegeDB: Sendable {
     /// - Throws: `CollegeDBError`: `QUERY_FAILED` when SQLite cannot compile it, `STATEMENT_REFUSED`.
     public func prepare(key: String, sql: String) async throws -> StatementDescription {
         try Self.validate(key: key)
-        var target = try await mappedShard(key: key)
-        if target == nil { target = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read) }
-        return try await target!.describe(sql)
+        if let mapped = try await mappedShard(key: key) { return try await mapped.describe(sql) }
+        return try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read).describe(sql)
     }
 
     /// Runs a statement on the shard `key` is mapped to, or returns nil, having done nothing,
@@ -231,10 +230,17 @@ public final class CollegeDB: Sendable {
     ) throws -> QueryResult? {
         try Self.validate(key: key)
         guard
-            case .done(let result) = try withMappedShard(
+            case .done(let result?) = try withMappedShard(
                 key: key,
                 cachedOnly: onEventLoop,
-                { try $0.executeQuickly(statement, rowLimit: rowLimit, limits: limits, onEventLoop: onEventLoop) }
+                {
+                    try ($0 as? ShardDatabase)?.executeQuickly(
+                        statement,
+                        rowLimit: rowLimit,
+                        limits: limits,
+                        onEventLoop: onEventLoop
+                    )
+                }
             )
         else { return nil }
         return result
@@ -258,7 +264,12 @@ public final class CollegeDB: Sendable {
             case .entered = locks.enter(record.id, readAt: epoch)
         else { return false }
         do {
-            let queued = try coordinator.registry.mappedDatabase(named: record.shard, key: key).enqueueWrite(
+            let shard = try coordinator.registry.mappedDatabase(named: record.shard, key: key)
+            guard let database = shard as? ShardDatabase else {
+                locks.leave(record.id)
+                return false
+            }
+            let queued = try database.enqueueWrite(
                 statement,
                 rowLimit: rowLimit,
                 limits: limits
@@ -288,7 +299,7 @@ public final class CollegeDB: Sendable {
     func withMappedShard<T>(
         key: String,
         cachedOnly: Bool = false,
-        _ body: (ShardDatabase) throws -> T
+        _ body: (any ShardBackend) throws -> T
     ) throws -> MappedOutcome<T> {
         let locks = coordinator.locks
         while true {
@@ -308,22 +319,26 @@ public final class CollegeDB: Sendable {
         }
     }
 
-    /// Runs `body` on the key's shard: its mapped shard (after any move of its record), else,
-    /// when `writes` says the call writes, a newly allocated one, else the read strategy's pick.
+    /// Runs `body` on the key's shard: its mapped shard (after any move of its record). For an
+    /// unmapped key, `readingOnly` runs the call on the read strategy's pick if it only reads
+    /// (nil when it writes, having done nothing); a call that writes (or has no `readingOnly`)
+    /// runs with `body` on a newly allocated shard.
     /// A first write that fails leaves no mapping behind: the new record is held alone (as a
     /// move holds it) until its first write has committed, and removed if that write failed.
     private func routed<T: Sendable>(
         key: String,
-        writes: @escaping @Sendable (ShardDatabase) async throws -> Bool,
-        body: @escaping @Sendable (ShardDatabase) async throws -> T
+        readingOnly: (@Sendable (any ShardBackend) async throws -> T?)?,
+        body: @escaping @Sendable (any ShardBackend) async throws -> T
     ) async throws -> T {
         try Self.validate(key: key)
         let locks = coordinator.locks
         while true {
             let epoch = locks.epoch
             guard let record = try await cachedRecord(forKey: key, epoch: epoch) else {
-                let readTarget = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read)
-                guard try await writes(readTarget) else { return try await body(readTarget) }
+                if let readingOnly {
+                    let readTarget = try await coordinator.readTarget(key: key, kind: coordinator.policy.strategy.read)
+                    if let read = try await readingOnly(readTarget) { return read }
+                }
                 if let written = try await allocateAndWriteFirst(key: key, body: body) { return written }
                 continue
             }
@@ -343,7 +358,7 @@ public final class CollegeDB: Sendable {
     /// record again when the write fails. Returns nil when another caller mapped the key first.
     private func allocateAndWriteFirst<T: Sendable>(
         key: String,
-        body: @escaping @Sendable (ShardDatabase) async throws -> T
+        body: @escaping @Sendable (any ShardBackend) async throws -> T
     ) async throws -> T? {
         let locks = coordinator.locks
         let allocation = try await coordinator.allocate(key: key, kind: coordinator.policy.strategy.write) {
@@ -379,7 +394,7 @@ public final class CollegeDB: Sendable {
     }
 
     /// The shard the key is mapped to, or nil when it is unmapped.
-    func mappedShard(key: String) async throws -> ShardDatabase? {
+    func mappedShard(key: String) async throws -> (any ShardBackend)? {
         let store = mappingStore
         guard let name = try await BlockingWork.run({ try store.shard(forKey: key) }) else { return nil }
         return try coordinator.registry.mappedDatabase(named: name, key: key)

@@ -332,7 +332,8 @@ final class ClientConnection: @unchecked Sendable {
             case .null: status = sqlite3_bind_null(statement, index)
             case .integer(let integer): status = sqlite3_bind_int64(statement, index, integer)
             case .real(let real): status = sqlite3_bind_double(statement, index, real)
-            case .text(let text):
+            case .boolean(let flag): status = sqlite3_bind_int64(statement, index, flag ? 1 : 0)
+            case .text(let text), .json(let text):
                 var text = text
                 status = text.withUTF8 { bytes in
                     sqlite3_bind_text64(

@@ -14,9 +14,12 @@ import Synchronization
 ///
 /// A shard whose file cannot be opened is still created, as unavailable, so that the others
 /// serve; one whose file turns out corrupt or unreadable while running is marked failed.
-public final class ShardDatabase: Sendable {
+public final class ShardDatabase: ShardBackend {
     public let name: String
     public let path: String
+    public var location: String { path }
+    public var backendKind: ShardBackendKind { .sqlite }
+    public var connectionPool: ConnectionPoolUse? { nil }
     public let metrics: ShardMetrics
     let settings: ShardSettings
     private let opened: Result<(pool: DatabasePool, clients: ShardConnections), CollegeDBError>
@@ -278,6 +281,17 @@ public final class ShardDatabase: Sendable {
         }
     }
 
+    /// Runs `statement` unless SQLite compiles it as a write; then returns nil, having run
+    /// nothing.
+    public func executeIfReadOnly(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits
+    ) async throws -> QueryResult? {
+        guard try await isReadOnly(statement.sql) else { return nil }
+        return try await execute(statement, rowLimit: rowLimit, limits: limits)
+    }
+
     /// Runs `statements` in one write transaction: all commit together or none does. The time
     /// limit covers the whole batch.
     public func executeBatch(
@@ -363,6 +377,18 @@ public final class ShardDatabase: Sendable {
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
             return pageCount * pageSize
         }
+    }
+
+    public func measureSize() async throws -> Int64 {
+        try await BlockingWork.run { try self.sizeInBytes() }
+    }
+
+    public func checkHealth() async -> ShardHealth {
+        (try? await BlockingWork.run { self.currentHealth() }) ?? health
+    }
+
+    public func shutDown() async throws {
+        try await BlockingWork.run { try self.close() }
     }
 
     /// Closes every connection; later calls fail.

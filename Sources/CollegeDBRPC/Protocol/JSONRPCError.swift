@@ -34,7 +34,7 @@ public struct JSONRPCError: Error, Sendable, Hashable {
     }
 
     /// The error for an engine error: its numeric code from `JSONRPCErrorCodes`, its message,
-    /// and `data.code` (plus `data.sqlite` when SQLite reported it).
+    /// and `data.code` (plus `data.sqlite` or `data.postgres` when the shard reported it).
     public init(_ error: CollegeDBError) {
         var data: [(String, JSONValue)] = [("code", .string(error.code.rawValue))]
         if let sqlite = error.sqlite {
@@ -48,6 +48,13 @@ public struct JSONRPCError: Error, Sendable, Hashable {
                     ])
                 )
             )
+        }
+        if let postgres = error.postgres {
+            var members: [(String, JSONValue)] = [
+                ("sqlstate", .string(postgres.sqlstate)), ("message", .string(postgres.message)),
+            ]
+            if let detail = postgres.detail { members.append(("detail", .string(detail))) }
+            data.append(("postgres", .object(members)))
         }
         let message = error.code == .invalidParams ? "Invalid params: \(error.message)" : error.message
         self.init(code: JSONRPCErrorCodes.numericCode(for: error.code), message: message, data: .object(data))

@@ -32,6 +32,7 @@ public enum JSONRPCErrorCodes {
         .resultTooLarge: -32022,
         .planNotFound: -32023,
         .configRefused: -32024,
+        .unsupportedOnBackend: -32025,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

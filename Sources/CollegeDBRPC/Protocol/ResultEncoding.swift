@@ -11,6 +11,8 @@ enum ResultEncoding {
         case .real(let double): return .double(double)
         case .text(let text): return .string(text)
         case .blob(let data): return .object([("$blob", .string(data.base64EncodedString()))])
+        case .boolean(let bool): return .bool(bool)
+        case .json(let text): return (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
         }
     }
 

@@ -43,6 +43,8 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let planNotFound = Code(rawValue: "PLAN_NOT_FOUND")
         /// A `reload` was refused; the running configuration stays and the message says why.
         public static let configRefused = Code(rawValue: "CONFIG_REFUSED")
+        /// The shard's backend cannot do what was asked (moving rows of a PostgreSQL shard).
+        public static let unsupportedOnBackend = Code(rawValue: "UNSUPPORTED_ON_BACKEND")
         /// This peer may not call the method (or use the daemon at all).
         public static let forbidden = Code(rawValue: "FORBIDDEN")
         /// The daemon's socket could not be reached.

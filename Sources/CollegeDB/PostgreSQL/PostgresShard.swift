@@ -1,0 +1,531 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// One shard that is a PostgreSQL database, reached through a postgres-nio connection pool.
+///
+/// Each call leases one pooled connection: a single statement runs in the server's own
+/// implicit transaction (one round trip), a `batch` or a schema between `BEGIN` and `COMMIT`,
+/// and a read of an unmapped key in a `READ ONLY` transaction, which the server fails with
+/// SQLSTATE 25006 when the statement would write (then nothing ran, and the router allocates).
+/// The daemon's statement timeout is the sessions' `statement_timeout`.
+///
+/// The shard tells a server that is down from a failing statement: a connection that cannot
+/// be made or is lost gives `SHARD_UNAVAILABLE`, and while the server stays down callers are
+/// answered at once, with one call a second trying it again, so the shard serves again as
+/// soon as the server is back, without a restart.
+public final class PostgresShard: ShardBackend {
+    public let name: String
+    public let address: PostgresShardAddress
+    public let metrics: ShardMetrics
+    let settings: ShardSettings
+    private let client: PostgresClient
+    private let running: Task<Void, Never>
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var inUse = 0
+        var waiting = 0
+        /// Why the server could not be reached, since when, and when it was last tried.
+        var outage: (reason: String, lastTried: ContinuousClock.Instant)?
+    }
+
+    /// How long a shard whose server is down answers at once before a call tries it again.
+    static let retryInterval: Duration = .seconds(1)
+
+    /// Starts a pool for the database at `address`; no connection is made until a call needs
+    /// one, so a server that is down does not stop the daemon from starting.
+    /// - Throws: `INVALID_PARAMS` when the shard's password file cannot be read.
+    public init(
+        name: String,
+        address: PostgresShardAddress,
+        settings: ShardSettings = ShardSettings(),
+        savedMetrics: (queries: Int, errors: Int)? = nil,
+        logger: Logger = Logger(label: "collegedb.postgres")
+    ) throws {
+        self.name = name
+        self.address = address
+        self.settings = settings
+        self.logger = logger
+        metrics = ShardMetrics(shard: name, queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
+        let password = try address.password()
+        var configuration: PostgresClient.Configuration
+        if let socketPath = address.socketPath {
+            configuration = .init(
+                unixSocketPath: socketPath,
+                username: address.user,
+                password: password,
+                database: address.database
+            )
+        } else {
+            let tls: PostgresClient.Configuration.TLS
+            switch address.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(.makeClientConfiguration())
+            case .require: tls = .require(.makeClientConfiguration())
+            }
+            configuration = .init(
+                host: address.host ?? "localhost",
+                port: address.port,
+                username: address.user,
+                password: password,
+                database: address.database,
+                tls: tls
+            )
+        }
+        configuration.options.maximumConnections = address.poolSize
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = address.connectTimeout
+        let timeoutMilliseconds =
+            settings.statementTimeout.components.seconds * 1000
+            + settings.statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.options.additionalStartupParameters = [
+            ("application_name", "collegedbd"),
+            ("options", "-c statement_timeout=\(max(1, timeoutMilliseconds))"),
+        ]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        running = Task { await client.run() }
+    }
+
+    public var location: String { address.description }
+    public var backendKind: ShardBackendKind { .postgres }
+
+    public var health: ShardHealth { state.withLock { $0.outage == nil } ? .ok : .unavailable }
+
+    public var unavailableReason: String? {
+        state.withLock { $0.outage.map { "shard '\(name)' cannot reach \(address): \($0.reason)" } }
+    }
+
+    public var connectionPool: ConnectionPoolUse? {
+        state.withLock { ConnectionPoolUse(inUse: $0.inUse, waiting: $0.waiting, maximum: address.poolSize) }
+    }
+
+    // MARK: Clients' statements
+
+    public func execute(
+        _ statement: SQLStatement,
+        rowLimit: Int? = nil,
+        limits: QueryLimits = QueryLimits()
+    ) async throws -> QueryResult {
+        let text = try checked(statement)
+        return try await measured {
+            try await withConnection { connection in
+                if let timeout = self.shorterTimeout(limits) {
+                    return try await self.transaction(on: connection, timeout: timeout) {
+                        try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
+                    }
+                }
+                return try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
+            }
+        }
+    }
+
+    public func executeIfReadOnly(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits
+    ) async throws -> QueryResult? {
+        let text = try checked(statement)
+        return try await measured {
+            try await withConnection { connection in
+                do {
+                    return try await self.transaction(
+                        on: connection,
+                        readOnly: true,
+                        timeout: self.shorterTimeout(limits)
+                    ) {
+                        try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
+                    }
+                } catch let error as PSQLError where error.sqlState == Self.readOnlyTransaction {
+                    return nil
+                }
+            }
+        }
+    }
+
+    public func executeBatch(
+        _ statements: [SQLStatement],
+        limits: QueryLimits = QueryLimits()
+    ) async throws
+        -> [QueryResult]
+    {
+        let texts = try statements.map { try checked($0) }
+        return try await measured {
+            try await withConnection { connection in
+                try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
+                    var results: [QueryResult] = []
+                    for (text, statement) in zip(texts, statements) {
+                        results.append(try await self.run(text, statement.bindings, rowLimit: nil, on: connection))
+                    }
+                    return results
+                }
+            }
+        }
+    }
+
+    /// Learns what the statement returns and whether it writes by running it in a `READ ONLY`
+    /// transaction that is always rolled back, with every parameter NULL: first as the right
+    /// side of `(SELECT 1) LEFT JOIN (statement) ON true LIMIT 1`, which returns one row (so
+    /// its columns) even when the statement returns none; a statement that cannot be a
+    /// subquery (a write, `SHOW`, `EXPLAIN`) then runs as it is. Whether it writes is what the
+    /// server says (SQLSTATE 25006); a function with side effects called by a `SELECT` is not
+    /// seen. No work of it remains.
+    public func describe(_ sql: String) async throws -> StatementDescription {
+        let text = try checked(SQLStatement(sql: sql), checkingBindings: false)
+        let nulls = [SQLValue](repeating: .null, count: text.parameterCount)
+        let wrapped = PostgresStatementText(
+            "SELECT _collegedb_described.* FROM (SELECT 1) AS _collegedb_one LEFT JOIN (\n"
+                + CollegeDB.withoutTrailingSemicolons(sql) + "\n) AS _collegedb_described ON true LIMIT 1"
+        )
+        @Sendable func description(_ columns: [String], readOnly: Bool) -> StatementDescription {
+            StatementDescription(shard: name, parameterCount: text.parameterCount, columns: columns, readOnly: readOnly)
+        }
+        return try await measured {
+            try await withConnection { connection in
+                for attempt in [wrapped, text] {
+                    do {
+                        let result = try await self.rolledBack(on: connection) {
+                            try await self.run(attempt, nulls, rowLimit: 1, on: connection)
+                        }
+                        return description(result.columns, readOnly: true)
+                    } catch let error as PSQLError where error.sqlState == Self.readOnlyTransaction {
+                        return description([], readOnly: false)
+                    } catch let error as PSQLError where attempt == wrapped && error.sqlState != nil {
+                        continue
+                    }
+                }
+                return description([], readOnly: false)
+            }
+        }
+    }
+
+    public func executeScript(_ script: String, limits: QueryLimits = QueryLimits()) async throws -> Int {
+        let texts = try PostgresStatementText.statements(in: script).map { try checked(SQLStatement(sql: $0)) }
+        return try await measured {
+            try await withConnection { connection in
+                try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
+                    for text in texts { _ = try await self.run(text, [], rowLimit: 0, on: connection) }
+                    return texts.count
+                }
+            }
+        }
+    }
+
+    // MARK: The daemon's own work
+
+    /// `pg_database_size` of the shard's database.
+    public func measureSize() async throws -> Int64 {
+        try await translatingFailures {
+            try await withConnection { connection in
+                let rows = try await connection.query(
+                    "SELECT pg_database_size(current_database())",
+                    logger: self.logger
+                )
+                for try await size in rows.decode(Int64.self) { return size }
+                return 0
+            }
+        }
+    }
+
+    public func checkHealth() async -> ShardHealth {
+        _ = try? await translatingFailures {
+            try await withConnection(probing: true) { connection in
+                try await connection.query("SELECT 1", logger: self.logger)
+            }
+        }
+        return health
+    }
+
+    public func shutDown() async throws {
+        running.cancel()
+        await running.value
+    }
+
+    // MARK: Internals
+
+    /// SQLSTATE 25006, `read_only_sql_transaction`.
+    static let readOnlyTransaction = "25006"
+
+    /// The statement as the server gets it, or the refusal.
+    private func checked(_ statement: SQLStatement, checkingBindings: Bool = true) throws -> PostgresStatementText {
+        let text = PostgresStatementText(statement.sql)
+        if text.hasSecondStatement {
+            throw CollegeDBError.invalidParams("sql: one call takes exactly one SQL statement")
+        }
+        if text.firstKeyword.isEmpty { throw CollegeDBError.invalidParams("sql: no statement given") }
+        if let refusal = PostgresStatementPolicy.refusal(of: text) {
+            throw CollegeDBError(.statementRefused, "shard '\(name)': \(refusal)")
+        }
+        guard !checkingBindings || statement.bindings.count == text.parameterCount else {
+            throw CollegeDBError.invalidParams(
+                "bindings: the statement takes \(text.parameterCount) value(s), \(statement.bindings.count) given"
+            )
+        }
+        return text
+    }
+
+    /// The call's own time limit when it is shorter than the sessions' statement timeout.
+    private func shorterTimeout(_ limits: QueryLimits) -> Duration? {
+        guard let timeout = limits.timeout, timeout < settings.statementTimeout else { return nil }
+        return timeout
+    }
+
+    private func measured<T>(_ body: () async throws -> T) async throws -> T {
+        try await metrics.measure { try await translatingFailures(body) }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT`, rolling back when it throws.
+    private func transaction<T>(
+        on connection: PostgresConnection,
+        readOnly: Bool = false,
+        timeout: Duration? = nil,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        _ = try await connection.query(readOnly ? "BEGIN READ ONLY" : "BEGIN", logger: logger)
+        do {
+            if let timeout {
+                let milliseconds = max(
+                    1,
+                    timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+                )
+                _ = try await connection.query(
+                    PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"),
+                    logger: logger
+                )
+            }
+            let value = try await body()
+            _ = try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// Runs `body` in a `READ ONLY` transaction that is rolled back whatever happens.
+    private func rolledBack<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+        _ = try await connection.query("BEGIN READ ONLY", logger: logger)
+        do {
+            let value = try await body()
+            _ = try await connection.query("ROLLBACK", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// Runs one checked statement on `connection` and collects its rows, at most `rowLimit`
+    /// of them and at most ``ShardSettings/maximumResultBytes`` in all.
+    private func run(
+        _ text: PostgresStatementText,
+        _ bindings: [SQLValue],
+        rowLimit: Int?,
+        on connection: PostgresConnection
+    ) async throws -> QueryResult {
+        let collector = RowCollector(rowLimit: rowLimit, maximumBytes: settings.maximumResultBytes, shard: name)
+        let started = ContinuousClock.now
+        let metadata = try await connection.query(
+            PostgresQuery(unsafeSQL: text.sql, binds: PostgresValues.bindings(bindings)),
+            logger: logger
+        ) { row in try collector.add(row) }.get()
+        let elapsed = ContinuousClock.now - started
+        let collected = collector.collected
+        let writes = ["INSERT", "UPDATE", "DELETE", "MERGE"].contains(metadata.command)
+        return QueryResult(
+            shard: name,
+            columns: collected.columns,
+            rows: collected.rows,
+            changes: writes ? (metadata.rows ?? 0) : 0,
+            lastRowID: 0,
+            durationMilliseconds: Double(elapsed.components.seconds) * 1000
+                + Double(elapsed.components.attoseconds) / 1e15
+        )
+    }
+
+    /// Leases a pooled connection for `body`. While the server is down, answers at once with
+    /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
+    /// tries it; a lease that waits longer than the connect timeout fails the same way.
+    private func withConnection<T: Sendable>(
+        probing: Bool = false,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let now = ContinuousClock.now
+        let fastFailure: String? = state.withLock { state in
+            guard let outage = state.outage else { return nil }
+            if probing || now - outage.lastTried >= Self.retryInterval {
+                state.outage?.lastTried = now
+                return nil
+            }
+            return outage.reason
+        }
+        if let fastFailure { throw unavailable(fastFailure) }
+        state.withLock { $0.waiting += 1 }
+        let leased = LeaseFlag()
+        let client = client
+        let connectTimeout = address.connectTimeout
+        do {
+            let value = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        self.state.withLock {
+                            $0.waiting -= 1
+                            $0.inUse += 1
+                        }
+                        leased.set()
+                        defer { self.state.withLock { $0.inUse -= 1 } }
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: connectTimeout)
+                    if leased.isSet { return nil }
+                    throw LeaseTimeout()
+                }
+                defer { group.cancelAll() }
+                while let next = try await group.next() {
+                    if let value = next { return value }
+                }
+                throw LeaseTimeout()
+            }
+            state.withLock { $0.outage = nil }
+            return value
+        } catch {
+            if !leased.isSet { state.withLock { $0.waiting -= 1 } }
+            if let reason = Self.connectionFailure(error, leased: leased.isSet) {
+                state.withLock { $0.outage = (reason, ContinuousClock.now) }
+                logger.warning(
+                    "a PostgreSQL shard cannot be reached",
+                    metadata: ["shard": "\(name)", "reason": "\(reason)"]
+                )
+                throw unavailable(reason)
+            }
+            throw error
+        }
+    }
+
+    private struct LeaseTimeout: Error {}
+
+    /// Set once a call has its connection, after which the connect timeout no longer applies.
+    private final class LeaseFlag: Sendable {
+        private let value = Atomic(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        var isSet: Bool { value.load(ordering: .relaxed) }
+    }
+
+    private func unavailable(_ reason: String) -> CollegeDBError {
+        CollegeDBError(.shardUnavailable, "shard '\(name)' cannot reach \(address): \(reason)")
+    }
+
+    /// Why `error` means the server cannot be reached, or nil when it is a statement's own
+    /// failure.
+    private static func connectionFailure(_ error: any Error, leased: Bool) -> String? {
+        if error is LeaseTimeout { return "no connection could be made within the connect timeout" }
+        guard let error = error as? PSQLError else { return nil }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown, .sslUnsupported, .failedToAddSSLHandler,
+            .poolClosed, .clientClosedConnection:
+            return error.underlying.map { "\($0)" } ?? "\(error.code)"
+        case .server:
+            guard let sqlState = error.sqlState else { return nil }
+            // Connection exceptions, the server shutting down or starting, login refused, no
+            // such database, no connection slot left.
+            if sqlState.hasPrefix("08") || sqlState.hasPrefix("28") || sqlState.hasPrefix("57P")
+                || sqlState == "3D000" || sqlState == "53300"
+            {
+                return error.serverInfo?[.message] ?? sqlState
+            }
+            return nil
+        case .unsupportedAuthMechanism, .authMechanismRequiresPassword, .saslError:
+            return "login failed (\(error.code)); check the shard's user and password"
+        default:
+            return nil
+        }
+    }
+
+    /// Translates what the server and postgres-nio threw into the engine's errors.
+    private func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as CollegeDBError {
+            throw error
+        } catch let error as PostgresValues.UnsupportedColumn {
+            throw CollegeDBError(
+                .queryFailed,
+                "shard '\(name)': column '\(error.column)' is of PostgreSQL type \(error.type), which collegedbd "
+                    + "does not return; cast it in the query (\(error.column)::text)"
+            )
+        } catch let error as PSQLError {
+            guard let sqlState = error.sqlState else {
+                throw CollegeDBError(.queryFailed, "shard '\(name)': \(error.code)")
+            }
+            let message = error.serverInfo?[.message] ?? sqlState
+            let failure = CollegeDBError.PostgresFailure(
+                sqlstate: sqlState,
+                message: message,
+                detail: error.serverInfo?[.detail]
+            )
+            switch sqlState {
+            case "57014":
+                throw CollegeDBError(
+                    .statementTimeout,
+                    "shard '\(name)': the statement ran past its time limit and was cancelled; nothing it wrote remains",
+                    postgres: failure
+                )
+            case "53100":
+                throw CollegeDBError(.storageFull, "shard '\(name)': \(message)", postgres: failure)
+            default:
+                throw CollegeDBError(.queryFailed, "shard '\(name)': \(message)", postgres: failure)
+            }
+        }
+    }
+}
+
+extension PSQLError {
+    /// The server's SQLSTATE, when the server reported the error.
+    var sqlState: String? { serverInfo?[.sqlState] }
+}
+
+/// The rows of one statement as they arrive, bounded in count and bytes.
+private final class RowCollector: Sendable {
+    private let rowLimit: Int?
+    private let maximumBytes: Int
+    private let shard: String
+    private let state = Mutex<(columns: [String], rows: [[SQLValue]], bytes: Int)>(([], [], 0))
+
+    init(rowLimit: Int?, maximumBytes: Int, shard: String) {
+        self.rowLimit = rowLimit
+        self.maximumBytes = maximumBytes
+        self.shard = shard
+    }
+
+    func add(_ row: PostgresRow) throws {
+        let full = state.withLock { state in rowLimit.map { state.rows.count >= $0 } ?? false }
+        if full { return }
+        var columns: [String] = []
+        var values: [SQLValue] = []
+        for cell in row {
+            columns.append(cell.columnName)
+            values.append(try PostgresValues.value(of: cell))
+        }
+        let bytes = values.reduce(0) { $0 + $1.approximateBytes }
+        try state.withLock { state in
+            if state.rows.isEmpty { state.columns = columns }
+            state.bytes += bytes
+            guard state.bytes <= maximumBytes else {
+                throw CollegeDBError(
+                    .resultTooLarge,
+                    "shard '\(shard)': the result holds more than \(maximumBytes) bytes; page it (LIMIT/OFFSET)"
+                )
+            }
+            state.rows.append(values)
+        }
+    }
+
+    var collected: (columns: [String], rows: [[SQLValue]]) {
+        state.withLock { ($0.columns, $0.rows) }
+    }
+}

@@ -1,0 +1,86 @@
+/// What every kind of shard does for clients' statements and for the daemon's reports: a
+/// SQLite file (``ShardDatabase``) or a PostgreSQL database (``PostgresShard``).
+///
+/// The router, fan-out and federation speak only this protocol. Work that needs one backend's
+/// internals (moving rows, adopting an existing database) asks for it by
+/// ``sqliteDatabase(for:)`` and gets `UNSUPPORTED_ON_BACKEND` on the other.
+public protocol ShardBackend: AnyObject, Sendable {
+    /// The shard's name, unique among the shards.
+    var name: String { get }
+    /// Where the shard is, as `getShardMetadata` shows it: a file path, or a PostgreSQL URL
+    /// without its password.
+    var location: String { get }
+    /// The kind of backend: `sqlite` or `postgres`.
+    var backendKind: ShardBackendKind { get }
+    /// The shard's live query, error and activity counts.
+    var metrics: ShardMetrics { get }
+    /// The shard's state as last seen, without asking the database.
+    var health: ShardHealth { get }
+    /// Why the shard does not serve now, or nil when it does.
+    var unavailableReason: String? { get }
+
+    /// Runs one statement. `rowLimit` keeps at most that many rows (for `first`).
+    /// - Throws: `STATEMENT_REFUSED`, `STATEMENT_TIMEOUT`, `OVERLOADED`, `QUERY_FAILED`,
+    ///   `SHARD_UNAVAILABLE`, `RESULT_TOO_LARGE`.
+    func execute(_ statement: SQLStatement, rowLimit: Int?, limits: QueryLimits) async throws -> QueryResult
+
+    /// Runs one statement only if it does not write, and returns nil, having changed nothing,
+    /// when it would write: how a read of an unmapped key is told from a first write.
+    func executeIfReadOnly(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits
+    ) async throws
+        -> QueryResult?
+
+    /// Runs `statements` in one transaction: all commit together or none does.
+    func executeBatch(_ statements: [SQLStatement], limits: QueryLimits) async throws -> [QueryResult]
+
+    /// Compiles `sql` without running it.
+    func describe(_ sql: String) async throws -> StatementDescription
+
+    /// Runs every statement of `script` in one transaction and returns how many ran.
+    func executeScript(_ script: String, limits: QueryLimits) async throws -> Int
+
+    /// The database's size in bytes: `page_count * page_size`, or `pg_database_size`.
+    func measureSize() async throws -> Int64
+
+    /// The shard's health, checked now against the database.
+    func checkHealth() async -> ShardHealth
+
+    /// The use of the shard's connection pool to a database server; nil for a SQLite file.
+    var connectionPool: ConnectionPoolUse? { get }
+
+    /// Closes every connection; later calls fail.
+    func shutDown() async throws
+}
+
+/// How much of a shard's connection pool is in use.
+public struct ConnectionPoolUse: Sendable, Hashable {
+    /// Connections leased to statements now.
+    public var inUse: Int
+    /// Statements waiting for a connection now.
+    public var waiting: Int
+    /// The most connections the pool opens.
+    public var maximum: Int
+}
+
+/// The kinds of shard backend.
+public enum ShardBackendKind: String, Sendable, Hashable {
+    case sqlite
+    case postgres
+}
+
+extension ShardBackend {
+    /// The SQLite shard behind `self`, for work only SQLite shards do.
+    /// - Throws: `UNSUPPORTED_ON_BACKEND` naming `work` for any other backend.
+    package func sqliteDatabase(for work: String) throws -> ShardDatabase {
+        guard let database = self as? ShardDatabase else {
+            throw CollegeDBError(
+                .unsupportedOnBackend,
+                "shard '\(name)' is a \(backendKind.rawValue) shard: \(work) works on SQLite shards only"
+            )
+        }
+        return database
+    }
+}

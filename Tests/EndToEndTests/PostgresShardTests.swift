@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+/// What only PostgreSQL shards have: their types, their refusals, a server that goes away and
+/// comes back, and mixing them with SQLite shards.
+@Suite struct PostgresShardTests {
+    private func errorCode(_ response: [String: Any]) -> String? {
+        ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
+    }
+
+    @Test func valuesMapBothWaysAsDocumented() throws {
+        let (daemon, _) = try Backend.postgres.daemon()
+        let socket = try daemon.connect()
+        _ = try socket.result(
+            "createSchema",
+            [
+                """
+                CREATE TABLE v (id TEXT PRIMARY KEY, big BIGINT, small SMALLINT, real DOUBLE PRECISION,
+                  exact NUMERIC(20, 4), flag BOOLEAN, at TIMESTAMPTZ, local TIMESTAMP, day DATE, doc JSONB,
+                  plain JSON, bytes BYTEA, nothing TEXT, uid UUID, span INTERVAL);
+                -- a comment with a ; inside, and a function whose body has them too
+                CREATE FUNCTION twice(x BIGINT) RETURNS BIGINT AS $body$ SELECT x * 2; $body$ LANGUAGE sql;
+                """
+            ]
+        )
+        _ = try socket.result(
+            "run",
+            [
+                "v1",
+                """
+                INSERT INTO v VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    "v1", Int64.max, -7, 0.5, "12345678901234.5678", true, "2026-12-01T10:20:30.25Z",
+                    "2026-12-01 10:20:30", "2026-02-28", "{\"a\": [1, 2, {\"b\": null}]}", "[1,\"two\"]",
+                    ["$blob": "AAEC/w=="], NSNull(), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "1 day 02:03:04.5",
+                ],
+            ]
+        )
+        let row = try #require(
+            socket.result("first", ["v1", "SELECT * FROM v WHERE id = ?", ["v1"]]) as? [String: Any]
+        )
+        #expect((row["big"] as? NSNumber)?.int64Value == Int64.max)
+        #expect(row["small"] as? Int == -7)
+        #expect(row["real"] as? Double == 0.5)
+        #expect(row["exact"] as? String == "12345678901234.5678")
+        #expect(row["flag"] as? Bool == true)
+        #expect(row["at"] as? String == "2026-12-01T10:20:30.25Z")
+        #expect(row["local"] as? String == "2026-12-01T10:20:30")
+        #expect(row["day"] as? String == "2026-02-28")
+        let document = try #require(row["doc"] as? [String: Any])
+        #expect((document["a"] as? [Any])?.count == 3)
+        #expect((row["plain"] as? [Any])?.last as? String == "two")
+        #expect((row["bytes"] as? [String: Any])?["$blob"] as? String == "AAEC/w==")
+        #expect(row["nothing"] is NSNull)
+        #expect(row["uid"] as? String == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+        #expect(row["span"] as? String == "P1DT2H3M4.5S")
+        let computed = try #require(
+            socket.result(
+                "first",
+                ["v1", "SELECT twice(big / 4) AS t, -0.5::numeric AS half, 0::numeric AS zero FROM v"]
+            )
+                as? [String: Any]
+        )
+        #expect((computed["t"] as? NSNumber)?.int64Value == (Int64.max / 4) * 2)
+        #expect(computed["half"] as? String == "-0.5")
+        #expect(computed["zero"] as? String == "0")
+        // `$n` placeholders work as they are, and a `?` inside a literal is left alone.
+        let dollar = try #require(
+            socket.result("first", ["v1", "SELECT '?' AS q, $1::text AS p", ["x"]]) as? [String: Any]
+        )
+        #expect(dollar["q"] as? String == "?")
+        #expect(dollar["p"] as? String == "x")
+        // A type the daemon does not return is refused with the advice to cast it.
+        let unsupported = try socket.call("first", ["v1", "SELECT '127.0.0.1'::inet AS address"])
+        #expect(errorCode(unsupported) == "QUERY_FAILED")
+        #expect(((unsupported["error"] as? [String: Any])?["message"] as? String)?.contains("::text") == true)
+    }
+
+    @Test func sessionStateAndMovesAreRefusedWithTheReason() throws {
+        let (daemon, _) = try Backend.postgres.daemon()
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE users (id INTEGER PRIMARY KEY)"])
+        _ = try socket.result("run", ["u", "INSERT INTO users VALUES (1)"])
+        for refused in [
+            "SET search_path TO pg_catalog", "RESET ALL", "DISCARD ALL", "LISTEN x", "CREATE TEMP TABLE t (x int)",
+            "COPY users TO STDOUT", "VACUUM", "PREPARE p AS SELECT 1", "DECLARE c CURSOR FOR SELECT 1",
+        ] {
+            #expect(errorCode(try socket.call("run", ["u", refused])) == "STATEMENT_REFUSED", "\(refused)")
+        }
+        let moved = try socket.call("reassignShard", ["u", "db-3"])
+        #expect(errorCode(moved) == "UNSUPPORTED_ON_BACKEND" || errorCode(moved) == nil)
+        if errorCode(moved) == nil {
+            // The key was already on db-3: nothing to move. Another shard must be refused.
+            #expect(errorCode(try socket.call("reassignShard", ["u", "db-1"])) == "UNSUPPORTED_ON_BACKEND")
+        }
+        #expect(errorCode(try socket.call("generateRebalancePlan", [:])) == "UNSUPPORTED_ON_BACKEND")
+        #expect(errorCode(try socket.call("listTables", ["db-1"])) == "UNSUPPORTED_ON_BACKEND")
+        let row = try #require(socket.result("first", ["u", "SELECT count(*) AS n FROM users"]) as? [String: Any])
+        #expect(row["n"] as? Int == 1)
+    }
+
+    @Test func aURLWithAPasswordIsRefusedAtStart() throws {
+        let refused = try Daemon.runToCompletion([
+            "--data-dir", "/tmp/cdb-never", "--socket", "/tmp/cdb-never.sock",
+            "--shard", "a=postgresql://collegedb:secret@127.0.0.1:5432/x",
+        ])
+        #expect(refused.status == 64)
+        #expect(refused.errors.contains("must not hold its password"))
+        #expect(!refused.errors.contains("secret"))
+    }
+
+    /// A SQLite shard and a PostgreSQL shard in one daemon; the server stops under load and
+    /// starts again.
+    @Test func aServerThatGoesDownFailsOnlyItsKeysAndIsServedAgainWhenBack() throws {
+        let server = try PostgresServer.startPrivate()
+        let database = try server.makeDatabase()
+        let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let daemon = try Daemon(
+            ["--shard", "local", "--shard", "remote=" + server.url(database)],
+            directory: directory,
+            environment: server.environment
+        )
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)"])
+        _ = try socket.result("setShardMapping", ["on-local", "local"])
+        _ = try socket.result("setShardMapping", ["on-remote", "remote"])
+        for key in ["on-local", "on-remote"] {
+            _ = try socket.result("run", [key, "INSERT INTO t VALUES (?, 0)", [key]])
+        }
+
+        let stop = LockedList()
+        let localErrors = LockedList()
+        let load = try ClientThreads(daemon, count: 4) { _, client in
+            while stop.items.isEmpty {
+                do {
+                    _ = try client.result("run", ["on-local", "UPDATE t SET n = n + 1 WHERE k = 'on-local'"])
+                } catch {
+                    localErrors.append("\(error)")
+                }
+            }
+        }
+        try server.stop()
+        let started = Date()
+        let down = try socket.call("first", ["on-remote", "SELECT n FROM t WHERE k = 'on-remote'"])
+        #expect(errorCode(down) == "SHARD_UNAVAILABLE")
+        let again = try socket.call("run", ["on-remote", "UPDATE t SET n = 1"])
+        #expect(errorCode(again) == "SHARD_UNAVAILABLE")
+        #expect(Date().timeIntervalSince(started) < 12, "answered within the connect timeout")
+        let health = try #require(socket.result("health") as? [String: Any])
+        #expect(health["status"] as? String == "degraded")
+        #expect((health["shards"] as? [String: Any])?["remote"] as? String == "unavailable")
+        let local = try #require(socket.result("first", ["on-local", "SELECT n FROM t"]) as? [String: Any])
+        #expect((local["n"] as? Int ?? 0) > 0)
+
+        try server.resume()
+        var served = false
+        let deadline = Date().addingTimeInterval(20)
+        while !served, Date() < deadline {
+            served = (try? socket.result("run", ["on-remote", "UPDATE t SET n = 2 WHERE k = 'on-remote'"])) != nil
+            if !served { usleep(200_000) }
+        }
+        #expect(served, "served again without a restart")
+        stop.append("stop")
+        load.wait()
+        #expect(localErrors.items.isEmpty, "\(localErrors.items.prefix(3))")
+        let back = try #require(socket.result("first", ["on-remote", "SELECT n FROM t"]) as? [String: Any])
+        #expect(back["n"] as? Int == 2)
+        #expect((try socket.result("health") as? [String: Any])?["status"] as? String == "ok")
+    }
+}
