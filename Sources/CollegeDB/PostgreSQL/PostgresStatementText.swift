@@ -115,7 +115,7 @@ struct PostgresStatementText: Sendable, Equatable {
                     index = tagEnd + 1
                     while index < bytes.count {
                         if bytes[index] == UInt8(ascii: "$"), index + tag.count <= bytes.count,
-                            Array(bytes[index..<(index + tag.count)]) == tag
+                            bytes[index..<(index + tag.count)].elementsEqual(tag)
                         {
                             index += tag.count
                             break
