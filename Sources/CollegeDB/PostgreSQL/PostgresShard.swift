@@ -78,12 +78,9 @@ public final class PostgresShard: ShardBackend {
         configuration.options.maximumConnections = address.poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = address.connectTimeout
-        let timeoutMilliseconds =
-            settings.statementTimeout.components.seconds * 1000
-            + settings.statementTimeout.components.attoseconds / 1_000_000_000_000_000
         configuration.options.additionalStartupParameters = [
             ("application_name", "collegedbd"),
-            ("options", "-c statement_timeout=\(max(1, timeoutMilliseconds))"),
+            ("options", "-c statement_timeout=\(settings.statementTimeout.statementTimeoutMilliseconds)"),
         ]
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
@@ -96,7 +93,7 @@ public final class PostgresShard: ShardBackend {
     public var health: ShardHealth { state.withLock { $0.outage == nil } ? .ok : .unavailable }
 
     public var unavailableReason: String? {
-        state.withLock { $0.outage.map { "shard '\(name)' cannot reach \(address): \($0.reason)" } }
+        state.withLock { $0.outage.map { unavailable($0.reason).message } }
     }
 
     public var connectionPool: ConnectionPoolUse? {
@@ -187,7 +184,7 @@ public final class PostgresShard: ShardBackend {
             try await withConnection { connection in
                 for attempt in [wrapped, text] {
                     do {
-                        let result = try await self.rolledBack(on: connection) {
+                        let result = try await self.transaction(on: connection, readOnly: true, committing: false) {
                             try await self.run(attempt, nulls, rowLimit: 1, on: connection)
                         }
                         return description(result.columns, readOnly: true)
@@ -277,40 +274,25 @@ public final class PostgresShard: ShardBackend {
         try await metrics.measure { try await translatingFailures(body) }
     }
 
-    /// Runs `body` between `BEGIN` and `COMMIT`, rolling back when it throws.
+    /// Runs `body` between `BEGIN` and `COMMIT` (or `ROLLBACK` when not `committing`: nothing it did
+    /// remains), rolling back when it throws.
     private func transaction<T>(
         on connection: PostgresConnection,
         readOnly: Bool = false,
         timeout: Duration? = nil,
+        committing: Bool = true,
         _ body: () async throws -> T
     ) async throws -> T {
         _ = try await connection.query(readOnly ? "BEGIN READ ONLY" : "BEGIN", logger: logger)
         do {
             if let timeout {
-                let milliseconds = max(
-                    1,
-                    timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-                )
                 _ = try await connection.query(
-                    PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"),
+                    PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.statementTimeoutMilliseconds)"),
                     logger: logger
                 )
             }
             let value = try await body()
-            _ = try await connection.query("COMMIT", logger: logger)
-            return value
-        } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw error
-        }
-    }
-
-    /// Runs `body` in a `READ ONLY` transaction that is rolled back whatever happens.
-    private func rolledBack<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
-        _ = try await connection.query("BEGIN READ ONLY", logger: logger)
-        do {
-            let value = try await body()
-            _ = try await connection.query("ROLLBACK", logger: logger)
+            _ = try await connection.query(committing ? "COMMIT" : "ROLLBACK", logger: logger)
             return value
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
@@ -481,6 +463,13 @@ public final class PostgresShard: ShardBackend {
                 throw CollegeDBError(.queryFailed, "shard '\(name)': \(message)", postgres: failure)
             }
         }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, at least 1, as `statement_timeout` takes them (0 would mean none).
+    fileprivate var statementTimeoutMilliseconds: Int64 {
+        max(1, components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
     }
 }
 
