@@ -84,6 +84,11 @@ public struct CollegeDBConfiguration: Sendable {
     /// When the engine rebalances by itself (see ``CollegeDB/checkAutoRebalance(now:)``). The
     /// default is nil: never.
     public var autoRebalance: AutoRebalancePolicy?
+    /// A PostgreSQL database that keeps the catalog (mappings, registry, statistics,
+    /// round-robin position, move intents) for every daemon started with it; then every shard
+    /// must be a PostgreSQL shard, since other hosts could not reach a SQLite file. The default
+    /// is nil: the SQLite mapping store `DATA_DIR/mapping.sqlite`, for this daemon alone.
+    public var catalog: PostgresShardAddress?
 
     /// - Parameters:
     ///   - dataDirectory: Where the mapping store and the default shard files live.
@@ -98,6 +103,7 @@ public struct CollegeDBConfiguration: Sendable {
     ///   - shardSettings: How shards run clients' statements. The default is `ShardSettings()`.
     ///   - mappingCacheCapacity: Mappings kept in memory. The default is 100,000.
     ///   - autoRebalance: When the engine rebalances by itself. The default is nil: never.
+    ///   - catalog: A shared PostgreSQL catalog. The default is nil: the SQLite mapping store.
     public init(
         dataDirectory: String,
         shards: [ShardDescriptor] = [],
@@ -110,8 +116,10 @@ public struct CollegeDBConfiguration: Sendable {
         ownership: [String: String] = [:],
         shardSettings: ShardSettings = ShardSettings(),
         mappingCacheCapacity: Int = 100_000,
-        autoRebalance: AutoRebalancePolicy? = nil
+        autoRebalance: AutoRebalancePolicy? = nil,
+        catalog: PostgresShardAddress? = nil
     ) {
+        self.catalog = catalog
         self.autoRebalance = autoRebalance
         self.mappingCacheCapacity = mappingCacheCapacity
         self.shardSettings = shardSettings
@@ -173,6 +181,16 @@ public struct CollegeDBConfiguration: Sendable {
     }
 
     var mappingStorePath: String { dataDirectory + "/mapping.sqlite" }
+
+    /// Opens the shared PostgreSQL catalog when one is configured, else the SQLite mapping
+    /// store. Blocks.
+    func openCatalog(logger: Logger) throws -> any MappingCatalog {
+        let keyCodec = try keyCodec()
+        if let catalog {
+            return try PostgresCatalog(address: catalog, keyCodec: keyCodec, logger: logger)
+        }
+        return try MappingStore(path: mappingStorePath, keyCodec: keyCodec)
+    }
 
     func path(of shard: ShardDescriptor) -> String {
         shard.path ?? "\(dataDirectory)/shards/\(shard.name).sqlite"

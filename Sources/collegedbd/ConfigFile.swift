@@ -23,6 +23,10 @@ struct ConfigFile: Sendable {
     var socketMode: String?
     var dataDirectory: String?
     var shards: [Shard]?
+    /// A `postgresql://` URL of a catalog shared by daemons.
+    var catalog: String?
+    /// A file holding the catalog's password on its first line.
+    var catalogPasswordFile: String?
     var strategy: String?
     var readStrategy: String?
     var writeStrategy: String?
@@ -124,6 +128,8 @@ struct ConfigFile: Sendable {
             case "shutdownTimeout": shutdownTimeout = try number(member, name)
             case "socketMode": socketMode = try string(member, name)
             case "dataDir": dataDirectory = try string(member, name)
+            case "catalog": catalog = try string(member, name)
+            case "catalogPasswordFile": catalogPasswordFile = try string(member, name)
             case "strategy":
                 if case .object = member {
                     readStrategy = try member["read"].map { try string($0, "strategy.read") }

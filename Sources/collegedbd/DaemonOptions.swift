@@ -31,6 +31,18 @@ struct DaemonOptions: ParsableArguments {
     )
     var shards: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A PostgreSQL catalog shared by every daemon started with it: postgresql://USER@HOST:PORT/DB.",
+            discussion:
+                "Every shard must then be a PostgreSQL shard (default: DATA_DIR/mapping.sqlite, this daemon's own)."
+        )
+    )
+    var catalog: String?
+
+    @Option(help: "A file holding the catalog's password on its first line (default: PGPASSFILE or ~/.pgpass).")
+    var catalogPasswordFile: String?
+
     @Option(help: "The strategy for reads and writes (default: hash).")
     var strategy: StrategyKind?
 

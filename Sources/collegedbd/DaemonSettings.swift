@@ -74,6 +74,22 @@ struct DaemonSettings: Sendable {
         if let maxDatabaseSize, maxDatabaseSize <= 0 {
             throw Invalid(description: "max database size must be positive, got \(maxDatabaseSize)")
         }
+        let catalog = try (options.catalog ?? file.catalog).map { url in
+            try Self.postgresAddress(
+                url,
+                passwordFile: (options.catalogPasswordFile ?? file.catalogPasswordFile).map(Self.absolute),
+                "catalog"
+            )
+        }
+        if catalog == nil, options.catalogPasswordFile ?? file.catalogPasswordFile != nil {
+            throw Invalid(description: "a catalog password file is for a catalog: give --catalog (or catalog) too")
+        }
+        if catalog != nil, let local = shards.first(where: { $0.postgres == nil }) {
+            throw Invalid(
+                description: "shard '\(local.name)' is a SQLite file, which the other daemons of a shared catalog "
+                    + "cannot reach; with a catalog every shard must be postgresql://…"
+            )
+        }
         database = CollegeDBConfiguration(
             dataDirectory: dataDirectory,
             shards: shards,
@@ -85,7 +101,8 @@ struct DaemonSettings: Sendable {
             allowsFlush: options.allowFlush || (file.allowFlush ?? false),
             ownership: try Self.ownership(flags: options.owners, file: file.ownership ?? [:]),
             shardSettings: try Self.shardSettings(options, file),
-            autoRebalance: try file.autoRebalance.map(Self.autoRebalance)
+            autoRebalance: try file.autoRebalance.map(Self.autoRebalance),
+            catalog: catalog
         )
 
         let socketPath = Self.absolute(options.socket ?? file.socket ?? dataDirectory + "/collegedb.sock")

@@ -146,6 +146,13 @@ package final class RecordLocks: Sendable {
         state.withLock { $0.changed(nil) }
     }
 
+    /// Says that record `record`'s mapping changed elsewhere (another daemon of a shared
+    /// catalog re-pointed or removed it): requests and cached routes that read it before then
+    /// read it again.
+    package func mappingChanged(_ record: Int64) {
+        state.withLock { $0.changed(record) }
+    }
+
     /// Holds a record that is being created, before its mapping can be read by anyone, so that
     /// its first write runs alone; end with `releaseNew`.
     package func holdNew(_ record: Int64) {

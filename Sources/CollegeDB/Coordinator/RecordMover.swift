@@ -3,7 +3,7 @@
 /// in one transaction, the delete in one transaction on the source, the intent removed. After a
 /// crash, `recover` undoes a move that had not flipped and completes one that had.
 struct RecordMover: Sendable {
-    let store: MappingStore
+    let store: any MappingCatalog
     /// Table to owning column, beyond the default (tables whose primary key is `id`).
     let ownership: [String: String]
     let killPoint: TestKillPoint

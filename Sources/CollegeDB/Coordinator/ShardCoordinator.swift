@@ -14,7 +14,7 @@ package actor ShardCoordinator {
     package nonisolated var policy: RoutingPolicy { published.withLock { $0.policy } }
     /// The configuration in force: the one opened with, or the last applied.
     package internal(set) var configuration: CollegeDBConfiguration
-    let store: MappingStore
+    let store: any MappingCatalog
     let logger: Logger
     /// Keeps each record's requests and moves apart.
     package nonisolated let locks = RecordLocks()
@@ -27,7 +27,7 @@ package actor ShardCoordinator {
     init(
         registry: ShardRegistry,
         configuration: CollegeDBConfiguration,
-        store: MappingStore,
+        store: any MappingCatalog,
         draining: Set<String>,
         logger: Logger
     ) {

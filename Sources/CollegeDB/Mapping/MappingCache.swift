@@ -20,15 +20,25 @@ final class MappingCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     /// Which records changed since an entry was read.
     private let locks: RecordLocks
+    private let isServing: Atomic<Bool>
 
-    init(capacity: Int, locks: RecordLocks) {
+    /// - Parameter serving: Whether it answers from the start; a shared catalog's cache serves
+    ///   only while it hears the other daemons' changes.
+    init(capacity: Int, locks: RecordLocks, serving: Bool) {
         self.capacity = capacity
         self.locks = locks
+        isServing = Atomic(serving)
+    }
+
+    /// Whether it answers: while not, every lookup is a miss.
+    var serving: Bool {
+        get { isServing.load(ordering: .acquiring) }
+        set { isServing.store(newValue, ordering: .releasing) }
     }
 
     /// The record of `key` when its cached mapping has not changed since it was read, or nil.
     func record(forKey key: String) -> (id: Int64, shard: String)? {
-        guard capacity > 0, let entry = entries.withLock({ $0[key] }),
+        guard capacity > 0, serving, let entry = entries.withLock({ $0[key] }),
             locks.isCurrent(entry.record, readAt: entry.epoch)
         else { return nil }
         return (entry.record, entry.shard)

@@ -16,7 +16,7 @@ extension MappingStore {
     }
 
     /// Records the intent to move `recordID`'s rows (`plan`) from `from` to `to`.
-    func beginMove(recordID: Int64, from: String, to: String, plan: MovePlan) throws -> Int64 {
+    package func beginMove(recordID: Int64, from: String, to: String, plan: MovePlan) throws -> Int64 {
         let planText = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
         return try guarded {
             try pool.write { db in
@@ -33,7 +33,7 @@ extension MappingStore {
     }
 
     /// Points the record at the move's target and marks the intent flipped, in one transaction.
-    func flipMove(_ id: Int64, recordID: Int64, to shard: String) throws {
+    package func flipMove(_ id: Int64, recordID: Int64, to shard: String) throws {
         try guarded {
             try pool.write { db in
                 try db.execute(
@@ -46,7 +46,7 @@ extension MappingStore {
     }
 
     /// Forgets a move that is done or undone.
-    func finishMove(_ id: Int64) throws {
+    package func finishMove(_ id: Int64) throws {
         try guarded {
             try pool.write { db in try db.execute(sql: "DELETE FROM move_intent WHERE id = ?", arguments: [id]) }
         }

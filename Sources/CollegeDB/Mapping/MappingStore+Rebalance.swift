@@ -409,14 +409,14 @@ extension MappingStore {
     }
 
     /// The shards drain plans keep from new keys.
-    func drainingShards() throws -> Set<String> {
+    package func drainingShards() throws -> Set<String> {
         try guarded {
             try pool.unsafeRead { db in Set(try String.fetchAll(db, sql: "SELECT shard FROM draining_shard")) }
         }
     }
 
     /// Lets `shard` take new keys again (it was unregistered).
-    func stopDraining(_ shard: String) throws {
+    package func stopDraining(_ shard: String) throws {
         try guarded {
             try pool.write { db in try db.execute(sql: "DELETE FROM draining_shard WHERE shard = ?", arguments: [shard])
             }

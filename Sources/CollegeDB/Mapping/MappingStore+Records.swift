@@ -107,7 +107,7 @@ extension MappingStore {
     }
 
     /// Removes record `id` with its lookup keys: a new record whose first write failed.
-    func deleteRecord(id: Int64) throws {
+    package func deleteRecord(id: Int64) throws {
         try guarded { try pool.write { db in _ = try deleteRecord(id: id, in: db) } }
     }
 

@@ -50,38 +50,9 @@ public final class PostgresShard: ShardBackend {
         self.settings = settings
         self.logger = logger
         metrics = ShardMetrics(shard: name, queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
-        let password = try address.password()
-        var configuration: PostgresClient.Configuration
-        if let socketPath = address.socketPath {
-            configuration = .init(
-                unixSocketPath: socketPath,
-                username: address.user,
-                password: password,
-                database: address.database
-            )
-        } else {
-            let tls: PostgresClient.Configuration.TLS
-            switch address.tls {
-            case .disable: tls = .disable
-            case .prefer: tls = .prefer(.makeClientConfiguration())
-            case .require: tls = .require(.makeClientConfiguration())
-            }
-            configuration = .init(
-                host: address.host ?? "localhost",
-                port: address.port,
-                username: address.user,
-                password: password,
-                database: address.database,
-                tls: tls
-            )
-        }
-        configuration.options.maximumConnections = address.poolSize
-        configuration.options.minimumConnections = 0
-        configuration.options.connectTimeout = address.connectTimeout
-        configuration.options.additionalStartupParameters = [
-            ("application_name", "collegedbd"),
-            ("options", "-c statement_timeout=\(settings.statementTimeout.statementTimeoutMilliseconds)"),
-        ]
+        let configuration = try address.clientConfiguration(
+            startupOptions: "-c statement_timeout=\(settings.statementTimeout.statementTimeoutMilliseconds)"
+        )
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         running = Task { await client.run() }
@@ -346,33 +317,22 @@ public final class PostgresShard: ShardBackend {
         }
         if let fastFailure { throw unavailable(fastFailure) }
         state.withLock { $0.waiting += 1 }
-        let leased = LeaseFlag()
-        let client = client
-        let connectTimeout = address.connectTimeout
+        let leased = PostgresLeaseFlag()
         do {
-            let value = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        self.state.withLock {
-                            $0.waiting -= 1
-                            $0.inUse += 1
-                        }
-                        leased.set()
-                        defer { self.state.withLock { $0.inUse -= 1 } }
-                        return try await body(connection)
+            let value = try await client.withConnection(
+                leasedWithin: address.connectTimeout,
+                onLeased: {
+                    self.state.withLock {
+                        $0.waiting -= 1
+                        $0.inUse += 1
                     }
+                    leased.set()
+                },
+                { connection in
+                    defer { self.state.withLock { $0.inUse -= 1 } }
+                    return try await body(connection)
                 }
-                group.addTask {
-                    try await Task.sleep(for: connectTimeout)
-                    if leased.isSet { return nil }
-                    throw LeaseTimeout()
-                }
-                defer { group.cancelAll() }
-                while let next = try await group.next() {
-                    if let value = next { return value }
-                }
-                throw LeaseTimeout()
-            }
+            )
             state.withLock { $0.outage = nil }
             return value
         } catch {
@@ -389,23 +349,14 @@ public final class PostgresShard: ShardBackend {
         }
     }
 
-    private struct LeaseTimeout: Error {}
-
-    /// Set once a call has its connection, after which the connect timeout no longer applies.
-    private final class LeaseFlag: Sendable {
-        private let value = Atomic(false)
-        func set() { value.store(true, ordering: .relaxed) }
-        var isSet: Bool { value.load(ordering: .relaxed) }
-    }
-
     private func unavailable(_ reason: String) -> CollegeDBError {
         CollegeDBError(.shardUnavailable, "shard '\(name)' cannot reach \(address): \(reason)")
     }
 
     /// Why `error` means the server cannot be reached, or nil when it is a statement's own
     /// failure.
-    private static func connectionFailure(_ error: any Error, leased: Bool) -> String? {
-        if error is LeaseTimeout { return "no connection could be made within the connect timeout" }
+    static func connectionFailure(_ error: any Error, leased: Bool) -> String? {
+        if error is PostgresLeaseTimeout { return "no connection could be made within the connect timeout" }
         guard let error = error as? PSQLError else { return nil }
         switch error.code {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .sslUnsupported, .failedToAddSSLHandler,

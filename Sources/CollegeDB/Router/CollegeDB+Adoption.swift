@@ -82,7 +82,7 @@ extension CollegeDB {
     ) async throws -> (summary: AdoptionSummary, skipped: [TableValidation]) {
         let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         let (tables, skipped) = try await adoptableTables(of: database, only: only, keyColumn: primaryKeyColumn)
-        let job = adoptionJob(database, tables: tables)
+        let job = try adoptionJob(database, tables: tables)
         if dryRun { return (try await BlockingWork.runLong { try job.dryRun() }, skipped) }
         let summary = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<AdoptionSummary, any Error>) in
@@ -139,7 +139,7 @@ extension CollegeDB {
             .shard
             byShard[shard, default: []].append(key)
         }
-        let store = mappingStore
+        let store = try mappingStore
         var summary = AdoptionSummary.starting(shard: shards.joined(separator: ","), tables: [])
         for (shard, keys) in byShard.sorted(by: { $0.key < $1.key }) {
             let chunk = try await BlockingWork.runLong { try store.mapKeys(keys, shard: shard) }
@@ -152,7 +152,7 @@ extension CollegeDB {
     /// Whether `shard` holds rows in owned tables that were never adopted.
     public func checkMigrationNeeded(shard: String) async throws -> Bool {
         let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
-        let store = mappingStore
+        let store = try mappingStore
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
             switch try store.adoption(of: shard)?.state {
@@ -186,7 +186,7 @@ extension CollegeDB {
     /// Forgets every finished adoption, so that the next start (or `autoDetectAndMigrate`)
     /// looks at those shards again; the mappings stay. Returns how many were forgotten.
     public func clearMigrationCache() async throws -> Int {
-        let store = mappingStore
+        let store = try mappingStore
         return try await BlockingWork.run { try store.clearAdoptions() }
     }
 
@@ -197,7 +197,7 @@ extension CollegeDB {
         guard jobs.runningJob(kind: Self.adoptionJobKind) == nil else {
             throw CollegeDBError(.migrationInProgress, "an adoption is running; wait for it to finish")
         }
-        let store = mappingStore
+        let store = try mappingStore
         let removed = try await BlockingWork.run { try store.forgetAdoption(of: shard) }
         coordinator.locks.mappingsChanged()
         logger.notice("adoption forgotten", metadata: ["shard": "\(shard)", "records": "\(removed)"])
@@ -209,7 +209,7 @@ extension CollegeDB {
     func adoptIfNeeded(_ shard: String) async throws {
         guard try coordinator.registry.database(named: shard).backendKind == .sqlite else { return }
         guard try await autoDetectAndMigrate(shard: shard).needed == false else { return }
-        let store = mappingStore
+        let store = try mappingStore
         try await BlockingWork.run { try store.markNative(shard) }
     }
 
@@ -217,7 +217,8 @@ extension CollegeDB {
     /// whose file holds owned rows and has no adoption record; a shard without such rows is
     /// recorded as native. `progress` hears a line after each chunk.
     func adoptAtOpen(progress: @escaping @Sendable (String) -> Void) async throws {
-        let store = mappingStore
+        // A shared catalog has PostgreSQL shards only, which are never adopted.
+        guard let store = catalog as? MappingStore else { return }
         let ownership = await coordinator.configuration.ownership
         for case let database as ShardDatabase in coordinator.registry.shards where database.health == .ok {
             let record = try await BlockingWork.run { try store.adoption(of: database.name) }
@@ -233,7 +234,7 @@ extension CollegeDB {
                         try await adoptableTables(of: database, only: nil, keyColumn: nil).tables
                     }
                 logger.notice("adopting an existing database before serving", metadata: ["shard": "\(database.name)"])
-                let job = adoptionJob(database, tables: tables, progress: progress)
+                let job = try adoptionJob(database, tables: tables, progress: progress)
                 log(try await BlockingWork.runLong { try job.run() })
             }
         }
@@ -275,10 +276,10 @@ extension CollegeDB {
         _ database: ShardDatabase,
         tables: [AdoptedTable],
         progress: @escaping @Sendable (String) -> Void = { _ in }
-    ) -> AdoptionJob {
+    ) throws -> AdoptionJob {
         AdoptionJob(
             shard: database,
-            store: mappingStore,
+            store: try mappingStore,
             tables: tables,
             logger: logger,
             killPoint: .fromEnvironment,

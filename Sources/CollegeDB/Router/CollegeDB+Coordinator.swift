@@ -23,7 +23,7 @@ extension CollegeDB {
     /// Per-shard statistics in shard order: distinct records mapped, and when that last changed.
     public func shardStatistics() async throws -> [ShardStatistics] {
         let names = coordinator.registry.names
-        let store = mappingStore
+        let store = catalog
         let stored = try await BlockingWork.run { try store.statistics() }
         return names.map { stored[$0] ?? ShardStatistics(shard: $0, count: 0, lastUpdated: nil) }
     }
@@ -60,7 +60,7 @@ extension CollegeDB {
 
     private func adjustCount(_ shard: String, to count: Int64?, by delta: Int64) async throws {
         _ = try coordinator.registry.database(named: shard)
-        let store = mappingStore
+        let store = catalog
         try await BlockingWork.run { try store.adjustRecordCount(onShard: shard, to: count, by: delta) }
     }
 
@@ -101,7 +101,7 @@ extension CollegeDB {
     /// unless the configuration allows it and `confirm` is true.
     public func flush(confirm: Bool) async throws {
         try checkFlushAllowed(confirm: confirm)
-        let store = mappingStore
+        let store = catalog
         let deleted = try await BlockingWork.run { try store.clearAll() }
         coordinator.locks.mappingsChanged()
         logger.warning("flushed every mapping", metadata: ["records": "\(deleted)"])
@@ -120,7 +120,7 @@ extension CollegeDB {
     /// The state of the mapping store and of each shard.
     public func health() async -> HealthReport {
         let shards = coordinator.registry.shards
-        let store = mappingStore
+        let store = catalog
         let storeHealthy = (try? await BlockingWork.run { store.isHealthy() }) ?? false
         // Checked at once, so a server that is down delays the answer by its connect timeout
         // at most, not by one per shard.

@@ -17,7 +17,7 @@ extension CollegeDB {
     public func close() async throws {
         await jobs.stopAll(in: .paused)
         let shards = coordinator.registry.shards
-        let store = mappingStore
+        let store = catalog
         try await BlockingWork.run {
             try store.saveMetrics(
                 Dictionary(

@@ -9,7 +9,7 @@ extension CollegeDB {
     /// off the cooperative pool.
     public func lookUpShardMapping(key: String) throws -> ShardMapping? {
         try Self.validate(key: key)
-        return try mappingStore.mapping(forKey: key)
+        return try catalog.mapping(forKey: key)
     }
 
     /// Maps `key` and `additionalKeys` to `shard` (a new record, or the key's record re-pointed;
@@ -17,7 +17,7 @@ extension CollegeDB {
     public func setShardMapping(key: String, shard: String, additionalKeys: [String] = []) async throws {
         try Self.validate(keys: [key] + additionalKeys)
         _ = try coordinator.registry.database(named: shard)
-        let store = mappingStore
+        let store = catalog
         let set: @Sendable () async throws -> Void = {
             try await BlockingWork.run { try store.setMapping(key: key, shard: shard, additionalKeys: additionalKeys) }
         }
@@ -32,14 +32,14 @@ extension CollegeDB {
     /// Adds `keys` to `key`'s record; `MAPPING_NOT_FOUND` when `key` is unmapped.
     public func addLookupKeys(key: String, keys: [String]) async throws {
         try Self.validate(keys: [key] + keys)
-        let store = mappingStore
+        let store = catalog
         try await BlockingWork.run { try store.addLookupKeys(key: key, keys: keys) }
     }
 
     /// Every key of `key`'s record (SHA-256 digests in hex when keys are hashed).
     public func allLookupKeys(key: String) async throws -> [String] {
         try Self.validate(key: key)
-        let store = mappingStore
+        let store = catalog
         return try await BlockingWork.run { try store.lookupKeys(ofKey: key) }
     }
 
@@ -48,7 +48,7 @@ extension CollegeDB {
     public func updateShardMapping(key: String, shard: String) async throws {
         try Self.validate(key: key)
         _ = try coordinator.registry.database(named: shard)
-        let store = mappingStore
+        let store = catalog
         guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else {
             throw CollegeDBError.mappingNotFound(key)
         }
@@ -61,7 +61,7 @@ extension CollegeDB {
     /// Requests under way on the record finish first.
     public func deleteShardMapping(key: String) async throws -> Int {
         try Self.validate(key: key)
-        let store = mappingStore
+        let store = catalog
         guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else { return 0 }
         return try await coordinator.locks.moving(record.id) {
             try await BlockingWork.run { try store.deleteMapping(key: key) }
@@ -84,7 +84,7 @@ extension CollegeDB {
         guard (1...Self.maximumKeyPage).contains(limit) else {
             throw CollegeDBError.invalidParams("limit: must be between 1 and \(Self.maximumKeyPage)")
         }
-        let store = mappingStore
+        let store = catalog
         let after = try cursor.map { text in
             guard let parsed = KeyCursor(text, hashesKeys: store.keyCodec.hashesKeys) else {
                 throw CollegeDBError.invalidParams("cursor: not a cursor this method returned")
@@ -99,7 +99,7 @@ extension CollegeDB {
     /// Returns how many records were deleted.
     public func clearAllMappings(confirm: Bool) async throws -> Int {
         try checkFlushAllowed(confirm: confirm)
-        let store = mappingStore
+        let store = catalog
         let deleted = try await BlockingWork.run { try store.clearMappings() }
         coordinator.locks.mappingsChanged()
         logger.warning("cleared every mapping", metadata: ["records": "\(deleted)"])

@@ -7,7 +7,7 @@ extension CollegeDB {
     public func reassignShard(key: String, to shard: String, table: String? = nil) async throws -> Reassignment {
         try Self.validate(key: key)
         let target = try coordinator.registry.database(named: shard).sqliteDatabase(for: "reassignShard")
-        let store = mappingStore
+        let store = catalog
         guard let record = try await BlockingWork.run({ try store.record(forKey: key) }) else {
             throw CollegeDBError.mappingNotFound(key)
         }
@@ -32,7 +32,7 @@ extension CollegeDB {
 
     /// Finishes or undoes every move a crash left unfinished; runs when the engine opens.
     func recoverMoves() async throws {
-        let store = mappingStore
+        let store = catalog
         let registry = coordinator.registry
         let mover = await self.mover()
         let logger = self.logger
@@ -58,7 +58,7 @@ extension CollegeDB {
 
     private func mover() async -> RecordMover {
         RecordMover(
-            store: mappingStore,
+            store: catalog,
             ownership: await coordinator.configuration.ownership,
             killPoint: .fromEnvironment
         )

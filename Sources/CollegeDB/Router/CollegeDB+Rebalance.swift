@@ -11,7 +11,7 @@ extension CollegeDB {
     public func analyzeShardDistribution(tolerance: Double = 1.1) async throws -> ShardDistribution {
         guard tolerance >= 1, tolerance.isFinite else { throw CollegeDBError.invalidParams("tolerance: must be >= 1") }
         let shards = coordinator.registry.shards
-        let store = mappingStore
+        let store = try mappingStore
         let ownership = await coordinator.configuration.ownership
         let draining = coordinator.draining.withLock { $0 }
         return try await BlockingWork.runLong {
@@ -65,7 +65,7 @@ extension CollegeDB {
             throw CollegeDBError.invalidParams("drain: no shard would be left to take the records")
         }
         let strategy = coordinator.policy.strategy.write
-        let store = mappingStore
+        let store = try mappingStore
         let ownership = await coordinator.configuration.ownership
         let limit = maxMoves ?? Int.max
         return try await BlockingWork.runLong {
@@ -107,7 +107,7 @@ extension CollegeDB {
         automatic: Bool
     ) async throws -> RebalancePlanSummary {
         let strategy = coordinator.policy.strategy.write
-        let store = mappingStore
+        let store = try mappingStore
         let planID = try await BlockingWork.runLong {
             try store.createPlan(
                 strategy: strategy.rawValue,
@@ -198,7 +198,7 @@ extension CollegeDB {
             }
             return record
         }
-        let store = mappingStore
+        let store = try mappingStore
         let page = try await BlockingWork.run {
             try store.moves(ofPlan: planID, limit: min(limit, 10_000), after: after)
         }
@@ -215,7 +215,7 @@ extension CollegeDB {
         if let throttle = rowsPerSecond, !(throttle >= 1 && throttle.isFinite) {
             throw CollegeDBError.invalidParams("rowsPerSecond: must be >= 1")
         }
-        let store = mappingStore
+        let store = try mappingStore
         guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
             throw MappingStore.planNotFound(planID)
         }
@@ -239,7 +239,7 @@ extension CollegeDB {
     /// What running a plan would do now, changing nothing: the records still on their source
     /// and their rows, and the moves that would be skipped.
     public func rebalanceDryRun(planID: Int64) async throws -> RebalanceDryRun {
-        let store = mappingStore
+        let store = try mappingStore
         let registry = coordinator.registry
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
@@ -281,7 +281,7 @@ extension CollegeDB {
 
     /// A plan's status, or the newest plan's when `planID` is nil; nil when there is no plan.
     public func rebalanceStatus(planID: Int64? = nil) async throws -> RebalanceStatus? {
-        let store = mappingStore
+        let store = try mappingStore
         return try await BlockingWork.run { try store.planStatus(planID) }
     }
 
@@ -294,7 +294,7 @@ extension CollegeDB {
     /// Stops a plan after its current batch (every record stays whole on one shard) and
     /// returns its status; its drained shards take new keys again. A done plan is left done.
     public func cancelRebalance(planID: Int64) async throws -> RebalanceStatus {
-        let store = mappingStore
+        let store = try mappingStore
         guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
             throw MappingStore.planNotFound(planID)
         }
@@ -309,14 +309,15 @@ extension CollegeDB {
 
     /// Reads the drained shards again from the store.
     private func refreshDraining() async throws {
-        let store = mappingStore
+        let store = try mappingStore
         let draining = try await BlockingWork.run { try store.drainingShards() }
         coordinator.draining.withLock { $0 = draining }
     }
 
     /// Resumes the plans a stop or a crash left running or paused; runs when the engine opens.
     func resumeRebalancing() async throws {
-        let store = mappingStore
+        // A shared catalog keeps no rebalance plans.
+        guard let store = catalog as? MappingStore else { return }
         for planID in try await BlockingWork.run({ try store.interruptedPlans() }) {
             let throttle = try await BlockingWork.run { try store.planStatus(planID)?.throttle }
             logger.notice("resuming an interrupted rebalance", metadata: ["plan": "\(planID)"])
@@ -328,18 +329,18 @@ extension CollegeDB {
     /// state) when a rebalance job runs already.
     func startRebalanceJob(planID: Int64, throttle: Double?, previous: RebalanceState) async throws -> Bool {
         let coordinator = self.coordinator
-        let store = mappingStore
+        let store = try mappingStore
         try await BlockingWork.run { try store.setPlanState(planID, .running, rowsPerSecond: .some(throttle)) }
         let job = RebalanceJob(
             planID: planID,
-            store: mappingStore,
+            store: try mappingStore,
             registry: { coordinator.registry },
             locks: coordinator.locks,
             mover: BatchMover(
-                store: mappingStore,
+                store: try mappingStore,
                 ownership: await coordinator.configuration.ownership,
                 killPoint: .fromEnvironment,
-                keyTexts: KeyTextCache(store: mappingStore, planID: planID)
+                keyTexts: KeyTextCache(store: try mappingStore, planID: planID)
             ),
             throttle: throttle,
             logger: logger

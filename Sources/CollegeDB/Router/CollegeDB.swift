@@ -4,7 +4,8 @@ import Logging
 /// for an unmapped key, a strategy. Safe to share across tasks; usable in-process.
 public final class CollegeDB: Sendable {
     package let coordinator: ShardCoordinator
-    package let mappingStore: MappingStore
+    /// Where mappings live: the SQLite mapping store, or a PostgreSQL catalog shared by daemons.
+    package let catalog: any MappingCatalog
     let logger: Logger
     let directoryLock: DataDirectoryLock
     /// Hot mappings in memory; see ``MappingCache`` for why it cannot serve a stale shard.
@@ -18,14 +19,18 @@ public final class CollegeDB: Sendable {
 
     private init(
         coordinator: ShardCoordinator,
-        mappingStore: MappingStore,
+        catalog: any MappingCatalog,
         directoryLock: DataDirectoryLock,
         mappingCacheCapacity: Int,
         logger: Logger
     ) {
-        mappingCache = MappingCache(capacity: mappingCacheCapacity, locks: coordinator.locks)
+        mappingCache = MappingCache(
+            capacity: mappingCacheCapacity,
+            locks: coordinator.locks,
+            serving: !catalog.isShared
+        )
         self.coordinator = coordinator
-        self.mappingStore = mappingStore
+        self.catalog = catalog
         self.directoryLock = directoryLock
         self.logger = logger
     }
@@ -60,12 +65,16 @@ public final class CollegeDB: Sendable {
                 throw CollegeDBError.invalidParams("shard names must be unique and not empty: '\(descriptor.name)'")
             }
         }
+        if configuration.catalog != nil, let local = configuration.configuredShards.first(where: { $0.postgres == nil })
+        {
+            throw CollegeDBError.invalidParams(
+                "shard '\(local.name)' is a SQLite file, which the other daemons of a shared catalog cannot reach; "
+                    + "with --catalog every shard must be a PostgreSQL database"
+            )
+        }
         let (lock, store, descriptors, databases, draining) = try await BlockingWork.run {
             let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
-            let store = try MappingStore(
-                path: configuration.mappingStorePath,
-                keyCodec: try configuration.keyCodec()
-            )
+            let store = try configuration.openCatalog(logger: logger)
             let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
             let saved = try store.savedMetrics()
             let databases = try descriptors.map {
@@ -91,11 +100,12 @@ public final class CollegeDB: Sendable {
         )
         let database = CollegeDB(
             coordinator: coordinator,
-            mappingStore: store,
+            catalog: store,
             directoryLock: lock,
             mappingCacheCapacity: configuration.mappingCacheCapacity,
             logger: logger
         )
+        database.followCatalogChanges()
         try await database.recoverMoves()
         try await database.adoptAtOpen(progress: adoptionProgress)
         try await database.resumeRebalancing()
@@ -370,8 +380,12 @@ public final class CollegeDB: Sendable {
             locks.releaseNew(record, removed: false)
             return written
         } catch {
-            let store = mappingStore
-            let removed = (try? await BlockingWork.run { try store.deleteRecord(id: record) }) != nil
+            // A shared catalog's record may be routed by another daemon already: it stays.
+            let catalog = self.catalog
+            var removed = false
+            if !catalog.isShared {
+                removed = (try? await BlockingWork.run { try catalog.deleteRecord(id: record) }) != nil
+            }
             locks.releaseNew(record, removed: removed)
             throw error
         }
@@ -381,7 +395,7 @@ public final class CollegeDB: Sendable {
     /// store (and then cached). Blocks on SQLite on a miss.
     package func record(forKey key: String, epoch: UInt64) throws -> (id: Int64, shard: String)? {
         if let cached = mappingCache.record(forKey: key) { return cached }
-        guard let record = try mappingStore.record(forKey: key) else { return nil }
+        guard let record = try catalog.record(forKey: key) else { return nil }
         mappingCache.remember(key: key, record: record.id, shard: record.shard, epoch: epoch)
         return record
     }
@@ -395,9 +409,29 @@ public final class CollegeDB: Sendable {
 
     /// The shard the key is mapped to, or nil when it is unmapped.
     func mappedShard(key: String) async throws -> (any ShardBackend)? {
-        let store = mappingStore
-        guard let name = try await BlockingWork.run({ try store.shard(forKey: key) }) else { return nil }
+        let catalog = self.catalog
+        guard let name = try await BlockingWork.run({ try catalog.shard(forKey: key) }) else { return nil }
         return try coordinator.registry.mappedDatabase(named: name, key: key)
+    }
+
+    /// Drops cached routes of records another daemon re-pointed or removed, and routes without
+    /// the cache while the catalog cannot say (a shared catalog's listener is down).
+    private func followCatalogChanges() {
+        let locks = coordinator.locks
+        let cache = mappingCache
+        catalog.watchChanges(
+            changed: { record in
+                if let record { locks.mappingChanged(record) } else { locks.mappingsChanged() }
+            },
+            listening: { cache.serving = $0 }
+        )
+    }
+
+    /// The SQLite mapping store, for the work that keeps its plans there (rebalancing,
+    /// draining, adoption).
+    /// - Throws: `UNSUPPORTED_ON_BACKEND` with a shared PostgreSQL catalog.
+    package var mappingStore: MappingStore {
+        get throws { try catalog.sqliteStore(for: "rebalancing, draining and adoption") }
     }
 
     static func validate(key: String) throws {

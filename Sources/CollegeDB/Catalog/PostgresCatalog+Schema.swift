@@ -1,0 +1,140 @@
+import PostgresNIO
+
+/// The catalog's tables, made at the first start of any daemon (under an advisory lock, so
+/// that daemons starting together make them once):
+///
+/// - `collegedb.record`: one row per record, with its shard; `collegedb.lookup_key`: every key
+///   of every record (its digest, or its text), the primary key that makes racing claims of
+///   one key end with one winner.
+/// - `collegedb.shard_stats`: each shard's record count, kept by a trigger on `record`, which
+///   also notifies `collegedb_mappings` with the id of every record re-pointed or removed.
+/// - `collegedb.shard_registry`, `collegedb.move_intent`, `collegedb.meta` (the key hashing
+///   setting, the round-robin position, the schema version).
+extension PostgresCatalog {
+    static let schemaVersion = "1"
+
+    /// Creates what is missing and checks that the catalog keeps keys the way this daemon does.
+    /// A catalog of HMAC digests also keeps the digest of a fixed text, so that a daemon with
+    /// another `mapping.key` is refused rather than never finding the others' keys.
+    func createSchema(hashing: String) throws {
+        let check = keyCodec.displayed(keyCodec.storedValue(for: Self.keyCheckText))
+        let stored = try run { connection in
+            try await self.transaction(on: connection) {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: self.logger)
+                for statement in Self.schema {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO collegedb.meta (name, value)
+                    VALUES ('key_hashing', \(hashing)), ('key_check', \(check)),
+                        ('schema_version', \(Self.schemaVersion)), (\(Self.roundRobinName), '0')
+                    ON CONFLICT (name) DO NOTHING
+                    """,
+                    logger: self.logger
+                )
+                return try await Self.firstRow(
+                    connection.query(
+                        """
+                        SELECT h.value, c.value FROM collegedb.meta h, collegedb.meta c
+                        WHERE h.name = 'key_hashing' AND c.name = 'key_check'
+                        """,
+                        logger: self.logger
+                    ),
+                    as: (String, String).self
+                )
+            }
+        }
+        guard stored?.0 == hashing else {
+            throw CollegeDBError(
+                .mappingStoreFailed,
+                "the catalog at \(address) keeps \(stored?.0 ?? "unknown") keys, but this daemon is configured for "
+                    + "\(hashing) keys; start it with the setting the catalog was made with"
+            )
+        }
+        guard stored?.1 == check else {
+            throw CollegeDBError(
+                .mappingStoreFailed,
+                "the catalog at \(address) was made with another HMAC secret than this daemon's mapping.key; "
+                    + "give every daemon of the catalog the same mapping.key"
+            )
+        }
+    }
+
+    static let keyCheckText = "collegedb key check"
+
+    /// The advisory lock that daemons creating the schema at once take in turn.
+    static let schemaLock: Int64 = 0x636f_6c6c_6567_6564  // "colleged"
+
+    static let schema = [
+        "CREATE SCHEMA IF NOT EXISTS collegedb",
+        "CREATE TABLE IF NOT EXISTS collegedb.meta (name text PRIMARY KEY, value text NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.record (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            shard text NOT NULL,
+            created_at bigint NOT NULL,
+            updated_at bigint NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS record_by_shard ON collegedb.record (shard, id)",
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.lookup_key (
+            key bytea PRIMARY KEY,
+            record_id bigint NOT NULL REFERENCES collegedb.record (id) ON DELETE CASCADE
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS lookup_key_by_record ON collegedb.lookup_key (record_id, key)",
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.shard_stats (
+            shard text PRIMARY KEY,
+            record_count bigint NOT NULL DEFAULT 0 CHECK (record_count >= 0),
+            last_updated bigint
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.shard_registry (
+            name text PRIMARY KEY,
+            location text,
+            registered boolean NOT NULL,
+            position bigint NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.move_intent (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            record_id bigint NOT NULL,
+            from_shard text NOT NULL,
+            to_shard text NOT NULL,
+            plan text NOT NULL,
+            state text NOT NULL CHECK (state IN ('copying', 'flipped')),
+            created_at bigint NOT NULL
+        )
+        """,
+        """
+        CREATE OR REPLACE FUNCTION collegedb.record_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                UPDATE collegedb.shard_stats
+                    SET record_count = greatest(record_count - 1, 0),
+                        last_updated = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                    WHERE shard = OLD.shard;
+                PERFORM pg_notify('collegedb_mappings', OLD.id::text);
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                INSERT INTO collegedb.shard_stats (shard, record_count, last_updated)
+                    VALUES (NEW.shard, 1, NEW.updated_at)
+                    ON CONFLICT (shard) DO UPDATE
+                    SET record_count = collegedb.shard_stats.record_count + 1, last_updated = NEW.updated_at;
+            END IF;
+            RETURN NULL;
+        END
+        $body$
+        """,
+        """
+        CREATE OR REPLACE TRIGGER record_changed
+            AFTER INSERT OR DELETE OR UPDATE OF shard ON collegedb.record
+            FOR EACH ROW EXECUTE FUNCTION collegedb.record_changed()
+        """,
+    ]
+}

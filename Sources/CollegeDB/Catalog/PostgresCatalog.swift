@@ -1,0 +1,408 @@
+import Foundation
+import GRDB
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The catalog in a PostgreSQL database (`--catalog postgresql://…`), shared by every daemon
+/// started with the same URL: records and their lookup keys, the shard registry, per-shard
+/// record counts, the round-robin position and move intents, in the schema `collegedb`
+/// (created at the first start; see `PostgresCatalog+Schema.swift`).
+///
+/// Racing first writes of one key, from any daemon, end on one shard: a key is claimed by
+/// inserting it into `collegedb.lookup_key`, whose primary key lets one transaction win; the
+/// others wait for it and then route to its record. Every re-point or removal of a record
+/// (a trigger on `collegedb.record`) notifies the channel `collegedb_mappings` with the
+/// record's id, so every daemon drops its cached route before it routes that key again; while
+/// a daemon cannot listen, it routes without its cache (see ``watchChanges(changed:listening:)``).
+///
+/// Each call blocks its caller (a blocking-work thread) while postgres-nio talks to the server.
+/// Query and error counts are each daemon's own since its start: they are not kept here.
+package final class PostgresCatalog: MappingCatalog {
+    package let address: PostgresShardAddress
+    package let keyCodec: MappingKeyCodec
+    package var isShared: Bool { true }
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+    private let listener = Mutex<Task<Void, Never>?>(nil)
+
+    /// The channel every daemon listens on: a record id whose mapping changed, or `*`.
+    static let changesChannel = "collegedb_mappings"
+
+    /// Connects to the catalog at `address`, creating its schema when missing. A catalog made
+    /// with the other key hashing setting is refused: its keys could never be found.
+    /// - Throws: `MAPPING_STORE_FAILED` when the server cannot be reached or refuses.
+    package init(address: PostgresShardAddress, keyCodec: MappingKeyCodec, logger: Logger) throws {
+        self.address = address
+        self.keyCodec = keyCodec
+        self.logger = logger
+        var configuration = try address.clientConfiguration()
+        // One connection listens for changes all the time; the others answer calls.
+        configuration.options.maximumConnections = max(address.poolSize, 2)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        running = Task { await client.run() }
+        do {
+            try createSchema(hashing: keyCodec.digest.rawValue)
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    // MARK: Routing
+
+    package func record(forKey key: String) throws -> (id: Int64, shard: String)? {
+        let stored = storedKey(key)
+        return try run { connection in
+            try await Self.firstRow(
+                connection.query(
+                    """
+                    SELECT r.id, r.shard FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id
+                    WHERE k.key = \(stored)
+                    """,
+                    logger: self.logger
+                ),
+                as: (Int64, String).self
+            ).map { (id: $0.0, shard: $0.1) }
+        }
+    }
+
+    package func shard(forKey key: String) throws -> String? {
+        try record(forKey: key)?.shard
+    }
+
+    package func mapping(forKey key: String) throws -> ShardMapping? {
+        let stored = storedKey(key)
+        return try run { connection in
+            try await Self.firstRow(
+                connection.query(
+                    """
+                    SELECT r.shard, r.created_at, r.updated_at
+                    FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id WHERE k.key = \(stored)
+                    """,
+                    logger: self.logger
+                ),
+                as: (String, Int64, Int64).self
+            ).map { ShardMapping(shard: $0.0, createdAt: $0.1, updatedAt: $0.2) }
+        }
+    }
+
+    /// Claims `key` for a new record on the shard `choose` picks, in one transaction whose
+    /// insert of the key either wins or waits for the daemon that inserts it first and then
+    /// yields; the loser answers with the winner's shard. The round-robin position is read
+    /// before the transaction: racing allocations may use one position twice, which only
+    /// shifts the rotation.
+    package func allocate(
+        key: String,
+        choose: (_ roundRobinPosition: Int64) throws -> (shard: String, consumesPosition: Bool),
+        onCreate: (_ record: Int64) -> Void
+    ) throws -> Allocation {
+        let stored = storedKey(key)
+        for _ in 0..<Self.allocationAttempts {
+            if let existing = try record(forKey: key) { return Allocation(shard: existing.shard, created: false) }
+            let choice = try choose(try roundRobinPosition())
+            let now = MappingStore.nowMilliseconds()
+            let created: Int64?
+            do {
+                created = try run { connection in
+                    try await self.transaction(on: connection) {
+                        let id = try await Self.firstRow(
+                            connection.query(
+                                """
+                                INSERT INTO collegedb.record (shard, created_at, updated_at)
+                                VALUES (\(choice.shard), \(now), \(now)) RETURNING id
+                                """,
+                                logger: self.logger
+                            ),
+                            as: Int64.self
+                        )!
+                        let claimed = try await Self.firstRow(
+                            connection.query(
+                                """
+                                INSERT INTO collegedb.lookup_key (key, record_id) VALUES (\(stored), \(id))
+                                ON CONFLICT (key) DO NOTHING RETURNING record_id
+                                """,
+                                logger: self.logger
+                            ),
+                            as: Int64.self
+                        )
+                        guard claimed != nil else { throw LostRace() }
+                        if choice.consumesPosition {
+                            try await connection.query(
+                                """
+                                UPDATE collegedb.meta SET value = (value::bigint + 1)::text
+                                WHERE name = \(Self.roundRobinName)
+                                """,
+                                logger: self.logger
+                            )
+                        }
+                        return id
+                    }
+                }
+            } catch is LostRace {
+                created = nil
+            }
+            if let created {
+                onCreate(created)
+                return Allocation(shard: choice.shard, created: true, record: created)
+            }
+        }
+        throw CollegeDBError(
+            .mappingStoreFailed,
+            "key '\(key)' was claimed and removed again \(Self.allocationAttempts) times while this daemon allocated it"
+        )
+    }
+
+    /// How often an allocation that lost a race to a record removed again is tried.
+    static let allocationAttempts = 5
+
+    /// Another daemon claimed the key first: this transaction is rolled back.
+    private struct LostRace: Error {}
+
+    package func roundRobinPosition() throws -> Int64 {
+        try run { connection in
+            try await Self.firstRow(
+                connection.query(
+                    "SELECT value::bigint FROM collegedb.meta WHERE name = \(Self.roundRobinName)",
+                    logger: self.logger
+                ),
+                as: Int64.self
+            ) ?? 0
+        }
+    }
+
+    package func statistics() throws -> [String: ShardStatistics] {
+        try run { connection in
+            var statistics: [String: ShardStatistics] = [:]
+            let rows = try await connection.query(
+                "SELECT shard, record_count, last_updated FROM collegedb.shard_stats",
+                logger: self.logger
+            )
+            for try await (shard, count, lastUpdated) in rows.decode((String, Int64, Int64?).self) {
+                statistics[shard] = ShardStatistics(shard: shard, count: count, lastUpdated: lastUpdated)
+            }
+            return statistics
+        }
+    }
+
+    @discardableResult
+    package func clearAll() throws -> Int {
+        try run { connection in
+            try await self.transaction(on: connection) {
+                let deleted = try await self.truncateRecords(on: connection)
+                try await connection.query("DELETE FROM collegedb.shard_stats", logger: self.logger)
+                try await connection.query(
+                    "UPDATE collegedb.meta SET value = '0' WHERE name = \(Self.roundRobinName)",
+                    logger: self.logger
+                )
+                return deleted
+            }
+        }
+    }
+
+    package func isHealthy() -> Bool {
+        (try? run { connection in
+            try await Self.firstRow(connection.query("SELECT 1", logger: self.logger), as: Int.self)
+        }) == 1
+    }
+
+    package func close() throws {
+        listener.withLock { $0?.cancel() }
+        running.cancel()
+    }
+
+    // MARK: Changes from other daemons
+
+    /// Listens on ``changesChannel`` on a connection of its own, for as long as the catalog is
+    /// open. Once the server has taken the `LISTEN`, says `changed(nil)` (anything may have
+    /// changed while no one listened) and then `listening(true)`.
+    ///
+    /// Every ``probeInterval`` the listening connection answers a `SELECT 1`; the server sends
+    /// a connection the notifications of every transaction committed before it answers, so a
+    /// connection that answers has told of every change up to then. One that fails or takes
+    /// longer than ``probeTimeout`` says `listening(false)`, is dropped and is made again a
+    /// second later. So a daemon routes by a cached mapping at most about
+    /// `probeInterval + probeTimeout` after the catalog stopped telling it of changes.
+    package func watchChanges(
+        changed: @escaping @Sendable (_ record: Int64?) -> Void,
+        listening: @escaping @Sendable (Bool) -> Void
+    ) {
+        let client = client
+        let logger = logger
+        let connectTimeout = address.connectTimeout
+        let task = Task {
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection(leasedWithin: connectTimeout) { connection in
+                        try await connection.listen(on: Self.changesChannel) { notifications in
+                            changed(nil)
+                            listening(true)
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask {
+                                    for try await notification in notifications {
+                                        changed(Int64(notification.payload))
+                                    }
+                                    throw ListenerLost()
+                                }
+                                group.addTask {
+                                    while true {
+                                        try await Task.sleep(for: Self.probeInterval)
+                                        try await Self.probe(connection, logger: logger)
+                                    }
+                                }
+                                defer { group.cancelAll() }
+                                try await group.next()
+                            }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    listening(false)
+                    logger.warning(
+                        "cannot hear the catalog's changes; routing without the mapping cache",
+                        metadata: ["reason": "\(error)"]
+                    )
+                }
+                listening(false)
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        listener.withLock { $0 = task }
+    }
+
+    /// How often the listening connection is asked to answer.
+    static let probeInterval: Duration = .milliseconds(500)
+    /// How long it has to answer before it counts as lost.
+    static let probeTimeout: Duration = .seconds(1)
+
+    /// Answers once `connection` has answered a `SELECT 1`; throws when it fails or does not
+    /// answer within ``probeTimeout``.
+    private static func probe(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await connection.query("SELECT 1", logger: logger)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: probeTimeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            guard try await group.next() == true else { throw ListenerLost() }
+        }
+    }
+
+    /// The listening connection stopped answering or delivering.
+    private struct ListenerLost: Error {}
+
+    // MARK: Helpers
+
+    static let roundRobinName = "round_robin_next"
+
+    /// The stored form of `key`: its digest's bytes, or its UTF-8 text.
+    func storedKey(_ key: String) -> ByteBuffer {
+        Self.buffer(keyCodec.storedValue(for: key))
+    }
+
+    static func buffer(_ stored: DatabaseValue) -> ByteBuffer {
+        switch stored.storage {
+        case .blob(let bytes): return ByteBuffer(bytes: bytes)
+        case .string(let text): return ByteBuffer(string: text)
+        default: return ByteBuffer()
+        }
+    }
+
+    /// A stored key as the SQLite store holds it: a blob for digests, text for plain keys.
+    func databaseValue(_ stored: ByteBuffer) -> DatabaseValue {
+        keyCodec.hashesKeys ? Data(stored.readableBytesView).databaseValue : String(buffer: stored).databaseValue
+    }
+
+    /// Deletes every record and key at once, telling every daemon; returns how many records
+    /// there were.
+    func truncateRecords(on connection: PostgresConnection) async throws -> Int {
+        let count =
+            try await Self.firstRow(
+                connection.query("SELECT count(*) FROM collegedb.record", logger: logger),
+                as: Int64.self
+            ) ?? 0
+        try await connection.query("TRUNCATE collegedb.lookup_key, collegedb.record", logger: logger)
+        try await connection.query("SELECT pg_notify(\(Self.changesChannel), '*')", logger: logger)
+        return Int(count)
+    }
+
+    /// Runs `body` on a pooled connection and waits for it; translates failures.
+    @discardableResult
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) throws -> T {
+        let client = client
+        let address = address
+        return try AsyncBridge.wait {
+            do {
+                return try await client.withConnection(leasedWithin: address.connectTimeout, body)
+            } catch let error as CollegeDBError {
+                throw error
+            } catch let error as LostRace {
+                throw error
+            } catch {
+                throw Self.translated(error, address: address)
+            }
+        }
+    }
+
+    /// `body` between `BEGIN` and `COMMIT`, rolled back when it throws.
+    func transaction<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let value = try await body()
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// The first row of `rows`, decoded, or nil when there is none.
+    static func firstRow<Row: PostgresDecodable & Sendable>(
+        _ rows: PostgresRowSequence,
+        as type: Row.Type
+    ) async throws -> Row? {
+        for try await value in rows.decode(Row.self) { return value }
+        return nil
+    }
+
+    static func firstRow<A: PostgresDecodable & Sendable, B: PostgresDecodable & Sendable>(
+        _ rows: PostgresRowSequence,
+        as type: (A, B).Type
+    ) async throws -> (A, B)? {
+        for try await value in rows.decode((A, B).self) { return value }
+        return nil
+    }
+
+    static func firstRow<
+        A: PostgresDecodable & Sendable,
+        B: PostgresDecodable & Sendable,
+        C: PostgresDecodable & Sendable
+    >(
+        _ rows: PostgresRowSequence,
+        as type: (A, B, C).Type
+    ) async throws -> (A, B, C)? {
+        for try await value in rows.decode((A, B, C).self) { return value }
+        return nil
+    }
+
+    /// What the engine reports for a failure of the catalog's server.
+    static func translated(_ error: any Error, address: PostgresShardAddress) -> CollegeDBError {
+        if let reason = PostgresShard.connectionFailure(error, leased: true) {
+            return CollegeDBError(.mappingStoreFailed, "the catalog at \(address) cannot be reached: \(reason)")
+        }
+        if let error = error as? PSQLError, let sqlState = error.sqlState {
+            let message = error.serverInfo?[.message] ?? sqlState
+            if sqlState == "53100" { return CollegeDBError(.storageFull, "the catalog at \(address): \(message)") }
+            return CollegeDBError(.mappingStoreFailed, "the catalog at \(address) failed: \(message) (\(sqlState))")
+        }
+        return CollegeDBError(.mappingStoreFailed, "the catalog at \(address) failed: \(error)")
+    }
+}
