@@ -6,9 +6,10 @@ import PostgresNIO
 import Glibc
 #endif
 
-/// `first` by a mapped key on a PostgreSQL shard through collegedbd, beside the same query
-/// sent straight to the same server with postgres-nio, and through pgbouncer (transaction
-/// pooling) to that server, in one run. It starts a throwaway cluster with
+/// `first` by a mapped key on a PostgreSQL shard through collegedbd (its own SQLite mapping
+/// store, and a second daemon on a shared PostgreSQL catalog, whose routed calls are fenced
+/// against other daemons' moves), beside the same query sent straight to the same server with
+/// postgres-nio, and through pgbouncer (transaction pooling) to that server, in one run. It starts a throwaway cluster with
 /// `scripts/postgres-cluster` (run it from the repository) and pgbouncer from Debian's package.
 ///
 ///     .build/release/collegedb-benchmark postgres [--seconds 3] [--keys 10000]
@@ -33,6 +34,20 @@ enum PostgresBenchmark {
         )
         defer { CollegeDBBenchmark.stopProcess(daemon) }
         _ = try CollegeDBBenchmark.populate(socket: daemonSocket, keyCount: keyCount)
+        try cluster.psql("postgres", "CREATE DATABASE bench_shared")
+        try cluster.psql("postgres", "CREATE DATABASE bench_catalog")
+        let sharedSocket = directory + "/shared.sock"
+        let base = "postgresql://collegedb@127.0.0.1:\(cluster.port)"
+        let shared = try CollegeDBBenchmark.startProcess(
+            CollegeDBBenchmark.binaryDirectory.appendingPathComponent("collegedbd"),
+            [
+                "--data-dir", directory + "/shared", "--socket", sharedSocket, "--log-level", "warning",
+                "--catalog", base + "/bench_catalog", "--shard", "pg=\(base)/bench_shared?pool_size=16",
+            ],
+            socket: sharedSocket
+        )
+        defer { CollegeDBBenchmark.stopProcess(shared) }
+        _ = try CollegeDBBenchmark.populate(socket: sharedSocket, keyCount: keyCount)
         let bouncer = try PgBouncer.start(cluster: cluster, in: directory)
         defer { bouncer.stop() }
         let busy = try BusyCores()
@@ -48,16 +63,20 @@ enum PostgresBenchmark {
         let logger = Logger(label: "benchmark")
         var reports: [LatencyReport] = []
         for connections in [1, 16] {
-            reports.append(
-                try ClosedLoop.measure("collegedbd `first` over the socket", connections: connections, seconds: seconds)
-                { _ in
-                    let client = try LineClient(path: daemonSocket)
-                    return { iteration in
-                        let response = try client.roundTrip(requests[iteration % keyCount])
-                        guard response.count > 60 else { throw BenchmarkFailure("short response") }
+            for (label, socket) in [
+                ("collegedbd `first` over the socket", daemonSocket),
+                ("collegedbd `first`, shared catalog (fenced)", sharedSocket),
+            ] {
+                reports.append(
+                    try ClosedLoop.measure(label, connections: connections, seconds: seconds) { _ in
+                        let client = try LineClient(path: socket)
+                        return { iteration in
+                            let response = try client.roundTrip(requests[iteration % keyCount])
+                            guard response.count > 60 else { throw BenchmarkFailure("short response") }
+                        }
                     }
-                }
-            )
+                )
+            }
             for (label, port) in [
                 ("postgres-nio straight to PostgreSQL", cluster.port), ("postgres-nio through pgbouncer", bouncer.port),
             ] {
@@ -100,7 +119,8 @@ enum PostgresBenchmark {
         }
         print("")
         for connections in [1, 16] {
-            let daemon = find("collegedbd", connections)
+            let daemon = find("collegedbd `first` over", connections)
+            let fenced = find("collegedbd `first`, shared", connections)
             let direct = find("postgres-nio straight", connections)
             let bounced = find("postgres-nio through", connections)
             print(
@@ -113,6 +133,13 @@ enum PostgresBenchmark {
                     bounced.p50 / direct.p50,
                     daemon.throughput / direct.throughput,
                     bounced.throughput / direct.throughput
+                )
+            )
+            print(
+                String(
+                    format: "  shared catalog (fenced) / direct: p50 %.2fx, requests/s %.2f",
+                    fenced.p50 / direct.p50,
+                    fenced.throughput / direct.throughput
                 )
             )
         }

@@ -1,16 +1,16 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Two daemons on one PostgreSQL catalog and the same PostgreSQL shards, as two application
 /// hosts would run them.
 @Suite(.serialized) struct SharedCatalogTests {
     /// Two daemons sharing a new catalog database and `shards` new shard databases.
-    private func twoDaemons(shards: Int = 3) throws -> (Daemon, Daemon, PostgresServer) {
+    private func twoDaemons(shards: Int = 3, _ extra: [String] = []) throws -> (Daemon, Daemon, PostgresServer) {
         let server = try PostgresServer.shared()
-        let catalog = server.url(try server.makeDatabase())
-        let shardFlags = try server.shardFlags(count: shards)
-        let first = try Daemon(shardFlags + ["--catalog", catalog], environment: server.environment)
-        let second = try Daemon(shardFlags + ["--catalog", catalog], environment: server.environment)
+        let flags = try server.shardFlags(count: shards) + ["--catalog", server.url(try server.makeDatabase())] + extra
+        let first = try Daemon(flags, environment: server.environment)
+        let second = try Daemon(flags, environment: server.environment)
         return (first, second, server)
     }
 
@@ -143,5 +143,130 @@ import Testing
         #expect((error["data"] as? [String: Any])?["code"] as? String == "UNSUPPORTED_ON_BACKEND", "\(error)")
         let health = try #require(socket.result("health") as? [String: Any])
         #expect(health["mappingStore"] as? String == "ok")
+    }
+
+    /// A table each key owns rows of (by `owner`). Its primary key is unique across shards, as a
+    /// sharded table's must be for rows to move: an identity numbered by each shard would collide.
+    static let events = """
+        CREATE TABLE events (
+            owner TEXT NOT NULL,
+            writer INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (owner, writer, seq)
+        )
+        """
+
+    /// Every `events` row as `owner writer seq`, with the shard it is on.
+    private func eventsByShard(_ socket: LineSocket) throws -> [String: [String]] {
+        let entries = try #require(
+            socket.result("allAllShards", ["SELECT owner, writer, seq FROM events"]) as? [[String: Any]]
+        )
+        var rows: [String: [String]] = [:]
+        for entry in entries {
+            let shard = try #require(entry["shard"] as? String)
+            for row in entry["results"] as? [[String: Any]] ?? [] {
+                rows[shard, default: []].append("\(row["owner"] ?? "") \(row["writer"] ?? "") \(row["seq"] ?? "")")
+            }
+        }
+        return rows
+    }
+
+    @Test func movesByOneDaemonWhileTheOtherWritesLoseNothingAndLeaveNothingBehind() throws {
+        let (moving, writing, _) = try twoDaemons(shards: 2, ["--owner", "events=owner"])
+        let mover = try moving.connect()
+        _ = try mover.result("createSchema", [Self.events])
+        let keys = (0..<8).map { "mover-\($0)" }
+        let acknowledged = LockedList()
+        for key in keys {
+            _ = try mover.result("run", [key, "INSERT INTO events (owner, writer, seq) VALUES (?, -1, 0)", [key]])
+            acknowledged.append("\(key) -1 0")
+        }
+        let failures = LockedList()
+        let stop = Atomic(false)
+        let writers = try ClientThreads(writing, count: 4) { writer, socket in
+            var seq = 1
+            while !stop.load(ordering: .relaxed) {
+                let key = keys[(seq * 3 + writer) % keys.count]
+                do {
+                    _ = try socket.result(
+                        "run",
+                        [key, "INSERT INTO events (owner, writer, seq) VALUES (?, ?, ?)", [key, writer, seq]]
+                    )
+                    acknowledged.append("\(key) \(writer) \(seq)")
+                } catch {
+                    failures.append("\(error)")
+                }
+                seq += 1
+            }
+        }
+        var moves = 0
+        var rowsMoved = 0
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(6) {
+            let key = keys[moves % keys.count]
+            let from = try #require((mover.result("getShardMapping", [key]) as? [String: Any])?["shard"] as? String)
+            let moved = try #require(
+                mover.result("reassignShard", [key, from == "db-1" ? "db-2" : "db-1"]) as? [String: Any]
+            )
+            rowsMoved += moved["rowsMoved"] as? Int ?? 0
+            moves += 1
+        }
+        stop.store(true, ordering: .relaxed)
+        writers.wait()
+        #expect(failures.items.isEmpty, "\(failures.items.prefix(3))")
+        #expect(moves > 20 && acknowledged.items.count > 200, "\(moves) moves, \(acknowledged.items.count) writes")
+        let rows = try eventsByShard(mover)
+        // No write lost and none twice: the rows are exactly the acknowledged writes.
+        #expect(rows.values.flatMap { $0 }.sorted() == acknowledged.items.sorted())
+        // None left on a shard the key had left: every row on its key's mapped shard.
+        let reader = try writing.connect()
+        for (shard, lines) in rows {
+            for line in lines {
+                let key = String(line.split(separator: " ")[0])
+                let mapped = (try reader.result("getShardMapping", [key]) as? [String: Any])?["shard"] as? String
+                #expect(mapped == shard, "\(line) on \(shard), mapped to \(mapped ?? "nothing")")
+            }
+        }
+        print("shared catalog: \(moves) moves (\(rowsMoved) rows) while \(acknowledged.items.count) writes landed")
+    }
+
+    @Test(arguments: ["after-intent", "after-copy", "after-flip", "after-delete"])
+    func aMoveKilledAtAnyStepIsFinishedOrUndoneAtTheNextStart(step: String) throws {
+        let server = try PostgresServer.shared()
+        let flags = try server.shardFlags(count: 2) + ["--catalog", server.url(try server.makeDatabase())]
+        let other = try Daemon(flags, environment: server.environment)
+        let socket = try other.connect()
+        _ = try socket.result("createSchema", [Self.events])
+        _ = try socket.result("setShardMapping", ["k", "db-1"])
+        for seq in 1...3 {
+            _ = try socket.result("run", ["k", "INSERT INTO events (owner, writer, seq) VALUES ('k', 0, ?)", [seq]])
+        }
+        let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let doomed = try Daemon(
+                flags + ["--owner", "events=owner"],
+                directory: directory,
+                environment: server.environment.merging(["COLLEGEDB_TEST_KILL_AT": step]) { $1 }
+            )
+            let moving = try doomed.connect()
+            try moving.send(#"{"jsonrpc":"2.0","id":1,"method":"reassignShard","params":["k","db-2"]}"# + "\n")
+            #expect(try moving.readLine() == nil, "the daemon died at \(step)")
+            doomed.process.waitUntilExit()
+        }
+        // The other daemon keeps serving the key meanwhile, by whichever shard the catalog says.
+        _ = try socket.result("run", ["k", "INSERT INTO events (owner, writer, seq) VALUES ('k', 0, 4)"])
+        let restarted = try Daemon(
+            flags + ["--owner", "events=owner"],
+            directory: directory,
+            environment: server.environment
+        )
+        #expect(try restarted.connect().result("health") is [String: Any])
+        let mapped = try #require((socket.result("getShardMapping", ["k"]) as? [String: Any])?["shard"] as? String)
+        #expect(mapped == (["after-flip", "after-delete"].contains(step) ? "db-2" : "db-1"), "\(step)")
+        let rows = try eventsByShard(socket)
+        #expect(rows[mapped]?.sorted() == ["k 0 1", "k 0 2", "k 0 3", "k 0 4"], "\(step): \(rows)")
+        let elsewhere = rows.filter { $0.key != mapped }.values.flatMap { $0 }
+        #expect(elsewhere.isEmpty, "\(step): \(rows)")
     }
 }

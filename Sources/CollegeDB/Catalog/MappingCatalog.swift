@@ -25,6 +25,10 @@ package protocol MappingCatalog: Sendable {
     func shard(forKey key: String) throws -> String?
     /// The mapping of the record that `key` belongs to, or nil.
     func mapping(forKey key: String) throws -> ShardMapping?
+    /// The shard record `id` is mapped to, or nil when there is no such record.
+    func shard(ofRecord id: Int64) throws -> String?
+    /// ``shard(ofRecord:)`` for a caller in a task: the answer of every fenced call.
+    func currentShard(ofRecord id: Int64) async throws -> String?
     /// Returns the existing mapping of `key`, or creates one on the shard that `choose` picks,
     /// so that racing first writes of one key (from any daemon of the catalog) end on one
     /// shard. `choose` gets the round-robin position and says whether it consumed it;
@@ -103,6 +107,11 @@ package protocol MappingCatalog: Sendable {
 }
 
 extension MappingCatalog {
+    /// Asks ``shard(ofRecord:)`` on a blocking-work thread.
+    package func currentShard(ofRecord id: Int64) async throws -> String? {
+        try await BlockingWork.run { try self.shard(ofRecord: id) }
+    }
+
     /// The SQLite mapping store, for work only it keeps (rebalance plans, drains, adoptions).
     /// - Throws: `UNSUPPORTED_ON_BACKEND` with a shared PostgreSQL catalog.
     func sqliteStore(for operation: String) throws -> MappingStore {
@@ -119,6 +128,10 @@ extension MappingCatalog {
 
 extension MappingStore: MappingCatalog {
     package var isShared: Bool { false }
+
+    package func shard(ofRecord id: Int64) throws -> String? {
+        try shards(ofRecords: [id])[id]
+    }
 
     package func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,

@@ -90,6 +90,20 @@ package final class PostgresCatalog: MappingCatalog {
         }
     }
 
+    package func shard(ofRecord id: Int64) throws -> String? {
+        try AsyncBridge.wait { try await self.currentShard(ofRecord: id) }
+    }
+
+    /// Asks the server straight from the calling task, with no thread waiting.
+    package func currentShard(ofRecord id: Int64) async throws -> String? {
+        try await answer { connection in
+            try await Self.firstRow(
+                connection.query("SELECT shard FROM collegedb.record WHERE id = \(id)", logger: self.logger),
+                as: String.self
+            )
+        }
+    }
+
     /// Claims `key` for a new record on the shard `choose` picks, in one transaction whose
     /// insert of the key either wins or waits for the daemon that inserts it first and then
     /// yields; the loser answers with the winner's shard. The round-robin position is read
@@ -336,18 +350,21 @@ package final class PostgresCatalog: MappingCatalog {
     /// Runs `body` on a pooled connection and waits for it; translates failures.
     @discardableResult
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) throws -> T {
-        let client = client
-        let address = address
-        return try AsyncBridge.wait {
-            do {
-                return try await client.withConnection(leasedWithin: address.connectTimeout, body)
-            } catch let error as CollegeDBError {
-                throw error
-            } catch let error as LostRace {
-                throw error
-            } catch {
-                throw Self.translated(error, address: address)
-            }
+        try AsyncBridge.wait { try await self.answer(body) }
+    }
+
+    /// Runs `body` on a pooled connection; translates failures.
+    private func answer<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await client.withConnection(leasedWithin: address.connectTimeout, body)
+        } catch let error as CollegeDBError {
+            throw error
+        } catch let error as LostRace {
+            throw error
+        } catch {
+            throw Self.translated(error, address: address)
         }
     }
 

@@ -84,6 +84,10 @@ public struct MovePlan: Codable, Sendable, Hashable {
     }
 
     public var tables: [Table]
+    /// For a move between PostgreSQL shards, the key whose rows it takes (the owning columns
+    /// hold it; PostgreSQL rows have no stable rowid): kept in the intent only until the move
+    /// is done or undone. Nil for a move between SQLite shards.
+    public var ownerKey: String?
 
     public var rowCount: Int { tables.map(\.sourceRowIDs.count).reduce(0, +) }
 }

@@ -22,7 +22,7 @@ public final class PostgresShard: ShardBackend {
     let settings: ShardSettings
     private let client: PostgresClient
     private let running: Task<Void, Never>
-    private let logger: Logger
+    let logger: Logger
     private let state = Mutex(State())
 
     private struct State {
@@ -79,6 +79,16 @@ public final class PostgresShard: ShardBackend {
         limits: QueryLimits = QueryLimits()
     ) async throws -> QueryResult {
         let text = try checked(statement)
+        if let fence = RecordFence.current {
+            return try await measured {
+                try await withConnection { connection in
+                    try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
+                        try await fence.hold(on: connection, logger: self.logger)
+                        return try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
+                    }
+                }
+            }
+        }
         return try await measured {
             try await withConnection { connection in
                 if let timeout = self.shorterTimeout(limits) {
@@ -121,9 +131,11 @@ public final class PostgresShard: ShardBackend {
         -> [QueryResult]
     {
         let texts = try statements.map { try checked($0) }
+        let fence = RecordFence.current
         return try await measured {
             try await withConnection { connection in
                 try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
+                    try await fence?.hold(on: connection, logger: self.logger)
                     var results: [QueryResult] = []
                     for (text, statement) in zip(texts, statements) {
                         results.append(try await self.run(text, statement.bindings, rowLimit: nil, on: connection))
@@ -247,7 +259,7 @@ public final class PostgresShard: ShardBackend {
 
     /// Runs `body` between `BEGIN` and `COMMIT` (or `ROLLBACK` when not `committing`: nothing it did
     /// remains), rolling back when it throws.
-    private func transaction<T>(
+    func transaction<T>(
         on connection: PostgresConnection,
         readOnly: Bool = false,
         timeout: Duration? = nil,
@@ -302,7 +314,7 @@ public final class PostgresShard: ShardBackend {
     /// Leases a pooled connection for `body`. While the server is down, answers at once with
     /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
     /// tries it; a lease that waits longer than the connect timeout fails the same way.
-    private func withConnection<T: Sendable>(
+    func withConnection<T: Sendable>(
         probing: Bool = false,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {

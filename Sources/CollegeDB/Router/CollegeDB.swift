@@ -359,9 +359,29 @@ public final class CollegeDB: Sendable {
                 await locks.waitWhileMoving(record.id)
             case .entered:
                 defer { locks.leave(record.id) }
-                return try await body(coordinator.registry.mappedDatabase(named: record.shard, key: key))
+                let shard = try coordinator.registry.mappedDatabase(named: record.shard, key: key)
+                do {
+                    return try await fenced(record: record.id, on: shard) { try await body(shard) }
+                } catch is RecordFence.MovedAway {
+                    locks.mappingChanged(record.id)
+                }
             }
         }
+    }
+
+    /// Runs `body`, a call on `shard` for `record`, behind the record's ``RecordFence`` when
+    /// other daemons may move it (a shared catalog, a PostgreSQL shard).
+    /// - Throws: ``RecordFence/MovedAway`` when the record had left the shard.
+    private func fenced<T: Sendable>(
+        record: Int64,
+        on shard: any ShardBackend,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        guard catalog.isShared, shard.backendKind == .postgres else { return try await body() }
+        return try await RecordFence.$current.withValue(
+            RecordFence(record: record, shard: shard.name, catalog: catalog),
+            operation: body
+        )
     }
 
     /// Allocates `key` and runs its first write with the new record held alone; removes the
@@ -376,9 +396,14 @@ public final class CollegeDB: Sendable {
         }
         guard allocation.created, let record = allocation.record else { return nil }
         do {
-            let written = try await body(coordinator.registry.mappedDatabase(named: allocation.shard, key: key))
+            let shard = try coordinator.registry.mappedDatabase(named: allocation.shard, key: key)
+            let written = try await fenced(record: record, on: shard) { try await body(shard) }
             locks.releaseNew(record, removed: false)
             return written
+        } catch is RecordFence.MovedAway {
+            // Another daemon moved the new record before its first write: route it again.
+            locks.releaseNew(record, removed: true)
+            return nil
         } catch {
             // A shared catalog's record may be routed by another daemon already: it stays.
             let catalog = self.catalog
