@@ -269,4 +269,58 @@ import Testing
         let elsewhere = rows.filter { $0.key != mapped }.values.flatMap { $0 }
         #expect(elsewhere.isEmpty, "\(step): \(rows)")
     }
+
+    @Test func aCatalogThatGoesDownFailsCallsAtOnceAndIsUsedAgainWhenBack() throws {
+        let shards = try PostgresServer.shared()
+        let catalogServer = try PostgresServer.startPrivate()
+        let catalog = catalogServer.url(try catalogServer.makeDatabase())
+        let daemon = try Daemon(
+            try shards.shardFlags(count: 2) + [
+                "--catalog", catalog, "--catalog-password-file", catalogServer.directory + "/password",
+            ],
+            environment: shards.environment
+        )
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)"])
+        _ = try socket.result("run", ["cached", "INSERT INTO t VALUES ('cached', 0)"])
+        try catalogServer.stop()
+        let started = ContinuousClock.now
+        let unmapped = try socket.call("run", ["new", "INSERT INTO t VALUES ('new', 0)"])
+        #expect(
+            ((unmapped["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
+                == "MAPPING_STORE_FAILED",
+            "\(unmapped)"
+        )
+        // The cached route stops serving once the listener is found lost; then calls fail at
+        // once (one a second tries the server) instead of a connect timeout each.
+        var failedFast = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while failedFast < 20, ContinuousClock.now < deadline {
+            let callStarted = ContinuousClock.now
+            if (try socket.call("first", ["cached", "SELECT n FROM t"]))["error"] != nil,
+                ContinuousClock.now - callStarted < .milliseconds(200)
+            {
+                failedFast += 1
+            }
+        }
+        #expect(failedFast == 20, "calls fail at once while the catalog is down")
+        #expect(ContinuousClock.now - started < .seconds(12))
+        let health = try #require(socket.result("health") as? [String: Any])
+        #expect(health["status"] as? String == "unhealthy")
+        #expect(health["mappingStore"] as? String == "unavailable")
+
+        try catalogServer.resume()
+        var served = false
+        let back = ContinuousClock.now + .seconds(20)
+        while !served, ContinuousClock.now < back {
+            served = (try? socket.result("run", ["new", "INSERT INTO t VALUES ('new', 1)"])) != nil
+            if !served { usleep(200_000) }
+        }
+        #expect(served, "served again without a restart")
+        let row = try #require(
+            socket.result("first", ["cached", "SELECT n FROM t WHERE k = 'cached'"]) as? [String: Any]
+        )
+        #expect(row["n"] as? Int == 0)
+        #expect((try socket.result("health") as? [String: Any])?["status"] as? String == "ok")
+    }
 }

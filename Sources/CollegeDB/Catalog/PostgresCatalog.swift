@@ -27,6 +27,8 @@ package final class PostgresCatalog: MappingCatalog {
     let logger: Logger
     private let running: Task<Void, Never>
     private let listener = Mutex<Task<Void, Never>?>(nil)
+    /// Why the catalog's server could not be reached, and when it was last tried.
+    private let outage = Mutex<(reason: String, lastTried: ContinuousClock.Instant)?>(nil)
 
     /// The channel every daemon listens on: a record id whose mapping changed, or `*`.
     static let changesChannel = "collegedb_mappings"
@@ -353,17 +355,37 @@ package final class PostgresCatalog: MappingCatalog {
         try AsyncBridge.wait { try await self.answer(body) }
     }
 
-    /// Runs `body` on a pooled connection; translates failures.
+    /// Runs `body` on a pooled connection; translates failures. While the server is down,
+    /// answers at once, except for one call a second (``PostgresShard/retryInterval``) that tries
+    /// it, so that calls do not pile up on the blocking-work threads for a connect timeout each.
     private func answer<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
+        let now = ContinuousClock.now
+        let fastFailure: String? = outage.withLock { outage in
+            guard let known = outage else { return nil }
+            if now - known.lastTried >= PostgresShard.retryInterval {
+                outage?.lastTried = now
+                return nil
+            }
+            return known.reason
+        }
+        if let fastFailure { throw Self.unreachable(address, fastFailure) }
         do {
-            return try await client.withConnection(leasedWithin: address.connectTimeout, body)
-        } catch let error as CollegeDBError {
-            throw error
+            let value = try await client.withConnection(leasedWithin: address.connectTimeout, body)
+            outage.withLock { $0 = nil }
+            return value
         } catch let error as LostRace {
             throw error
+        } catch let error as CollegeDBError {
+            outage.withLock { $0 = nil }
+            throw error
         } catch {
+            if let reason = PostgresShard.connectionFailure(error, leased: true) {
+                outage.withLock { $0 = (reason, ContinuousClock.now) }
+                logger.warning("the catalog cannot be reached", metadata: ["reason": "\(reason)"])
+                throw Self.unreachable(address, reason)
+            }
             throw Self.translated(error, address: address)
         }
     }
@@ -410,11 +432,12 @@ package final class PostgresCatalog: MappingCatalog {
         return nil
     }
 
-    /// What the engine reports for a failure of the catalog's server.
+    static func unreachable(_ address: PostgresShardAddress, _ reason: String) -> CollegeDBError {
+        CollegeDBError(.mappingStoreFailed, "the catalog at \(address) cannot be reached: \(reason)")
+    }
+
+    /// What the engine reports for a statement the catalog's server failed.
     static func translated(_ error: any Error, address: PostgresShardAddress) -> CollegeDBError {
-        if let reason = PostgresShard.connectionFailure(error, leased: true) {
-            return CollegeDBError(.mappingStoreFailed, "the catalog at \(address) cannot be reached: \(reason)")
-        }
         if let error = error as? PSQLError, let sqlState = error.sqlState {
             let message = error.serverInfo?[.message] ?? sqlState
             if sqlState == "53100" { return CollegeDBError(.storageFull, "the catalog at \(address): \(message)") }
