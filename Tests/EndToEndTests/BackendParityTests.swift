@@ -120,21 +120,13 @@ import Testing
             }
         }.wait()
         #expect(failures.items.isEmpty, "\(failures.items.prefix(3))")
-        let entries = try #require(
-            setup.result("allAllShards", ["SELECT k, count(*) AS n FROM hits GROUP BY k"]) as? [[String: Any]]
-        )
-        var shardsOfKey: [String: [String]] = [:]
-        for entry in entries {
-            for row in entry["results"] as? [[String: Any]] ?? [] {
-                let key = try #require(row["k"] as? String)
-                #expect(row["n"] as? Int == 16, "every write of \(key) on one shard")
-                shardsOfKey[key, default: []].append(try #require(entry["shard"] as? String))
-            }
-        }
-        #expect(shardsOfKey.count == keys.count)
+        let placement = try HitsPerShard.of(through: setup)
+        #expect(placement.count == keys.count)
         for key in keys {
             let mapped = try #require(setup.result("getShardMapping", [key]) as? [String: Any])
-            #expect(shardsOfKey[key] == [mapped["shard"] as? String ?? ""], "\(key)")
+            let held = placement[key] ?? []
+            #expect(held.map(\.shard) == [mapped["shard"] as? String ?? ""], "\(key): \(held)")
+            #expect(held.map(\.rows) == [16], "every write of \(key) on one shard")
         }
     }
 
