@@ -117,7 +117,6 @@ import Testing
             )
             #expect(left["n"] as? Int == 0, "nothing of \(table) left on \(from)")
         }
-        #expect(errorCode(try socket.call("generateRebalancePlan", [:])) == "UNSUPPORTED_ON_BACKEND")
         #expect(errorCode(try socket.call("listTables", ["db-1"])) == "UNSUPPORTED_ON_BACKEND")
     }
 

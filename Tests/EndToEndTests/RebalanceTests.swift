@@ -2,23 +2,26 @@ import Foundation
 import Synchronization
 import Testing
 
-/// Rebalancing over the socket: plans with the fewest moves, jobs that move rows in bulk while
-/// serving, drains that empty a shard, and recovery from kill -9 at every step.
+/// Rebalancing over the socket, the same test code on SQLite shards and on PostgreSQL shards:
+/// plans with the fewest moves, jobs that move rows while serving, drains that empty a shard,
+/// and recovery from kill -9 at every step.
 @Suite struct RebalanceTests {
-    @Test func addingAFifthShardMovesAFifthOfTheRecordsAllOntoIt() throws {
-        let daemon = try Daemon(RebalanceFixture.arguments(shards: 4))
+    @Test(arguments: Backend.allCases) func addingAFifthShardMovesAFifthOfTheRecordsAllOntoIt(backend: Backend) throws {
+        let fleet = try RebalanceFixture.Fleet(backend, shards: 4)
+        let daemon = try fleet.daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", [RebalanceFixture.schema])
-        let users = 100_000
+        let users = fleet.users(100_000)
         try RebalanceFixture.load(daemon, users: 1...users)
         let before = try #require(socket.result("analyzeShardDistribution") as? [String: Any])
         #expect((before["shards"] as? [[String: Any]])?.map { $0["records"] as? Int ?? 0 }.reduce(0, +) == users)
         #expect((before["shards"] as? [[String: Any]])?.map { $0["rows"] as? Int ?? 0 }.reduce(0, +) == 2 * users)
 
-        _ = try socket.result("registerShard", ["db-5"])
+        try fleet.registerShard("db-5", through: socket)
         let plan = try #require(socket.result("generateRebalancePlan") as? [String: Any])
         let moves = try #require(plan["moves"] as? Int)
-        #expect(abs(Double(moves) / Double(users) - 0.2) <= 0.02, "\(moves) of \(users) records move")
+        let spread = backend == .sqlite ? 0.02 : 0.05
+        #expect(abs(Double(moves) / Double(users) - 0.2) <= spread, "\(moves) of \(users) records move")
         let pairs = try #require(plan["byPair"] as? [[String: Any]])
         #expect(pairs.allSatisfy { $0["to"] as? String == "db-5" }, "every move is onto the new shard: \(pairs)")
         #expect(plan["unmappedRows"] as? Int == 0)
@@ -36,6 +39,7 @@ import Testing
         #expect(status["recordsMoved"] as? Int == moves)
         #expect(status["rowsMoved"] as? Int == 2 * moves)
         #expect(status["skipped"] as? Int == 0)
+        print("rebalance onto a fifth \(backend) shard: \(moves) records, \(status["rowsPerSecond"] ?? 0) rows/s")
 
         try RebalanceFixture.expectEveryRowOnItsMappedShard(socket, users: Set(1...users))
         let stats = try #require(socket.result("getShardStats") as? [[String: Any]])
@@ -47,11 +51,12 @@ import Testing
         #expect(owners["db-5"]?.count == moves)
     }
 
-    @Test func aDrainedShardEndsEmptyWhileWritersLoseNothing() throws {
-        let daemon = try Daemon(RebalanceFixture.arguments(shards: 4))
+    @Test(arguments: Backend.allCases) func aDrainedShardEndsEmptyWhileWritersLoseNothing(backend: Backend) throws {
+        let fleet = try RebalanceFixture.Fleet(backend, shards: 4)
+        let daemon = try fleet.daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", [RebalanceFixture.schema])
-        let users = 20_000
+        let users = fleet.users(20_000)
         try RebalanceFixture.load(daemon, users: 1...users)
         let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
         let planID = try #require(plan["planId"] as? Int)
@@ -87,6 +92,7 @@ import Testing
 
         let written = acknowledged.withLock { $0 }
         #expect(written.count >= 400)
+        #expect(status["skipped"] as? Int == 0, "\(status)")
         var found: [Int: [String]] = [:]
         for shard in try #require(socket.result("listKnownShards") as? [String]) {
             let result = try #require(
@@ -112,22 +118,19 @@ import Testing
         #expect(try socket.result("listKnownShards") as? [String] == ["db-1", "db-3", "db-4"])
     }
 
-    @Test(arguments: ["after-intent", "after-copy", "after-flip", "after-delete"])
-    func aJobKilledAtAnyStepResumesAndEveryRowExistsOnce(step: String) throws {
+    @Test(arguments: Backend.allCases, ["after-intent", "after-copy", "after-flip", "after-delete"])
+    func aJobKilledAtAnyStepResumesAndEveryRowExistsOnce(backend: Backend, step: String) throws {
         let directory = Daemon.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let users = 3_000
+        let fleet = try RebalanceFixture.Fleet(backend, shards: 4)
+        let users = fleet.users(3_000)
         var before: [String] = []
         do {
-            let doomed = try Daemon(
-                RebalanceFixture.arguments(shards: 4),
-                directory: directory,
-                environment: ["COLLEGEDB_TEST_KILL_AT": step]
-            )
+            let doomed = try fleet.daemon(directory: directory, environment: ["COLLEGEDB_TEST_KILL_AT": step])
             let socket = try doomed.connect()
             _ = try socket.result("createSchema", [RebalanceFixture.schema])
             try RebalanceFixture.load(doomed, users: 1...users)
-            _ = try socket.result("registerShard", ["db-5"])
+            try fleet.registerShard("db-5", through: socket)
             before =
                 try RebalanceFixture.snapshot(socket, table: "users")
                 + RebalanceFixture.snapshot(socket, table: "posts")
@@ -136,7 +139,7 @@ import Testing
             doomed.process.waitUntilExit()
             #expect(doomed.process.terminationReason == .uncaughtSignal, "the daemon died at \(step)")
         }
-        let daemon = try Daemon(RebalanceFixture.arguments(shards: 4), directory: directory)
+        let daemon = try fleet.daemon(directory: directory)
         let socket = try daemon.connect()
         let status = try RebalanceFixture.waitUntilFinished(socket, plan: 1)
         #expect(status["state"] as? String == "done", "the job resumed and finished after \(step): \(status)")
@@ -147,16 +150,21 @@ import Testing
             + RebalanceFixture.snapshot(socket, table: "posts")
         #expect(after == before, "no row lost, duplicated or changed after \(step)")
         try RebalanceFixture.expectEveryRowOnItsMappedShard(socket, users: Set(1...users))
-        let journal = try socket.call("firstShard", ["db-5", "SELECT count(*) AS n FROM _collegedb_move_journal"])
-        #expect(((journal["result"] as? [String: Any])?["n"] as? Int ?? 0) == 0, "the journal is cleared")
+        if backend == .sqlite {
+            let journal = try socket.call("firstShard", ["db-5", "SELECT count(*) AS n FROM _collegedb_move_journal"])
+            #expect(((journal["result"] as? [String: Any])?["n"] as? Int ?? 0) == 0, "the journal is cleared")
+        }
     }
 
-    @Test func aRecordMovedBySomeoneElseAfterPlanningIsSkippedNotClobbered() throws {
-        let daemon = try Daemon(RebalanceFixture.arguments(shards: 2))
+    @Test(arguments: Backend.allCases) func aRecordMovedBySomeoneElseAfterPlanningIsSkippedNotClobbered(
+        backend: Backend
+    ) throws {
+        let fleet = try RebalanceFixture.Fleet(backend, shards: 2)
+        let daemon = try fleet.daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", [RebalanceFixture.schema])
         try RebalanceFixture.load(daemon, users: 1...200)
-        _ = try socket.result("registerShard", ["db-3"])
+        try fleet.registerShard("db-3", through: socket)
         let plan = try #require(socket.result("generateRebalancePlan") as? [String: Any])
         let planID = try #require(plan["planId"] as? Int)
         let page = try #require(socket.result("listRebalanceMoves", [planID, 1]) as? [String: Any])
@@ -182,8 +190,10 @@ import Testing
         try RebalanceFixture.expectEveryRowOnItsMappedShard(socket, users: Set(1...200))
     }
 
-    @Test func aCancelledJobStopsWithEveryRecordWholeAndCanResume() throws {
-        let daemon = try Daemon(RebalanceFixture.arguments(shards: 3))
+    @Test(arguments: Backend.allCases) func aCancelledJobStopsWithEveryRecordWholeAndCanResume(backend: Backend) throws
+    {
+        let fleet = try RebalanceFixture.Fleet(backend, shards: 3)
+        let daemon = try fleet.daemon()
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", [RebalanceFixture.schema])
         try RebalanceFixture.load(daemon, users: 1...2_000)

@@ -116,7 +116,7 @@ import Testing
         #expect(ContinuousClock.now - changed < .seconds(3))
     }
 
-    @Test func aSharedCatalogRefusesSQLiteShardsAndRebalancing() throws {
+    @Test func aSharedCatalogRefusesSQLiteShards() throws {
         let server = try PostgresServer.shared()
         let catalog = server.url(try server.makeDatabase())
         let refused = try Daemon.runToCompletion(
@@ -130,9 +130,6 @@ import Testing
             environment: server.environment
         )
         let socket = try daemon.connect()
-        let plan = try socket.call("generateRebalancePlan", [:])
-        let error = try #require(plan["error"] as? [String: Any])
-        #expect((error["data"] as? [String: Any])?["code"] as? String == "UNSUPPORTED_ON_BACKEND", "\(error)")
         let health = try #require(socket.result("health") as? [String: Any])
         #expect(health["mappingStore"] as? String == "ok")
     }
@@ -220,6 +217,72 @@ import Testing
             }
         }
         print("shared catalog: \(moves) moves (\(rowsMoved) rows) while \(acknowledged.items.count) writes landed")
+    }
+
+    @Test func aDrainRunByOneDaemonWhileTheOtherWritesEmptiesTheShardAndLosesNothing() throws {
+        let (draining, writing, _) = try twoDaemons(shards: 3, ["--owner", "events=owner"])
+        let drainer = try draining.connect()
+        _ = try drainer.result("createSchema", [Self.events])
+        let keys = (0..<300).map { "drained-\($0)" }
+        let acknowledged = LockedList()
+        let loaders = try ClientThreads(draining, count: 4) { loader, socket in
+            for key in keys.enumerated().filter({ $0.offset % 4 == loader }).map(\.element) {
+                _ = try? socket.result(
+                    "run",
+                    [key, "INSERT INTO events (owner, writer, seq) VALUES (?, -1, 0)", [key]]
+                )
+                acknowledged.append("\(key) -1 0")
+            }
+        }
+        loaders.wait()
+        let plan = try #require(drainer.result("generateRebalancePlan", [["drain": ["db-3"]]]) as? [String: Any])
+        let planID = try #require(plan["planId"] as? Int)
+        #expect((plan["moves"] as? Int ?? 0) > 50, "\(plan)")
+        let failures = LockedList()
+        let stop = Atomic(false)
+        // Old keys and new ones, through the daemon that does not run the plan: it hears of the
+        // drain from the catalog and allocates no new key on db-3.
+        let writers = try ClientThreads(writing, count: 4) { writer, socket in
+            var seq = 1
+            while !stop.load(ordering: .relaxed) {
+                let key = seq % 4 == 0 ? "new-\(writer)-\(seq)" : keys[(seq * 7 + writer) % keys.count]
+                do {
+                    _ = try socket.result(
+                        "run",
+                        [key, "INSERT INTO events (owner, writer, seq) VALUES (?, ?, ?)", [key, writer, seq]]
+                    )
+                    acknowledged.append("\(key) \(writer) \(seq)")
+                } catch {
+                    failures.append("\(error)")
+                }
+                seq += 1
+            }
+        }
+        _ = try drainer.result("executeRebalance", [planID])
+        // The other daemon sees the plan the catalog holds, and does not start it twice.
+        let seen = try #require(try writing.connect().result("executeRebalance", [planID]) as? [String: Any])
+        #expect(["running", "done"].contains(seen["state"] as? String), "\(seen)")
+        let status = try RebalanceFixture.waitUntilFinished(drainer, plan: planID)
+        stop.store(true, ordering: .relaxed)
+        writers.wait()
+        #expect(status["state"] as? String == "done", "\(status)")
+        #expect(status["skipped"] as? Int == 0, "\(status)")
+        #expect(failures.items.isEmpty, "\(failures.items.prefix(3))")
+        #expect(acknowledged.items.count > keys.count + 100, "\(acknowledged.items.count) writes")
+        let rows = try eventsByShard(drainer)
+        #expect(rows.values.flatMap { $0 }.sorted() == acknowledged.items.sorted(), "no write lost, none twice")
+        #expect(rows["db-3"] ?? [] == [], "the drained shard holds no row")
+        let mappedThere = try #require(writing.connect().result("getKeysForShard", ["db-3"]) as? [String: Any])
+        #expect((mappedThere["keys"] as? [String])?.isEmpty == true, "no key maps to the drained shard")
+        let reader = try writing.connect()
+        for (shard, lines) in rows {
+            for line in lines.prefix(200) {
+                let key = String(line.split(separator: " ")[0])
+                let mapped = (try reader.result("getShardMapping", [key]) as? [String: Any])?["shard"] as? String
+                #expect(mapped == shard, "\(line) on \(shard), mapped to \(mapped ?? "nothing")")
+            }
+        }
+        print("shared catalog drain: \(status["recordsMoved"] ?? 0) records at \(status["rowsPerSecond"] ?? 0) rows/s")
     }
 
     @Test(arguments: ["after-intent", "after-copy", "after-flip", "after-delete"])

@@ -8,9 +8,10 @@
 /// the catalog answers: call it off any event loop and off the cooperative pool (through
 /// `BlockingWork`).
 ///
-/// Rebalancing, draining and adoption keep their plans and progress in the SQLite store only
-/// (they move SQLite shards' rows); ``sqliteStore(for:)`` gives it to them or refuses.
-package protocol MappingCatalog: Sendable {
+/// Rebalance plans and drains are kept by either (``RebalancePlanCatalog``). Adoption keeps its
+/// progress in the SQLite store only (it adopts SQLite files); ``sqliteStore(for:)`` gives it
+/// the store or refuses.
+package protocol MappingCatalog: RebalancePlanCatalog {
     /// How keys are stored: digests or plain text.
     var keyCodec: MappingKeyCodec { get }
     /// Whether other daemons share this catalog. Then a new record is committed before its
@@ -98,10 +99,12 @@ package protocol MappingCatalog: Sendable {
     func stopDraining(_ shard: String) throws
 
     /// Starts telling `changed` about records whose mapping another daemon re-pointed or
-    /// removed (nil: possibly any), and `listening` whether changes can be heard at all; a
-    /// catalog no one else writes never calls either.
+    /// removed (nil: possibly any), `drainingChanged` when the drained shards may have changed,
+    /// and `listening` whether changes can be heard at all; a catalog no one else writes never
+    /// calls any.
     func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,
+        drainingChanged: @escaping @Sendable () -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     )
 }
@@ -112,7 +115,7 @@ extension MappingCatalog {
         try await BlockingWork.run { try self.shard(ofRecord: id) }
     }
 
-    /// The SQLite mapping store, for work only it keeps (rebalance plans, drains, adoptions).
+    /// The SQLite mapping store, for work only it keeps (adoptions).
     /// - Throws: `UNSUPPORTED_ON_BACKEND` with a shared PostgreSQL catalog.
     func sqliteStore(for operation: String) throws -> MappingStore {
         guard let store = self as? MappingStore else {
@@ -135,6 +138,7 @@ extension MappingStore: MappingCatalog {
 
     package func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,
+        drainingChanged: @escaping @Sendable () -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     ) {}
 }

@@ -130,10 +130,4 @@ extension PostgresCatalog {
             )
         }
     }
-
-    /// None: draining is not supported with a shared catalog.
-    package func drainingShards() throws -> Set<String> { [] }
-
-    /// Nothing: no shard is drained with a shared catalog.
-    package func stopDraining(_ shard: String) throws {}
 }

@@ -10,6 +10,9 @@ import PostgresNIO
 ///   also notifies `collegedb_mappings` with the id of every record re-pointed or removed.
 /// - `collegedb.shard_registry`, `collegedb.move_intent`, `collegedb.meta` (the key hashing
 ///   setting, the round-robin position, the schema version).
+/// - `collegedb.rebalance_plan`, `collegedb.rebalance_move`: rebalance plans and their moves;
+///   `collegedb.draining_shard`: the shards drain plans keep from new keys, whose every change
+///   notifies `collegedb_mappings` with `draining`.
 extension PostgresCatalog {
     static let schemaVersion = "1"
 
@@ -110,6 +113,54 @@ extension PostgresCatalog {
             state text NOT NULL CHECK (state IN ('copying', 'flipped')),
             created_at bigint NOT NULL
         )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.rebalance_plan (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at bigint NOT NULL,
+            strategy text NOT NULL,
+            state text NOT NULL CHECK (state IN ('planned', 'running', 'paused', 'cancelled', 'done', 'failed')),
+            drain text NOT NULL,
+            tolerance double precision NOT NULL,
+            rows_per_second double precision,
+            records bigint NOT NULL,
+            records_moved bigint NOT NULL DEFAULT 0,
+            rows_moved bigint NOT NULL DEFAULT 0,
+            skipped bigint NOT NULL DEFAULT 0,
+            running_milliseconds bigint NOT NULL DEFAULT 0,
+            unmapped_rows bigint NOT NULL DEFAULT 0,
+            errors text NOT NULL DEFAULT '[]',
+            automatic boolean NOT NULL DEFAULT false
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.rebalance_move (
+            plan_id bigint NOT NULL REFERENCES collegedb.rebalance_plan (id) ON DELETE CASCADE,
+            record_id bigint NOT NULL,
+            from_shard text NOT NULL,
+            to_shard text NOT NULL,
+            state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'moved', 'skipped')),
+            note text,
+            PRIMARY KEY (plan_id, record_id)
+        )
+        """,
+        """
+        CREATE INDEX IF NOT EXISTS rebalance_move_pending
+            ON collegedb.rebalance_move (plan_id, state, from_shard, to_shard, record_id)
+        """,
+        "CREATE TABLE IF NOT EXISTS collegedb.draining_shard (shard text PRIMARY KEY, plan_id bigint NOT NULL)",
+        """
+        CREATE OR REPLACE FUNCTION collegedb.draining_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            PERFORM pg_notify('collegedb_mappings', 'draining');
+            RETURN NULL;
+        END
+        $body$
+        """,
+        """
+        CREATE OR REPLACE TRIGGER draining_changed
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON collegedb.draining_shard
+            FOR EACH STATEMENT EXECUTE FUNCTION collegedb.draining_changed()
         """,
         """
         CREATE OR REPLACE FUNCTION collegedb.record_changed() RETURNS trigger LANGUAGE plpgsql AS $body$

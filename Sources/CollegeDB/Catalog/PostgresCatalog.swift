@@ -30,8 +30,12 @@ package final class PostgresCatalog: MappingCatalog {
     /// Why the catalog's server could not be reached, and when it was last tried.
     private let outage = Mutex<(reason: String, lastTried: ContinuousClock.Instant)?>(nil)
 
-    /// The channel every daemon listens on: a record id whose mapping changed, or `*`.
+    /// The channel every daemon listens on: a record id whose mapping changed, `*`, or
+    /// ``drainingPayload``.
     static let changesChannel = "collegedb_mappings"
+    /// What the channel says when the drained shards changed (a trigger on
+    /// `collegedb.draining_shard`).
+    static let drainingPayload = "draining"
 
     /// Connects to the catalog at `address`, creating its schema when missing. A catalog made
     /// with the other key hashing setting is refused: its keys could never be found.
@@ -233,8 +237,9 @@ package final class PostgresCatalog: MappingCatalog {
     // MARK: Changes from other daemons
 
     /// Listens on ``changesChannel`` on a connection of its own, for as long as the catalog is
-    /// open. Once the server has taken the `LISTEN`, says `changed(nil)` (anything may have
-    /// changed while no one listened) and then `listening(true)`.
+    /// open. Once the server has taken the `LISTEN`, says `changed(nil)` and
+    /// `drainingChanged()` (anything may have changed while no one listened) and then
+    /// `listening(true)`.
     ///
     /// Every ``probeInterval`` the listening connection answers a `SELECT 1`; the server sends
     /// a connection the notifications of every transaction committed before it answers, so a
@@ -244,6 +249,7 @@ package final class PostgresCatalog: MappingCatalog {
     /// `probeInterval + probeTimeout` after the catalog stopped telling it of changes.
     package func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,
+        drainingChanged: @escaping @Sendable () -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     ) {
         let client = client
@@ -255,11 +261,16 @@ package final class PostgresCatalog: MappingCatalog {
                     try await client.withConnection(leasedWithin: connectTimeout) { connection in
                         try await connection.listen(on: Self.changesChannel) { notifications in
                             changed(nil)
+                            drainingChanged()
                             listening(true)
                             try await withThrowingTaskGroup(of: Void.self) { group in
                                 group.addTask {
                                     for try await notification in notifications {
-                                        changed(Int64(notification.payload))
+                                        if notification.payload == Self.drainingPayload {
+                                            drainingChanged()
+                                        } else {
+                                            changed(Int64(notification.payload))
+                                        }
                                     }
                                     throw ListenerLost()
                                 }

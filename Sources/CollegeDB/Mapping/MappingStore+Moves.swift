@@ -84,10 +84,35 @@ public struct MovePlan: Codable, Sendable, Hashable {
     }
 
     public var tables: [Table]
-    /// For a move between PostgreSQL shards, the key whose rows it takes (the owning columns
-    /// hold it; PostgreSQL rows have no stable rowid): kept in the intent only until the move
+    /// For a move between PostgreSQL shards, the keys whose rows it takes (the owning columns
+    /// hold them; PostgreSQL rows have no stable rowid): kept in the intent only until the move
     /// is done or undone. Nil for a move between SQLite shards.
-    public var ownerKey: String?
+    public var ownerKeys: [String]?
+
+    public init(tables: [Table], ownerKeys: [String]? = nil) {
+        self.tables = tables
+        self.ownerKeys = ownerKeys
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case tables, ownerKeys
+        /// One key, as intents written before moves took several keys say it.
+        case ownerKey
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tables = try container.decode([Table].self, forKey: .tables)
+        ownerKeys =
+            try container.decodeIfPresent([String].self, forKey: .ownerKeys)
+            ?? container.decodeIfPresent(String.self, forKey: .ownerKey).map { [$0] }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tables, forKey: .tables)
+        try container.encodeIfPresent(ownerKeys, forKey: .ownerKeys)
+    }
 
     public var rowCount: Int { tables.map(\.sourceRowIDs.count).reduce(0, +) }
 }

@@ -6,7 +6,7 @@ import GRDB
 /// progress, so what the plan says is done is exactly what the mappings say.
 extension MappingStore {
     /// Exact record counts per shard, from the mappings themselves.
-    func recordCounts() throws -> [String: Int64] {
+    package func recordCounts() throws -> [String: Int64] {
         try guarded {
             try pool.unsafeRead { db in
                 Dictionary(
@@ -18,7 +18,10 @@ extension MappingStore {
     }
 
     /// Calls `body` with each record on `shard` and its first stored key, in record order.
-    func forEachRecord(onShard shard: String, _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void) throws {
+    package func forEachRecord(
+        onShard shard: String,
+        _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void
+    ) throws {
         try guarded {
             try pool.read { db in
                 let cursor = try Row.fetchCursor(
@@ -35,7 +38,7 @@ extension MappingStore {
 
     /// The record and shard of each stored key given (nil for an unmapped one), read in one
     /// transaction.
-    func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?] {
+    package func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?] {
         try guarded {
             try pool.read { db in
                 let statement = try db.cachedStatement(sql: Self.recordByKeySQL)
@@ -47,7 +50,7 @@ extension MappingStore {
     }
 
     /// Every stored key of each of `records`, mapped to its record.
-    func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64] {
+    package func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64] {
         try guarded {
             try pool.unsafeRead { db in
                 var keys: [DatabaseValue: Int64] = [:]
@@ -63,7 +66,7 @@ extension MappingStore {
     }
 
     /// The shard each of `records` maps to now; a deleted record is absent.
-    func shards(ofRecords records: [Int64]) throws -> [Int64: String] {
+    package func shards(ofRecords records: [Int64]) throws -> [Int64: String] {
         try guarded {
             try pool.unsafeRead { db in
                 Dictionary(
@@ -78,7 +81,7 @@ extension MappingStore {
     }
 
     /// Persists a plan and its moves, and marks the drained shards, in one transaction.
-    func createPlan(
+    package func createPlan(
         strategy: String,
         drain: [String],
         tolerance: Double,
@@ -117,7 +120,7 @@ extension MappingStore {
     }
 
     /// A plan's summary: its moves per pair of shards.
-    func planSummary(_ planID: Int64) throws -> RebalancePlanSummary {
+    package func planSummary(_ planID: Int64) throws -> RebalancePlanSummary {
         try guarded {
             try pool.unsafeRead { db in
                 guard
@@ -147,7 +150,7 @@ extension MappingStore {
     }
 
     /// One page of a plan's moves in record order, after `cursor` (a record id).
-    func moves(
+    package func moves(
         ofPlan planID: Int64,
         limit: Int,
         after cursor: Int64?
@@ -185,7 +188,10 @@ extension MappingStore {
     }
 
     /// The next pending moves of a plan, all between one pair of shards: at most `limit`.
-    func nextPendingMoves(ofPlan planID: Int64, limit: Int) throws -> (from: String, to: String, records: [Int64])? {
+    package func nextPendingMoves(
+        ofPlan planID: Int64,
+        limit: Int
+    ) throws -> (from: String, to: String, records: [Int64])? {
         try guarded {
             try pool.unsafeRead { db in
                 guard
@@ -213,7 +219,7 @@ extension MappingStore {
     }
 
     /// Up to `limit` records a plan still has to move off `shard`, in record order.
-    func pendingRecords(ofPlan planID: Int64, from shard: String, limit: Int) throws -> [Int64] {
+    package func pendingRecords(ofPlan planID: Int64, from shard: String, limit: Int) throws -> [Int64] {
         try guarded {
             try pool.unsafeRead { db in
                 try Int64.fetchAll(
@@ -230,7 +236,7 @@ extension MappingStore {
     }
 
     /// Marks moves skipped, each with its reason, and counts them in the plan's progress.
-    func skipMoves(ofPlan planID: Int64, _ skipped: [(record: Int64, reason: String)]) throws {
+    package func skipMoves(ofPlan planID: Int64, _ skipped: [(record: Int64, reason: String)]) throws {
         guard !skipped.isEmpty else { return }
         try guarded {
             try pool.write { db in
@@ -270,7 +276,14 @@ extension MappingStore {
 
     /// Points a batch's records at `to`, marks their moves done and the intent flipped, and
     /// adds to the plan's progress, in one transaction.
-    func flipBatchMove(_ moveID: Int64, planID: Int64, records: [Int64], from: String, to: String, rows: Int) throws {
+    package func flipBatchMove(
+        _ moveID: Int64,
+        planID: Int64,
+        records: [Int64],
+        from: String,
+        to: String,
+        rows: Int
+    ) throws {
         try guarded {
             try pool.write { db in
                 let ids = Self.json(records)
@@ -300,20 +313,12 @@ extension MappingStore {
 
     /// Sets a plan's state; `rowsPerSecond` (when given) replaces its throttle, and
     /// `runningMilliseconds` is added to the time it has run.
-    func setPlanState(
-        _ planID: Int64,
-        _ state: RebalanceState,
-        rowsPerSecond: Double?? = nil,
-        runningMilliseconds: Int64 = 0
-    ) throws {
+    package func setPlanState(_ planID: Int64, _ state: RebalanceState, rowsPerSecond: Double??) throws {
         try guarded {
             try pool.write { db in
                 try db.execute(
-                    sql: """
-                        UPDATE rebalance_plan SET state = ?, running_milliseconds = running_milliseconds + ?
-                        WHERE id = ?
-                        """,
-                    arguments: [state.rawValue, runningMilliseconds, planID]
+                    sql: "UPDATE rebalance_plan SET state = ? WHERE id = ?",
+                    arguments: [state.rawValue, planID]
                 )
                 if let rowsPerSecond {
                     try db.execute(
@@ -341,8 +346,57 @@ extension MappingStore {
         }
     }
 
+    package func addRunningTime(ofPlan planID: Int64, milliseconds: Int64) throws {
+        try guarded {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE rebalance_plan SET running_milliseconds = running_milliseconds + ? WHERE id = ?",
+                    arguments: [milliseconds, planID]
+                )
+            }
+        }
+    }
+
+    package func appendMoves(ofPlan planID: Int64, _ moves: [RebalancePlanner.Move]) throws -> Int {
+        guard !moves.isEmpty else { return 0 }
+        return try guarded {
+            try pool.write { db in
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO rebalance_move (plan_id, record_id, from_shard, to_shard) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (plan_id, record_id) DO NOTHING
+                        """
+                )
+                var added = 0
+                for move in moves {
+                    try insert.execute(arguments: [planID, move.record, move.from, move.to])
+                    added += db.changesCount
+                }
+                try db.execute(
+                    sql: "UPDATE rebalance_plan SET records = records + ? WHERE id = ?",
+                    arguments: [added, planID]
+                )
+                return added
+            }
+        }
+    }
+
+    package func drainedShards(ofPlan planID: Int64) throws -> [String] {
+        try guarded {
+            try pool.unsafeRead { db in
+                try String.fetchAll(
+                    db,
+                    sql: "SELECT j.value FROM rebalance_plan p, json_each(p.drain) j WHERE p.id = ?",
+                    arguments: [planID]
+                )
+            }
+        }
+    }
+
+    package func acquireRebalanceLease() async throws -> (any RebalanceLease)? { PrivateRebalanceLease() }
+
     /// Adds an error to a plan's report (the most recent 100 are kept).
-    func appendPlanError(_ planID: Int64, _ message: String) throws {
+    package func appendPlanError(_ planID: Int64, _ message: String) throws {
         try guarded {
             try pool.write { db in
                 let current =
@@ -359,7 +413,7 @@ extension MappingStore {
     }
 
     /// A plan's status (the newest plan's when `planID` is nil); nil when there is no plan.
-    func planStatus(_ planID: Int64?) throws -> RebalanceStatus? {
+    package func planStatus(_ planID: Int64?) throws -> RebalanceStatus? {
         try guarded {
             try pool.unsafeRead { db in
                 let columns = """
@@ -397,7 +451,7 @@ extension MappingStore {
     }
 
     /// The plans a stop left running or paused, oldest first.
-    func interruptedPlans() throws -> [Int64] {
+    package func interruptedPlans() throws -> [Int64] {
         try guarded {
             try pool.unsafeRead { db in
                 try Int64.fetchAll(

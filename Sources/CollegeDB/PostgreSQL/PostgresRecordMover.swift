@@ -1,3 +1,4 @@
+import GRDB
 import Logging
 import PostgresNIO
 
@@ -22,14 +23,25 @@ struct PostgresRecordMover: Sendable {
     let ownership: [String: String]
     let killPoint: TestKillPoint
 
-    /// Moves the rows `key` owns (in `table` only, if given) and then the record's mapping;
+    /// Moves the rows `keys` own (in `table` only, if given) and then the record's mapping;
     /// returns how many rows moved.
+    ///
+    /// - Parameters:
+    ///   - keys: The keys of the record whose rows move, as the owning columns hold them.
+    ///   - unresolved: Stored keys (digests) of the record whose text is not known: the owning
+    ///     columns are read under the record's lock and every value whose digest is one of
+    ///     them moves too. The default is none.
+    ///   - planID: The rebalance plan the move is part of: its flip marks the plan's move done
+    ///     in the same catalog transaction. The default is none (`reassignShard`).
+    /// - Throws: `MAPPING_NOT_FOUND` when the record is no longer on `source`.
     func move(
-        key: String,
+        keys: [String],
+        unresolved: Set<DatabaseValue> = [],
         recordID: Int64,
         from source: PostgresShard,
         to target: PostgresShard,
-        table: String?
+        table: String?,
+        planID: Int64? = nil
     ) async throws -> Int {
         let catalog = self.catalog
         let ownership = self.ownership
@@ -41,33 +53,42 @@ struct PostgresRecordMover: Sendable {
                 guard current == source.name else {
                     throw CollegeDBError(
                         .mappingNotFound,
-                        "key '\(key)' is no longer on shard '\(source.name)' (another daemon moved or removed it)"
+                        "record \(recordID) is no longer on shard '\(source.name)' (another daemon moved or removed it)"
                     )
                 }
-                let tables = try await Self.owningTables(
-                    on: connection,
-                    of: source,
-                    only: table,
-                    ownership: ownership
-                )
+                let tables = try await source.owningTables(on: connection, only: table, ownership: ownership)
+                var keys = keys
+                if !unresolved.isEmpty {
+                    let codec = catalog.keyCodec
+                    var found = Set(keys)
+                    try await source.forEachOwnerKey(on: connection, tables: tables, distinct: true) { text in
+                        if unresolved.contains(codec.storedValue(for: text)), found.insert(text).inserted {
+                            keys.append(text)
+                        }
+                    }
+                }
                 var copies: [(table: MovePlan.Table, rows: String, count: Int)] = []
                 for (table, column) in tables {
                     let owned = MovePlan.Table(name: table, column: column, sourceRowIDs: [])
-                    guard
-                        let (rows, count) = try await Self.rows(
-                            of: key,
-                            in: owned,
-                            on: connection,
-                            logger: source.logger
-                        ),
-                        count > 0
-                    else { continue }
-                    copies.append((owned, rows, Int(count)))
+                    for key in keys {
+                        guard
+                            let (rows, count) = try await Self.rows(
+                                of: key,
+                                in: owned,
+                                on: connection,
+                                logger: source.logger
+                            ),
+                            count > 0
+                        else { continue }
+                        copies.append((owned, rows, Int(count)))
+                    }
                 }
-                let plan = MovePlan(tables: copies.map(\.table), ownerKey: key)
+                var seen = Set<MovePlan.Table>()
+                let plan = MovePlan(tables: copies.map(\.table).filter { seen.insert($0).inserted }, ownerKeys: keys)
                 let moveID = try await BlockingWork.run {
                     try catalog.beginMove(recordID: recordID, from: source.name, to: target.name, plan: plan)
                 }
+                let rowsMoved = copies.map(\.count).reduce(0, +)
                 killPoint.reached("after-intent")
                 do {
                     try await Self.insert(copies.map { ($0.table, $0.rows) }, into: target)
@@ -77,7 +98,20 @@ struct PostgresRecordMover: Sendable {
                 }
                 killPoint.reached("after-copy")
                 do {
-                    try await BlockingWork.run { try catalog.flipMove(moveID, recordID: recordID, to: target.name) }
+                    try await BlockingWork.run {
+                        if let planID {
+                            try catalog.flipBatchMove(
+                                moveID,
+                                planID: planID,
+                                records: [recordID],
+                                from: source.name,
+                                to: target.name,
+                                rows: rowsMoved
+                            )
+                        } else {
+                            try catalog.flipMove(moveID, recordID: recordID, to: target.name)
+                        }
+                    }
                 } catch {
                     try? await Self.deleteRows(of: plan, on: target)
                     try? await BlockingWork.run { try catalog.finishMove(moveID) }
@@ -85,10 +119,12 @@ struct PostgresRecordMover: Sendable {
                 }
                 killPoint.reached("after-flip")
                 for table in plan.tables {
-                    try await Self.delete(key: key, table: table, on: connection, logger: source.logger)
+                    for key in keys {
+                        try await Self.delete(key: key, table: table, on: connection, logger: source.logger)
+                    }
                 }
                 // The commit that follows releases the lock; the intent goes once it is done.
-                return (moveID, copies.map(\.count).reduce(0, +))
+                return (moveID, rowsMoved)
             }
         }
         killPoint.reached("after-delete")
@@ -100,7 +136,7 @@ struct PostgresRecordMover: Sendable {
     /// shards, deletes its rows on the one the catalog does not put it on, then forgets the
     /// intent.
     func recover(_ intent: MappingStore.MoveIntent, source: PostgresShard, target: PostgresShard) async throws {
-        guard let key = intent.plan.ownerKey else { return }
+        guard let keys = intent.plan.ownerKeys else { return }
         let catalog = self.catalog
         try await source.withConnection { sourceConnection in
             try await source.transaction(on: sourceConnection) {
@@ -112,8 +148,12 @@ struct PostgresRecordMover: Sendable {
                         let (shard, connection) =
                             current == target.name ? (source, sourceConnection) : (target, targetConnection)
                         if current == source.name || current == target.name {
-                            for table in intent.plan.tables {
-                                try await Self.delete(key: key, table: table, on: connection, logger: shard.logger)
+                            // A table the copy never reached may be missing on the target.
+                            for table in intent.plan.tables
+                            where try await Self.exists(table.name, on: connection, logger: shard.logger) {
+                                for key in keys {
+                                    try await Self.delete(key: key, table: table, on: connection, logger: shard.logger)
+                                }
                             }
                         }
                     }
@@ -130,44 +170,15 @@ struct PostgresRecordMover: Sendable {
         try await connection.query("SELECT pg_advisory_xact_lock(\(RecordFence.lockKey(record)))", logger: logger)
     }
 
-    /// Which tables own a key's rows: `only` (checked to exist), else every table of
-    /// `ownership` here, plus every table whose primary key is a single `id` column; tables of
-    /// the session's current schema, none named `_collegedb…`.
-    private static func owningTables(
-        on connection: PostgresConnection,
-        of shard: PostgresShard,
-        only: String?,
-        ownership: [String: String]
-    ) async throws -> [(table: String, column: String)] {
-        var tables: [(name: String, primaryKey: String?)] = []
+    /// Whether `table` exists in the session's current schema on `connection`.
+    private static func exists(_ table: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool
+    {
         let rows = try await connection.query(
-            """
-            SELECT c.relname::text, (
-                SELECT a.attname::text FROM pg_index i
-                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1)
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname NOT LIKE '\\_collegedb%'
-            ORDER BY 1
-            """,
-            logger: shard.logger
+            "SELECT to_regclass(\(table.quotedIdentifier)) IS NOT NULL",
+            logger: logger
         )
-        for try await (name, primaryKey) in rows.decode((String, String?).self) { tables.append((name, primaryKey)) }
-        func owner(_ table: (name: String, primaryKey: String?)) -> (table: String, column: String)? {
-            if let column = ownership[table.name] { return (table.name, column) }
-            return table.primaryKey?.lowercased() == "id" ? (table.name, table.primaryKey!) : nil
-        }
-        guard let only else { return tables.compactMap(owner) }
-        guard let table = tables.first(where: { $0.name == only }) else {
-            throw CollegeDBError(.invalidTableName, "shard '\(shard.name)' has no table '\(only)'")
-        }
-        guard let owned = owner(table) else {
-            throw CollegeDBError(
-                .invalidTableName,
-                "table '\(only)' has no owning column configured (--owner \(only)=COLUMN) and its primary key is not id"
-            )
-        }
-        return [owned]
+        for try await found in rows.decode(Bool.self) { return found }
+        return false
     }
 
     /// Inserts each table's rows (a JSON array of row objects) on `target`, in one transaction.
@@ -194,13 +205,13 @@ struct PostgresRecordMover: Sendable {
         }
     }
 
-    /// Deletes the planned key's rows of every table of `plan` on `shard`, in one transaction.
+    /// Deletes the planned keys' rows of every table of `plan` on `shard`, in one transaction.
     private static func deleteRows(of plan: MovePlan, on shard: PostgresShard) async throws {
-        guard let key = plan.ownerKey else { return }
+        guard let keys = plan.ownerKeys else { return }
         try await shard.withConnection { connection in
             try await shard.transaction(on: connection) {
                 for table in plan.tables {
-                    try await delete(key: key, table: table, on: connection, logger: shard.logger)
+                    for key in keys { try await delete(key: key, table: table, on: connection, logger: shard.logger) }
                 }
             }
         }

@@ -392,7 +392,7 @@ public final class PostgresShard: ShardBackend {
     }
 
     /// Translates what the server and postgres-nio threw into the engine's errors.
-    private func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
+    func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as CollegeDBError {

@@ -42,7 +42,7 @@ struct BatchMover: Sendable {
         guard !moving.isEmpty else { return outcome }
         let keys = try store.storedKeys(ofRecords: moving)
         let tables = try source.owningTables(only: nil, ownership: ownership)
-        let texts = try keyTexts.texts(of: keys.keys, on: source, tables: tables)
+        let texts = Set(try keyTexts.texts(of: keys.keys, on: source, tables: tables).values)
         let plan = try source.rows(ofKeyTexts: texts, tables: tables)
         let moveID = try store.beginBatchMove(
             planID: planID,

@@ -7,9 +7,11 @@ import Synchronization
 /// then finds its rows by key through the owning columns' indexes instead of digesting every row
 /// of the shard again.
 ///
-/// A key that had no rows at the scan has no text. That stays true only while the shard commits
-/// nothing: a batch holding such a key after a commit on the shard scans again (its records are
-/// held by then, so what that scan finds is what the batch moves).
+/// A key that had no rows at the scan has no text. On a SQLite shard that stays true only while
+/// the shard commits nothing: a batch holding such a key after a commit on the shard scans again
+/// (its records are held by then, so what that scan finds is what the batch moves). A PostgreSQL
+/// shard cannot tell its commits, so there the mover looks for such keys itself, under the
+/// record's lock (``PostgresRecordMover``).
 final class KeyTextCache: Sendable {
     /// Records of one shard whose key texts one scan keeps.
     static let recordsPerScan = 100_000
@@ -19,33 +21,36 @@ final class KeyTextCache: Sendable {
         /// The stored keys looked for, and the texts of those found.
         var wanted: Set<DatabaseValue>
         var texts: [DatabaseValue: String]
-        /// The shard's commit count when the scan began.
-        var commits: Int
+        /// The shard's commit count when the scan began, if it counts them.
+        var commits: Int?
     }
 
     private let snapshot = Mutex<Snapshot?>(nil)
-    private let store: MappingStore
+    private let store: any MappingCatalog
     private let planID: Int64
 
-    init(store: MappingStore, planID: Int64) {
+    init(store: any MappingCatalog, planID: Int64) {
         self.store = store
         self.planID = planID
     }
 
-    /// The texts of `keys` (stored forms) that have rows on `source`; a key left out has none.
-    /// Plain keys are their own text. Blocks on SQLite when it has to scan.
+    /// The texts of `keys` (stored forms) that have rows on `source`; a key left out has none
+    /// (on a shard that counts its commits) or had none at the last scan. Plain keys are their
+    /// own text. Blocks on the shard when it has to scan.
     func texts(
         of keys: some Collection<DatabaseValue>,
-        on source: ShardDatabase,
+        on source: some OwnedRowsScanning,
         tables: [(table: String, column: String)]
-    ) throws -> Set<String> {
+    ) throws -> [DatabaseValue: String] {
         let codec = store.keyCodec
-        guard codec.hashesKeys else { return Set(keys.map(codec.displayed)) }
+        guard codec.hashesKeys else {
+            return Dictionary(keys.map { ($0, codec.displayed($0)) }, uniquingKeysWith: { first, _ in first })
+        }
         if let known = snapshot.withLock({ Self.lookup(keys, in: $0, source: source) }) { return known }
         let pending = try store.pendingRecords(ofPlan: planID, from: source.name, limit: Self.recordsPerScan)
         var wanted = Set(try store.storedKeys(ofRecords: pending).keys)
         wanted.formUnion(keys)
-        var fresh = Snapshot(shard: source.name, wanted: wanted, texts: [:], commits: source.commitCounts.commits)
+        var fresh = Snapshot(shard: source.name, wanted: wanted, texts: [:], commits: source.commitCount)
         // A key is in many rows (a user's posts) and tables (its id too): digest it once.
         var seen = Set<String>()
         try source.forEachOwnerKey(tables: tables, distinct: false) { text in
@@ -54,21 +59,26 @@ final class KeyTextCache: Sendable {
             if wanted.contains(stored) { fresh.texts[stored] = text }
         }
         snapshot.withLock { $0 = fresh }
-        return Set(keys.compactMap { fresh.texts[$0] })
+        var found: [DatabaseValue: String] = [:]
+        for key in keys { found[key] = fresh.texts[key] }
+        return found
     }
 
     /// The texts from the last scan, when it looked for every one of `keys` and can still vouch
-    /// for the keys it did not find.
+    /// for the keys it did not find (or the shard cannot tell, and the caller looks for them).
     private static func lookup(
         _ keys: some Collection<DatabaseValue>,
         in snapshot: Snapshot?,
-        source: ShardDatabase
-    ) -> Set<String>? {
+        source: some OwnedRowsScanning
+    ) -> [DatabaseValue: String]? {
         guard let snapshot, snapshot.shard == source.name, keys.allSatisfy(snapshot.wanted.contains) else {
             return nil
         }
-        let texts = keys.compactMap { snapshot.texts[$0] }
-        guard texts.count == keys.count || snapshot.commits == source.commitCounts.commits else { return nil }
-        return Set(texts)
+        var texts: [DatabaseValue: String] = [:]
+        for key in keys { texts[key] = snapshot.texts[key] }
+        guard texts.count == keys.count || snapshot.commits == nil || snapshot.commits == source.commitCount else {
+            return nil
+        }
+        return texts
     }
 }

@@ -1,24 +1,41 @@
 import Logging
 
-/// Runs a plan's pending moves in batches until none is left, it is asked to stop, or a shard
-/// fails. Each batch holds only its own records, so every other key is served meanwhile; its
-/// progress is persisted with its flip, so a restart resumes exactly where it was.
+/// Runs a plan's pending moves in batches until none is left, it is asked to stop (here, or by
+/// another daemon of a shared catalog), or a shard fails. Each batch holds only its own
+/// records, so every other key is served meanwhile; its progress is persisted with its flip,
+/// so a restart resumes exactly where it was. A drain plan whose moves are done looks once
+/// more for records that reached its drained shards meanwhile, and moves them too.
 struct RebalanceJob: Sendable {
     let planID: Int64
-    let store: MappingStore
+    let store: any MappingCatalog
     let registry: @Sendable () -> ShardRegistry
     let locks: RecordLocks
-    let mover: BatchMover
+    /// The mover between SQLite shards: nil with a shared catalog, which has none.
+    let mover: BatchMover?
+    /// The mover between PostgreSQL shards.
+    let postgresMover: PostgresBatchMover
+    /// The records left on the plan's drained shards, as moves off them (none for a plan that
+    /// drains nothing).
+    let drainLeftovers: @Sendable () async throws -> [RebalancePlanner.Move]
+    /// The right to run plans, given up when the job ends.
+    let lease: any RebalanceLease
     /// Rows per second at most; nil for as fast as the shards go.
     let throttle: Double?
     let logger: Logger
 
-    /// Records per batch: big enough that SQLite, not the round trips, sets the pace.
+    /// Records per batch between SQLite shards: big enough that SQLite, not the round trips,
+    /// sets the pace.
     static let batchRecords = 1000
+    /// Records per batch between PostgreSQL shards, which move one by one: a stop or a cancel
+    /// waits for at most this many moves.
+    static let postgresBatchRecords = 100
+    /// How many times a drain plan looks for records that reached its shards while it ran.
+    static let leftoverRounds = 10
 
-    private var recordsPerBatch: Int {
-        guard let throttle else { return Self.batchRecords }
-        return min(Self.batchRecords, max(1, Int(throttle / 8)))
+    private func recordsPerBatch(postgres: Bool) -> Int {
+        let most = postgres ? Self.postgresBatchRecords : Self.batchRecords
+        guard let throttle else { return most }
+        return min(most, max(1, Int(throttle / 8)))
     }
 
     func run(_ control: JobRunner.Control) async {
@@ -26,6 +43,9 @@ struct RebalanceJob: Sendable {
         var rowsThisRun = 0
         var lastLog = started
         var finalState = RebalanceState.done
+        var leftoverRounds = 0
+        let store = self.store
+        let planID = self.planID
         do {
             logger.notice(
                 "rebalance started",
@@ -36,11 +56,28 @@ struct RebalanceJob: Sendable {
                     finalState = stop
                     break
                 }
+                // Another daemon of a shared catalog cancels a plan in the catalog.
+                if let state = try await BlockingWork.run({ try store.planStatus(planID)?.state }), state != .running {
+                    finalState = state
+                    break
+                }
+                let postgres = registry().shards.first is PostgresShard
+                let limit = recordsPerBatch(postgres: postgres)
                 guard
-                    let batch = try await BlockingWork.run({
-                        try store.nextPendingMoves(ofPlan: planID, limit: recordsPerBatch)
-                    })
-                else { break }
+                    let batch = try await BlockingWork.run({ try store.nextPendingMoves(ofPlan: planID, limit: limit) })
+                else {
+                    guard leftoverRounds < Self.leftoverRounds else { break }
+                    leftoverRounds += 1
+                    let leftovers = try await drainLeftovers()
+                    guard try await BlockingWork.run({ try store.appendMoves(ofPlan: planID, leftovers) }) > 0 else {
+                        break
+                    }
+                    logger.notice(
+                        "rebalance found records that reached a drained shard meanwhile",
+                        metadata: ["plan": "\(planID)", "records": "\(leftovers.count)"]
+                    )
+                    continue
+                }
                 let batchStarted = ContinuousClock.now
                 rowsThisRun += try await moveBatch(batch)
                 if let throttle {
@@ -51,13 +88,8 @@ struct RebalanceJob: Sendable {
                     }
                 }
                 // The time a batch took, its throttling pause included: the rate is wall-clock.
-                try await BlockingWork.run {
-                    try store.setPlanState(
-                        planID,
-                        .running,
-                        runningMilliseconds: (ContinuousClock.now - batchStarted).milliseconds
-                    )
-                }
+                let elapsed = (ContinuousClock.now - batchStarted).milliseconds
+                try await BlockingWork.run { try store.addRunningTime(ofPlan: planID, milliseconds: elapsed) }
                 if ContinuousClock.now - lastLog > .seconds(5),
                     let status = try? await BlockingWork.run({ try store.planStatus(planID) })
                 {
@@ -72,18 +104,19 @@ struct RebalanceJob: Sendable {
         }
         let state = finalState
         try? await BlockingWork.run { try store.setPlanState(planID, state) }
+        await lease.release()
         if let status = try? await BlockingWork.run({ try store.planStatus(planID) }) {
             logger.notice("rebalance \(state.rawValue)", metadata: Self.metadata(status))
         }
     }
 
-    /// Moves one batch, holding its records; when the batch fails as a whole (a row that cannot
-    /// be copied), its records are moved one by one so that only the failing ones are skipped.
-    /// A shard that does not serve stops the job. Returns the rows moved.
+    /// Moves one batch. A shard that does not serve stops the job. Returns the rows moved.
     private func moveBatch(_ batch: (from: String, to: String, records: [Int64])) async throws -> Int {
         let registry = self.registry()
-        guard let source = try? registry.database(named: batch.from).sqliteDatabase(for: "rebalancing"),
-            let target = try? registry.database(named: batch.to).sqliteDatabase(for: "rebalancing")
+        let store = self.store
+        let planID = self.planID
+        guard let source = try? registry.database(named: batch.from),
+            let target = try? registry.database(named: batch.to)
         else {
             let missing = (try? registry.database(named: batch.from)) == nil ? batch.from : batch.to
             try await BlockingWork.run {
@@ -97,8 +130,37 @@ struct RebalanceJob: Sendable {
         for shard in [source, target] where shard.health != .ok {
             throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' is \(shard.health.rawValue)")
         }
+        if let source = source as? PostgresShard, let target = target as? PostgresShard {
+            let outcome = try await postgresMover.move(planID: planID, records: batch.records, from: source, to: target)
+            try await BlockingWork.run {
+                try store.skipMoves(ofPlan: planID, outcome.skipped)
+                for (record, reason) in outcome.skipped where reason.hasPrefix("its rows could not be copied") {
+                    try store.appendPlanError(planID, "record \(record): \(reason)")
+                }
+            }
+            return outcome.rows
+        }
+        guard let mover, let source = source as? ShardDatabase, let target = target as? ShardDatabase else {
+            let reason = "rebalancing moves rows between two SQLite or two PostgreSQL shards only"
+            try await BlockingWork.run { try store.skipMoves(ofPlan: planID, batch.records.map { ($0, reason) }) }
+            return 0
+        }
+        return try await moveSQLiteBatch(batch.records, from: source, to: target, mover: mover)
+    }
+
+    /// Moves a batch between SQLite shards, holding its records; when the batch fails as a
+    /// whole (a row that cannot be copied), its records are moved one by one so that only the
+    /// failing ones are skipped.
+    private func moveSQLiteBatch(
+        _ records: [Int64],
+        from source: ShardDatabase,
+        to target: ShardDatabase,
+        mover: BatchMover
+    ) async throws -> Int {
+        let store = self.store
+        let planID = self.planID
         var rows = 0
-        var pending = [batch.records]
+        var pending = [records]
         var singly = false
         while let records = pending.popLast() {
             do {

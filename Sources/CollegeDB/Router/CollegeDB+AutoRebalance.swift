@@ -18,7 +18,7 @@ extension CollegeDB {
                 _ = try await cancelRebalance(planID: running.planID)
                 return .stoppedForQuietHours(planID: running.planID)
             }
-            let store = try mappingStore
+            let store = catalog
             let draining = coordinator.draining.withLock { $0 }
             let counts = try await BlockingWork.runLong { try store.recordCounts() }
             let total = Int(counts.values.reduce(0, +))

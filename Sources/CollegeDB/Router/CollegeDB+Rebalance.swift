@@ -11,9 +11,12 @@ extension CollegeDB {
     public func analyzeShardDistribution(tolerance: Double = 1.1) async throws -> ShardDistribution {
         guard tolerance >= 1, tolerance.isFinite else { throw CollegeDBError.invalidParams("tolerance: must be >= 1") }
         let shards = coordinator.registry.shards
-        let store = try mappingStore
+        let store = catalog
         let ownership = await coordinator.configuration.ownership
         let draining = coordinator.draining.withLock { $0 }
+        var sizes: [String: Int64] = [:]
+        for shard in shards { sizes[shard.name] = try? await shard.measureSize() }
+        let measured = sizes
         return try await BlockingWork.runLong {
             let counts = try store.recordCounts()
             return ShardDistribution(
@@ -21,8 +24,8 @@ extension CollegeDB {
                     ShardDistribution.Shard(
                         shard: shard.name,
                         records: counts[shard.name] ?? 0,
-                        rows: try? (shard as? ShardDatabase)?.ownedRowCount(ownership: ownership),
-                        sizeBytes: try? (shard as? ShardDatabase)?.sizeInBytes(),
+                        rows: try? (shard as? any OwnedRowsScanning)?.ownedRowCount(ownership: ownership),
+                        sizeBytes: measured[shard.name],
                         draining: draining.contains(shard.name)
                     )
                 },
@@ -58,14 +61,14 @@ extension CollegeDB {
     ) async throws -> (moves: [RebalancePlanner.Move], unmappedRows: Int) {
         let registry = coordinator.registry
         for shard in drain { _ = try registry.database(named: shard) }
-        let shards = try registry.shards.map { try $0.sqliteDatabase(for: "rebalancing") }
+        let shards = try Self.movableShards(registry.shards)
         let drained = Set(drain).union(coordinator.draining.withLock { $0 })
         let receivers = try await coordinator.eligibleCandidates().filter { !drained.contains($0.name) }
         guard !receivers.isEmpty else {
             throw CollegeDBError.invalidParams("drain: no shard would be left to take the records")
         }
         let strategy = coordinator.policy.strategy.write
-        let store = try mappingStore
+        let store = catalog
         let ownership = await coordinator.configuration.ownership
         let limit = maxMoves ?? Int.max
         return try await BlockingWork.runLong {
@@ -107,7 +110,7 @@ extension CollegeDB {
         automatic: Bool
     ) async throws -> RebalancePlanSummary {
         let strategy = coordinator.policy.strategy.write
-        let store = try mappingStore
+        let store = catalog
         let planID = try await BlockingWork.runLong {
             try store.createPlan(
                 strategy: strategy.rawValue,
@@ -135,10 +138,10 @@ extension CollegeDB {
     /// key digested and looked up. Records on a drained shard whose key was never seen (a
     /// mapping without rows) move by the rendezvous choice of their stored key's digest.
     private static func planByRendezvous(
-        shards: [ShardDatabase],
+        shards: [any OwnedRowsScanning],
         drained: Set<String>,
         receivers: [ShardCandidate],
-        store: MappingStore,
+        store: any MappingCatalog,
         ownership: [String: String],
         limit: Int
     ) throws -> (moves: [RebalancePlanner.Move], unmappedRows: Int) {
@@ -154,7 +157,7 @@ extension CollegeDB {
         let codec = store.keyCodec
         if codec.hashesKeys {
             for shard in shards where shard.health == .ok {
-                let tables = try shard.owningTables(only: nil, ownership: ownership)
+                let tables = try shard.owningTables(ownership: ownership)
                 var pending: [String] = []
                 func resolve() throws {
                     let records = try store.records(forStoredKeys: pending.map(codec.storedValue(for:)))
@@ -167,7 +170,7 @@ extension CollegeDB {
                     }
                     pending.removeAll(keepingCapacity: true)
                 }
-                try shard.forEachOwnerKey(tables: tables) { key in
+                try shard.forEachOwnerKey(tables: tables, distinct: true) { key in
                     pending.append(key)
                     if pending.count == 1000 { try resolve() }
                 }
@@ -181,6 +184,47 @@ extension CollegeDB {
             }
         }
         return (moves, unmappedRows)
+    }
+
+    /// The shards as rebalancing reads them: all SQLite or all PostgreSQL, since rows move
+    /// between two shards of one backend only.
+    /// - Throws: `UNSUPPORTED_ON_BACKEND` for a fleet of both.
+    private static func movableShards(_ shards: [any ShardBackend]) throws -> [any OwnedRowsScanning] {
+        guard Set(shards.map(\.backendKind)).count <= 1 else {
+            throw CollegeDBError(
+                .unsupportedOnBackend,
+                "rebalancing moves rows between two SQLite or two PostgreSQL shards; this daemon has both kinds"
+            )
+        }
+        return shards.compactMap { $0 as? any OwnedRowsScanning }
+    }
+
+    /// Records left on a plan's drained shards, each as a move to where a new key would go:
+    /// its rendezvous choice under `hash`, else the receivers in turn.
+    func drainLeftovers(ofPlan planID: Int64) async throws -> [RebalancePlanner.Move] {
+        let catalog = self.catalog
+        let drained = try await BlockingWork.run { try catalog.drainedShards(ofPlan: planID) }
+        guard !drained.isEmpty else { return [] }
+        let receivers = try await coordinator.eligibleCandidates().filter { !drained.contains($0.name) }
+        guard !receivers.isEmpty else { return [] }
+        let hashing = coordinator.policy.strategy.write == .hash
+        return try await BlockingWork.runLong {
+            var moves: [RebalancePlanner.Move] = []
+            for shard in drained {
+                try catalog.forEachRecord(onShard: shard) { record, key in
+                    let chosen =
+                        hashing && !key.isNull
+                        ? RebalancePlanner.hashTarget(
+                            key: catalog.keyCodec.displayed(key),
+                            from: shard,
+                            candidates: receivers
+                        ) : nil
+                    let target = chosen ?? receivers[moves.count % receivers.count].name
+                    moves.append(RebalancePlanner.Move(record: record, from: shard, to: target))
+                }
+            }
+            return moves
+        }
     }
 
     /// One page of a plan's moves, in record order, after `cursor`.
@@ -198,7 +242,7 @@ extension CollegeDB {
             }
             return record
         }
-        let store = try mappingStore
+        let store = catalog
         let page = try await BlockingWork.run {
             try store.moves(ofPlan: planID, limit: min(limit, 10_000), after: after)
         }
@@ -215,7 +259,7 @@ extension CollegeDB {
         if let throttle = rowsPerSecond, !(throttle >= 1 && throttle.isFinite) {
             throw CollegeDBError.invalidParams("rowsPerSecond: must be >= 1")
         }
-        let store = try mappingStore
+        let store = catalog
         guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
             throw MappingStore.planNotFound(planID)
         }
@@ -230,7 +274,12 @@ extension CollegeDB {
         }
         guard status.state != .done else { return status }
         guard try await startRebalanceJob(planID: planID, throttle: rowsPerSecond, previous: status.state) else {
-            throw CollegeDBError(.migrationInProgress, "another rebalance plan started meanwhile")
+            // Another daemon of the shared catalog runs a plan: perhaps this one.
+            if status.state == .running { return status }
+            throw CollegeDBError(
+                .migrationInProgress,
+                "another rebalance plan runs (started meanwhile, or by another daemon of the catalog)"
+            )
         }
         try await refreshDraining()
         return try await BlockingWork.run { try store.planStatus(planID)! }
@@ -239,7 +288,7 @@ extension CollegeDB {
     /// What running a plan would do now, changing nothing: the records still on their source
     /// and their rows, and the moves that would be skipped.
     public func rebalanceDryRun(planID: Int64) async throws -> RebalanceDryRun {
-        let store = try mappingStore
+        let store = catalog
         let registry = coordinator.registry
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
@@ -261,11 +310,11 @@ extension CollegeDB {
                 cursor = page.next
             } while cursor != nil
             for (source, records) in bySource {
-                guard let shard = try? registry.database(named: source).sqliteDatabase(for: "rebalancing") else {
+                guard let shard = (try? registry.database(named: source)) as? any OwnedRowsScanning else {
                     result.skipped += records.count
                     continue
                 }
-                let tables = try shard.owningTables(only: nil, ownership: ownership)
+                let tables = try shard.owningTables(ownership: ownership)
                 let keys = try store.storedKeys(ofRecords: records)
                 let texts = try KeyTextCache(store: store, planID: planID).texts(
                     of: keys.keys,
@@ -273,7 +322,7 @@ extension CollegeDB {
                     tables: tables
                 )
                 result.records += records.count
-                result.rows += try shard.rows(ofKeyTexts: texts, tables: tables).rowCount
+                result.rows += try shard.ownedRowCount(ofKeyTexts: Set(texts.values), tables: tables)
             }
             return result
         }
@@ -281,7 +330,7 @@ extension CollegeDB {
 
     /// A plan's status, or the newest plan's when `planID` is nil; nil when there is no plan.
     public func rebalanceStatus(planID: Int64? = nil) async throws -> RebalanceStatus? {
-        let store = try mappingStore
+        let store = catalog
         return try await BlockingWork.run { try store.planStatus(planID) }
     }
 
@@ -294,7 +343,7 @@ extension CollegeDB {
     /// Stops a plan after its current batch (every record stays whole on one shard) and
     /// returns its status; its drained shards take new keys again. A done plan is left done.
     public func cancelRebalance(planID: Int64) async throws -> RebalanceStatus {
-        let store = try mappingStore
+        let store = catalog
         guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
             throw MappingStore.planNotFound(planID)
         }
@@ -309,43 +358,63 @@ extension CollegeDB {
 
     /// Reads the drained shards again from the store.
     private func refreshDraining() async throws {
-        let store = try mappingStore
+        let store = catalog
         let draining = try await BlockingWork.run { try store.drainingShards() }
         coordinator.draining.withLock { $0 = draining }
     }
 
     /// Resumes the plans a stop or a crash left running or paused; runs when the engine opens.
+    /// With a shared catalog, a plan another daemon runs now is left to it.
     func resumeRebalancing() async throws {
-        // A shared catalog keeps no rebalance plans.
-        guard let store = catalog as? MappingStore else { return }
+        let store = catalog
         for planID in try await BlockingWork.run({ try store.interruptedPlans() }) {
             let throttle = try await BlockingWork.run { try store.planStatus(planID)?.throttle }
+            guard try await startRebalanceJob(planID: planID, throttle: throttle, previous: .paused) else {
+                logger.notice("another daemon of the catalog runs a rebalance", metadata: ["plan": "\(planID)"])
+                return
+            }
             logger.notice("resuming an interrupted rebalance", metadata: ["plan": "\(planID)"])
-            _ = try await startRebalanceJob(planID: planID, throttle: throttle, previous: .paused)
         }
     }
 
-    /// Marks the plan running and starts its job; false (and the plan back in its `previous`
-    /// state) when a rebalance job runs already.
+    /// Takes the right to run plans, marks the plan running and starts its job; false (and
+    /// the plan left in its `previous` state) when a rebalance job runs already, here or (with
+    /// a shared catalog) on another daemon.
     func startRebalanceJob(planID: Int64, throttle: Double?, previous: RebalanceState) async throws -> Bool {
         let coordinator = self.coordinator
-        let store = try mappingStore
-        try await BlockingWork.run { try store.setPlanState(planID, .running, rowsPerSecond: .some(throttle)) }
+        let store = catalog
+        guard jobs.runningJob(kind: Self.rebalanceJobKind) == nil,
+            let lease = try await store.acquireRebalanceLease()
+        else { return false }
+        let ownership = await coordinator.configuration.ownership
+        let keyTexts = KeyTextCache(store: store, planID: planID)
         let job = RebalanceJob(
             planID: planID,
-            store: try mappingStore,
+            store: store,
             registry: { coordinator.registry },
             locks: coordinator.locks,
-            mover: BatchMover(
-                store: try mappingStore,
-                ownership: await coordinator.configuration.ownership,
-                killPoint: .fromEnvironment,
-                keyTexts: KeyTextCache(store: try mappingStore, planID: planID)
+            mover: (store as? MappingStore).map { store in
+                BatchMover(store: store, ownership: ownership, killPoint: .fromEnvironment, keyTexts: keyTexts)
+            },
+            postgresMover: PostgresBatchMover(
+                catalog: store,
+                mover: PostgresRecordMover(catalog: store, ownership: ownership, killPoint: .fromEnvironment),
+                locks: coordinator.locks,
+                keyTexts: keyTexts
             ),
+            drainLeftovers: { [self] in try await self.drainLeftovers(ofPlan: planID) },
+            lease: lease,
             throttle: throttle,
             logger: logger
         )
+        do {
+            try await BlockingWork.run { try store.setPlanState(planID, .running, rowsPerSecond: .some(throttle)) }
+        } catch {
+            await lease.release()
+            throw error
+        }
         guard jobs.start(kind: Self.rebalanceJobKind, id: planID, { control in await job.run(control) }) else {
+            await lease.release()
             try await BlockingWork.run { try store.setPlanState(planID, previous) }
             return false
         }

@@ -439,24 +439,37 @@ public final class CollegeDB: Sendable {
         return try coordinator.registry.mappedDatabase(named: name, key: key)
     }
 
-    /// Drops cached routes of records another daemon re-pointed or removed, and routes without
-    /// the cache while the catalog cannot say (a shared catalog's listener is down).
+    /// Drops cached routes of records another daemon re-pointed or removed, reads the drained
+    /// shards again when another daemon changed them, and routes without the cache while the
+    /// catalog cannot say (a shared catalog's listener is down).
     private func followCatalogChanges() {
         let locks = coordinator.locks
         let cache = mappingCache
+        let catalog = self.catalog
+        let coordinator = self.coordinator
+        let logger = self.logger
         catalog.watchChanges(
             changed: { record in
                 if let record { locks.mappingChanged(record) } else { locks.mappingsChanged() }
+            },
+            drainingChanged: {
+                Task {
+                    do {
+                        let draining = try await BlockingWork.run { try catalog.drainingShards() }
+                        coordinator.draining.withLock { $0 = draining }
+                    } catch {
+                        logger.warning("cannot read the drained shards", metadata: ["reason": "\(error)"])
+                    }
+                }
             },
             listening: { cache.serving = $0 }
         )
     }
 
-    /// The SQLite mapping store, for the work that keeps its plans there (rebalancing,
-    /// draining, adoption).
+    /// The SQLite mapping store, for the work that keeps its progress there (adoption).
     /// - Throws: `UNSUPPORTED_ON_BACKEND` with a shared PostgreSQL catalog.
     package var mappingStore: MappingStore {
-        get throws { try catalog.sqliteStore(for: "rebalancing, draining and adoption") }
+        get throws { try catalog.sqliteStore(for: "adoption") }
     }
 
     static func validate(key: String) throws {

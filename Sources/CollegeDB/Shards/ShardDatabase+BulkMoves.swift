@@ -6,9 +6,9 @@ import GRDB
 extension ShardDatabase {
     /// Calls `body` with every owning-column value of `tables`, as text, from one snapshot of the
     /// shard: each distinct value once per table, or (not `distinct`, cheaper) once per row.
-    func forEachOwnerKey(
+    package func forEachOwnerKey(
         tables: [(table: String, column: String)],
-        distinct: Bool = true,
+        distinct: Bool,
         _ body: (String) throws -> Void
     ) throws {
         try pool.read { db in
@@ -61,7 +61,7 @@ extension ShardDatabase {
     }
 
     /// Rows of the owning tables here, counted.
-    func ownedRowCount(ownership: [String: String]) throws -> Int64 {
+    package func ownedRowCount(ownership: [String: String]) throws -> Int64 {
         let tables = try owningTables(only: nil, ownership: ownership)
         return try pool.read { db in
             try tables.map { table, _ in

@@ -18,6 +18,53 @@ enum RebalanceFixture {
             + extra
     }
 
+    /// How a test makes its daemons on one backend: the flags of `shards` shards of it (new
+    /// databases for PostgreSQL, made once so that a restarted daemon finds the same ones), the
+    /// environment, and the parameters that register one more shard of it.
+    struct Fleet {
+        let backend: Backend
+        let arguments: [String]
+        let environment: [String: String]
+        private let server: PostgresServer?
+
+        init(_ backend: Backend, shards: Int, extra: [String] = []) throws {
+            self.backend = backend
+            switch backend {
+            case .sqlite:
+                server = nil
+                arguments = RebalanceFixture.arguments(shards: shards, extra: extra)
+                environment = [:]
+            case .postgres:
+                let server = try PostgresServer.shared()
+                self.server = server
+                arguments = try server.shardFlags(count: shards) + ["--owner", "posts=user_id"] + extra
+                environment = server.environment
+            }
+        }
+
+        /// A daemon on the fleet's shards, in `directory` (a new one by default).
+        func daemon(directory: URL? = nil, environment extra: [String: String] = [:]) throws -> Daemon {
+            let environment = self.environment.merging(extra) { $1 }
+            if let directory { return try Daemon(arguments, directory: directory, environment: environment) }
+            return try Daemon(arguments, environment: environment)
+        }
+
+        /// Registers one more shard named `name` through `socket`: a new file, or a new database
+        /// given the tables with `createSchema` (moves between PostgreSQL shards need the
+        /// tables on the target; between SQLite files they are made as rows arrive).
+        func registerShard(_ name: String, through socket: LineSocket) throws {
+            guard let server else {
+                _ = try socket.result("registerShard", [name])
+                return
+            }
+            _ = try socket.result("registerShard", [name, server.url(try server.makeDatabase())])
+            _ = try socket.result("createSchema", [RebalanceFixture.schema, name])
+        }
+
+        /// `sqlite` users, or fewer on PostgreSQL, whose moves go one record at a time.
+        func users(_ sqlite: Int) -> Int { backend == .sqlite ? sqlite : max(200, sqlite / 25) }
+    }
+
     /// Writes users `range` (each with one post whose id is the user's id times 10) through the
     /// daemon, as `batch` calls pipelined on 4 connections: the strategy places each key.
     static func load(_ daemon: Daemon, users range: ClosedRange<Int>) throws {
