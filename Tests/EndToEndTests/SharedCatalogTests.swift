@@ -244,7 +244,7 @@ import Testing
         // drain from the catalog and allocates no new key on db-3.
         let writers = try ClientThreads(writing, count: 4) { writer, socket in
             var seq = 1
-            while !stop.load(ordering: .relaxed) {
+            while !stop.load(ordering: .relaxed) || seq <= 50 {
                 let key = seq % 4 == 0 ? "new-\(writer)-\(seq)" : keys[(seq * 7 + writer) % keys.count]
                 do {
                     _ = try socket.result(

@@ -88,14 +88,18 @@ public struct MovePlan: Codable, Sendable, Hashable {
     /// hold them; PostgreSQL rows have no stable rowid): kept in the intent only until the move
     /// is done or undone. Nil for a move between SQLite shards.
     public var ownerKeys: [String]?
+    /// For a move of several records between PostgreSQL shards, the records (they flip
+    /// together). Nil for one record (the intent's) or a move between SQLite shards.
+    public var records: [Int64]?
 
-    public init(tables: [Table], ownerKeys: [String]? = nil) {
+    public init(tables: [Table], ownerKeys: [String]? = nil, records: [Int64]? = nil) {
         self.tables = tables
         self.ownerKeys = ownerKeys
+        self.records = records
     }
 
     private enum CodingKeys: String, CodingKey {
-        case tables, ownerKeys
+        case tables, ownerKeys, records
         /// One key, as intents written before moves took several keys say it.
         case ownerKey
     }
@@ -106,12 +110,14 @@ public struct MovePlan: Codable, Sendable, Hashable {
         ownerKeys =
             try container.decodeIfPresent([String].self, forKey: .ownerKeys)
             ?? container.decodeIfPresent(String.self, forKey: .ownerKey).map { [$0] }
+        records = try container.decodeIfPresent([Int64].self, forKey: .records)
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(tables, forKey: .tables)
         try container.encodeIfPresent(ownerKeys, forKey: .ownerKeys)
+        try container.encodeIfPresent(records, forKey: .records)
     }
 
     public var rowCount: Int { tables.map(\.sourceRowIDs.count).reduce(0, +) }

@@ -1,9 +1,11 @@
 import GRDB
+import PostgresNIO
 
-/// Moves a batch of a rebalance plan's records between two PostgreSQL shards, one record at a
-/// time with ``PostgresRecordMover``: each is fenced against every daemon of the catalog, and
-/// its flip marks the plan's move done in the same catalog transaction. Each record is held in
-/// this daemon only while it moves, so a batch holds up no key for longer than one move.
+/// Moves a batch of a rebalance plan's records between two PostgreSQL shards with
+/// ``PostgresRecordMover``: in one move, fenced against every daemon of the catalog, whose flip
+/// marks the plan's moves done in the same catalog transaction. When the batch fails as a whole
+/// (a row the target refuses), its records move one by one, so that only the failing ones are
+/// skipped.
 struct PostgresBatchMover: Sendable {
     let catalog: any MappingCatalog
     let mover: PostgresRecordMover
@@ -42,40 +44,49 @@ struct PostgresBatchMover: Sendable {
             let tables = try source.owningTables(ownership: ownership)
             return try keyTexts.texts(of: stored.keys, on: source, tables: tables)
         }
-        var keys: [Int64: (texts: [String], unresolved: Set<DatabaseValue>)] = [:]
+        var keys: [String: Int64] = [:]
+        var unresolved: [DatabaseValue: Int64] = [:]
         for (key, record) in stored {
-            if let text = texts[key] {
-                keys[record, default: ([], [])].texts.append(text)
-            } else {
-                keys[record, default: ([], [])].unresolved.insert(key)
-            }
+            if let text = texts[key] { keys[text] = record } else { unresolved[key] = record }
         }
-        for record in moving {
-            let (texts, unresolved) = keys[record] ?? ([], [])
+        var pending = [moving]
+        var singly = false
+        while let group = pending.popLast() {
+            let members = Set(group)
             do {
-                let rows = try await locks.moving(record) {
+                let moved = try await locks.moving(all: group) {
                     try await mover.move(
-                        keys: texts.sorted(),
-                        unresolved: unresolved,
-                        recordID: record,
+                        records: group,
+                        keys: keys.filter { members.contains($0.value) },
+                        unresolved: unresolved.filter { members.contains($0.value) },
                         from: source,
                         to: target,
                         table: nil,
                         planID: planID
                     )
                 }
-                outcome.moved += 1
-                outcome.rows += rows
-            } catch let error as CollegeDBError where error.code == .mappingNotFound {
-                outcome.skipped.append((record, "it moved or was removed after planning"))
+                outcome.moved += moved.moved.count
+                outcome.rows += moved.rows
+                outcome.skipped += moved.gone.map { ($0, "it moved or was removed after planning") }
             } catch {
                 if let reason = Self.stopReason(error, source: source, target: target) {
                     throw CollegeDBError(.shardUnavailable, reason)
                 }
-                outcome.skipped.append((record, "its rows could not be copied: \(error)"))
+                guard !singly, group.count > 1 else {
+                    outcome.skipped += group.map { ($0, "its rows could not be copied: \(Self.describe(error))") }
+                    continue
+                }
+                singly = true
+                pending = group.map { [$0] }
             }
         }
         return outcome
+    }
+
+    /// The server's message and SQLSTATE for a statement it failed, else the error itself.
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError, let sqlState = error.sqlState else { return "\(error)" }
+        return "\(error.serverInfo?[.message] ?? "failed") (SQLSTATE \(sqlState))"
     }
 
     /// Why the job must stop after `error`: a shard or the catalog that does not answer; nil

@@ -2,93 +2,128 @@ import GRDB
 import Logging
 import PostgresNIO
 
-/// Moves one record's rows between two PostgreSQL shards, fenced against the calls of every
-/// daemon of the catalog and recoverable after a crash.
+/// Moves records' rows between two PostgreSQL shards, fenced against the calls of every daemon
+/// of the catalog and recoverable after a crash: one record for `reassignShard`, a batch of a
+/// rebalance plan's records at once.
 ///
-/// The move runs inside one transaction on the source shard that first takes the record's
-/// exclusive advisory lock (``RecordFence``): calls routed there before it commit first, later
-/// ones wait. Under the lock it checks that the catalog still puts the record there, records
-/// the intent (the tables, their owning columns and the key), reads the key's rows as JSON,
-/// inserts them on the target in a transaction of the target's, points the record at the
-/// target (the catalog's commit notifies every daemon), deletes the rows on the source and
-/// commits, which lets the waiting calls on to find the record gone and route again. Nothing
-/// of the key can be written on the source after the flip, and nothing is lost before it.
+/// The move runs inside one transaction on the source shard that first takes each record's
+/// exclusive advisory lock (``RecordFence``), in record order: calls routed there before it
+/// commit first, later ones wait. Under the locks it checks that the catalog still puts each
+/// record there, records the intent (the records, the tables, their owning columns and the
+/// keys), reads the keys' rows as JSON, inserts them on the target in a transaction of the
+/// target's, points the records at the target (one catalog commit, which notifies every
+/// daemon), deletes the rows on the source and commits, which lets the waiting calls on to find
+/// the records gone and route again. Nothing of the keys can be written on the source after the
+/// flip, and nothing is lost before it.
 ///
 /// A crash leaves the intent, the source transaction rolled back by the server, and the
-/// target's copy committed or not: ``recover(_:source:target:)`` deletes the record's rows on
-/// whichever of the two shards the catalog does not put it on.
+/// target's copy committed or not: ``recover(_:source:target:)`` deletes the records' rows on
+/// whichever of the two shards the catalog does not put them on.
 struct PostgresRecordMover: Sendable {
     let catalog: any MappingCatalog
     /// Table to owning column, beyond the default (tables whose primary key is `id`).
     let ownership: [String: String]
     let killPoint: TestKillPoint
 
-    /// Moves the rows `keys` own (in `table` only, if given) and then the record's mapping;
-    /// returns how many rows moved.
-    ///
-    /// - Parameters:
-    ///   - keys: The keys of the record whose rows move, as the owning columns hold them.
-    ///   - unresolved: Stored keys (digests) of the record whose text is not known: the owning
-    ///     columns are read under the record's lock and every value whose digest is one of
-    ///     them moves too. The default is none.
-    ///   - planID: The rebalance plan the move is part of: its flip marks the plan's move done
-    ///     in the same catalog transaction. The default is none (`reassignShard`).
+    /// What a move did: the records it moved and the rows that went with them, and the records
+    /// it left because the catalog no longer put them on the source.
+    struct Outcome: Sendable {
+        var moved: [Int64] = []
+        var rows = 0
+        var gone: [Int64] = []
+    }
+
+    /// Moves the rows `key` owns (in `table` only, if given) and then record `recordID`'s
+    /// mapping; returns how many rows moved.
     /// - Throws: `MAPPING_NOT_FOUND` when the record is no longer on `source`.
     func move(
-        keys: [String],
-        unresolved: Set<DatabaseValue> = [],
+        key: String,
         recordID: Int64,
+        from source: PostgresShard,
+        to target: PostgresShard,
+        table: String?
+    ) async throws -> Int {
+        let outcome = try await move(
+            records: [recordID],
+            keys: [key: recordID],
+            from: source,
+            to: target,
+            table: table
+        )
+        guard outcome.gone.isEmpty else {
+            throw CollegeDBError(
+                .mappingNotFound,
+                "key '\(key)' is no longer on shard '\(source.name)' (another daemon moved or removed it)"
+            )
+        }
+        return outcome.rows
+    }
+
+    /// Moves the rows of `records` (in `table` only, if given) and then their mappings.
+    ///
+    /// - Parameters:
+    ///   - records: The records to move.
+    ///   - keys: The keys whose rows move, as the owning columns hold them, each with its record.
+    ///   - unresolved: Stored keys (digests) whose text is not known, each with its record: the
+    ///     owning columns are read under the locks, and every value whose digest is one of them
+    ///     moves too. The default is none.
+    ///   - planID: The rebalance plan the move is part of: its flip marks the plan's moves done
+    ///     in the same catalog transaction. The default is none (`reassignShard`).
+    func move(
+        records: [Int64],
+        keys: [String: Int64],
+        unresolved: [DatabaseValue: Int64] = [:],
         from source: PostgresShard,
         to target: PostgresShard,
         table: String?,
         planID: Int64? = nil
-    ) async throws -> Int {
+    ) async throws -> Outcome {
         let catalog = self.catalog
         let ownership = self.ownership
         let killPoint = self.killPoint
-        let (moveID, rowsMoved) = try await source.withConnection { connection in
-            try await source.transaction(on: connection) {
-                try await Self.lock(recordID, on: connection, logger: source.logger)
-                let current = try await catalog.currentShard(ofRecord: recordID)
-                guard current == source.name else {
-                    throw CollegeDBError(
-                        .mappingNotFound,
-                        "record \(recordID) is no longer on shard '\(source.name)' (another daemon moved or removed it)"
-                    )
-                }
+        let (moveID, outcome) = try await source.withConnection { connection in
+            try await source.transaction(on: connection) { () async throws -> (Int64?, Outcome) in
+                try await Self.lock(records, on: connection, logger: source.logger)
+                let current = try await BlockingWork.run { try catalog.shards(ofRecords: records) }
+                var outcome = Outcome()
+                let present = Set(records.filter { current[$0] == source.name })
+                outcome.gone = records.filter { !present.contains($0) }
+                guard !present.isEmpty else { return (nil, outcome) }
+                outcome.moved = records.filter(present.contains)
                 let tables = try await source.owningTables(on: connection, only: table, ownership: ownership)
-                var keys = keys
-                if !unresolved.isEmpty {
+                var texts = Set(keys.filter { present.contains($0.value) }.keys)
+                let wanted = unresolved.filter { present.contains($0.value) }
+                if !wanted.isEmpty {
                     let codec = catalog.keyCodec
-                    var found = Set(keys)
                     try await source.forEachOwnerKey(on: connection, tables: tables, distinct: true) { text in
-                        if unresolved.contains(codec.storedValue(for: text)), found.insert(text).inserted {
-                            keys.append(text)
-                        }
+                        if wanted[codec.storedValue(for: text)] != nil { texts.insert(text) }
                     }
                 }
+                let ownerKeys = texts.sorted()
                 var copies: [(table: MovePlan.Table, rows: String, count: Int)] = []
                 for (table, column) in tables {
                     let owned = MovePlan.Table(name: table, column: column, sourceRowIDs: [])
-                    for key in keys {
-                        guard
-                            let (rows, count) = try await Self.rows(
-                                of: key,
-                                in: owned,
-                                on: connection,
-                                logger: source.logger
-                            ),
-                            count > 0
-                        else { continue }
-                        copies.append((owned, rows, Int(count)))
+                    for (rows, count) in try await Self.rows(
+                        of: ownerKeys,
+                        in: owned,
+                        on: connection,
+                        logger: source.logger
+                    )
+                    where count > 0 {
+                        copies.append((owned, rows, count))
                     }
                 }
                 var seen = Set<MovePlan.Table>()
-                let plan = MovePlan(tables: copies.map(\.table).filter { seen.insert($0).inserted }, ownerKeys: keys)
+                let plan = MovePlan(
+                    tables: copies.map(\.table).filter { seen.insert($0).inserted },
+                    ownerKeys: ownerKeys,
+                    records: outcome.moved
+                )
+                let moving = outcome.moved
                 let moveID = try await BlockingWork.run {
-                    try catalog.beginMove(recordID: recordID, from: source.name, to: target.name, plan: plan)
+                    try catalog.beginMove(recordID: moving[0], from: source.name, to: target.name, plan: plan)
                 }
-                let rowsMoved = copies.map(\.count).reduce(0, +)
+                outcome.rows = copies.map(\.count).reduce(0, +)
                 killPoint.reached("after-intent")
                 do {
                     try await Self.insert(copies.map { ($0.table, $0.rows) }, into: target)
@@ -97,19 +132,20 @@ struct PostgresRecordMover: Sendable {
                     throw error
                 }
                 killPoint.reached("after-copy")
+                let rows = outcome.rows
                 do {
                     try await BlockingWork.run {
                         if let planID {
                             try catalog.flipBatchMove(
                                 moveID,
                                 planID: planID,
-                                records: [recordID],
+                                records: moving,
                                 from: source.name,
                                 to: target.name,
-                                rows: rowsMoved
+                                rows: rows
                             )
                         } else {
-                            try catalog.flipMove(moveID, recordID: recordID, to: target.name)
+                            try catalog.flipMove(moveID, recordID: moving[0], to: target.name)
                         }
                     }
                 } catch {
@@ -119,42 +155,39 @@ struct PostgresRecordMover: Sendable {
                 }
                 killPoint.reached("after-flip")
                 for table in plan.tables {
-                    for key in keys {
-                        try await Self.delete(key: key, table: table, on: connection, logger: source.logger)
-                    }
+                    try await Self.delete(ownerKeys, table: table, on: connection, logger: source.logger)
                 }
-                // The commit that follows releases the lock; the intent goes once it is done.
-                return (moveID, rowsMoved)
+                // The commit that follows releases the locks; the intent goes once it is done.
+                return (moveID, outcome)
             }
         }
+        guard let moveID else { return outcome }
         killPoint.reached("after-delete")
         try await BlockingWork.run { try catalog.finishMove(moveID) }
-        return rowsMoved
+        return outcome
     }
 
-    /// Finishes or undoes an interrupted move: under the record's exclusive lock on both
-    /// shards, deletes its rows on the one the catalog does not put it on, then forgets the
-    /// intent.
+    /// Finishes or undoes an interrupted move: under the records' exclusive locks on both
+    /// shards, deletes their rows on the one the catalog does not put them on (they flip
+    /// together), then forgets the intent.
     func recover(_ intent: MappingStore.MoveIntent, source: PostgresShard, target: PostgresShard) async throws {
         guard let keys = intent.plan.ownerKeys else { return }
+        let records = intent.plan.records ?? [intent.recordID]
         let catalog = self.catalog
         try await source.withConnection { sourceConnection in
             try await source.transaction(on: sourceConnection) {
-                try await Self.lock(intent.recordID, on: sourceConnection, logger: source.logger)
+                try await Self.lock(records, on: sourceConnection, logger: source.logger)
                 try await target.withConnection { targetConnection in
                     try await target.transaction(on: targetConnection) {
-                        try await Self.lock(intent.recordID, on: targetConnection, logger: target.logger)
+                        try await Self.lock(records, on: targetConnection, logger: target.logger)
                         let current = try await catalog.currentShard(ofRecord: intent.recordID)
                         let (shard, connection) =
                             current == target.name ? (source, sourceConnection) : (target, targetConnection)
-                        if current == source.name || current == target.name {
-                            // A table the copy never reached may be missing on the target.
-                            for table in intent.plan.tables
-                            where try await Self.exists(table.name, on: connection, logger: shard.logger) {
-                                for key in keys {
-                                    try await Self.delete(key: key, table: table, on: connection, logger: shard.logger)
-                                }
-                            }
+                        guard current == source.name || current == target.name else { return }
+                        // A table the copy never reached may be missing on the target.
+                        for table in intent.plan.tables
+                        where try await Self.exists(table.name, on: connection, logger: shard.logger) {
+                            try await Self.delete(keys, table: table, on: connection, logger: shard.logger)
                         }
                     }
                 }
@@ -165,9 +198,14 @@ struct PostgresRecordMover: Sendable {
 
     // MARK: Steps
 
-    /// Waits for the record's exclusive lock in the transaction open on `connection`.
-    private static func lock(_ record: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(RecordFence.lockKey(record)))", logger: logger)
+    /// Waits for each record's exclusive lock, in record order (so that two movers cannot wait
+    /// for each other), in the transaction open on `connection`.
+    private static func lock(_ records: [Int64], on connection: PostgresConnection, logger: Logger) async throws {
+        let keys = records.sorted().map(RecordFence.lockKey)
+        try await connection.query(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(\(keys)::bigint[]) AS k",
+            logger: logger
+        )
     }
 
     /// Whether `table` exists in the session's current schema on `connection`.
@@ -210,57 +248,131 @@ struct PostgresRecordMover: Sendable {
         guard let keys = plan.ownerKeys else { return }
         try await shard.withConnection { connection in
             try await shard.transaction(on: connection) {
-                for table in plan.tables {
-                    for key in keys { try await delete(key: key, table: table, on: connection, logger: shard.logger) }
-                }
+                for table in plan.tables { try await delete(keys, table: table, on: connection, logger: shard.logger) }
             }
         }
     }
 
+    /// Deletes the rows of `table` whose owning column holds one of `keys`.
     private static func delete(
-        key: String,
+        _ keys: [String],
         table: MovePlan.Table,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws {
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL: "DELETE FROM \(table.name.quotedIdentifier) WHERE \(table.column.quotedIdentifier) = $1",
-                binds: PostgresValues.bindings([.text(key)])
-            ),
-            logger: logger
-        )
+        _ = try await matching(keys, in: table, on: connection, logger: logger) { condition, binds in
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "DELETE FROM \(table.name.quotedIdentifier) t WHERE \(condition)",
+                    binds: binds
+                ),
+                logger: logger
+            )
+            return ()
+        }
     }
 
-    /// The rows of `table` whose owning column holds `key`, as a JSON array, and their count;
-    /// nil when the key is no value of the column's type (`user:1` for an integer column),
-    /// which then holds none of the key's rows.
+    /// The rows of `table` whose owning column holds one of `keys`, as JSON arrays, each with its
+    /// count. A key that is no value of the column's type (`user:1` for an integer column) holds
+    /// none of its rows.
     private static func rows(
-        of key: String,
+        of keys: [String],
         in table: MovePlan.Table,
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> (String, Int64)? {
-        try await connection.query("SAVEPOINT collegedb_owned_rows", logger: logger)
-        do {
+    ) async throws -> [(String, Int)] {
+        try await matching(keys, in: table, on: connection, logger: logger) { condition, binds in
             let rows = try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
                         SELECT coalesce(json_agg(t), '[]')::text, count(*) FROM \(table.name.quotedIdentifier) t
-                        WHERE \(table.column.quotedIdentifier) = $1
+                        WHERE \(condition)
                         """,
-                    binds: PostgresValues.bindings([.text(key)])
+                    binds: binds
                 ),
                 logger: logger
             )
-            var found: (String, Int64)?
-            for try await row in rows.decode((String, Int64).self) { found = row }
+            for try await (json, count) in rows.decode((String, Int64).self) { return (json, Int(count)) }
+            return ("[]", 0)
+        }
+    }
+
+    /// Runs `body` with a condition on the owning column that selects the rows of `keys`: all of
+    /// them at once, the keys cast to the column's type as an array (its index serves); when a
+    /// key is no value of that type, once per key that is. Each attempt is inside a savepoint,
+    /// so a failed cast leaves the transaction usable.
+    private static func matching<T: Sendable>(
+        _ keys: [String],
+        in table: MovePlan.Table,
+        on connection: PostgresConnection,
+        logger: Logger,
+        _ body: (_ condition: String, _ binds: PostgresBindings) async throws -> T
+    ) async throws -> [T] {
+        guard !keys.isEmpty else { return [] }
+        let type = try await columnType(of: table, on: connection, logger: logger)
+        let column = "t." + table.column.quotedIdentifier
+        var all = PostgresBindings()
+        all.append(keys)
+        if let all = try await attempt(
+            on: connection,
+            logger: logger,
+            {
+                try await body("\(column) = ANY($1::text[]::\(type)[])", all)
+            }
+        ) {
+            return [all]
+        }
+        var results: [T] = []
+        for key in keys {
+            var one = PostgresBindings()
+            one.append(key)
+            if let result = try await attempt(
+                on: connection,
+                logger: logger,
+                {
+                    try await body("\(column) = $1::text::\(type)", one)
+                }
+            ) {
+                results.append(result)
+            }
+        }
+        return results
+    }
+
+    /// `body`'s answer, or nil when it failed because a value does not convert to a column's
+    /// type (the savepoint around it undoes the failure).
+    private static func attempt<T: Sendable>(
+        on connection: PostgresConnection,
+        logger: Logger,
+        _ body: () async throws -> T
+    ) async throws -> T? {
+        try await connection.query("SAVEPOINT collegedb_owned_rows", logger: logger)
+        do {
+            let value = try await body()
             try await connection.query("RELEASE SAVEPOINT collegedb_owned_rows", logger: logger)
-            return found
+            return value
         } catch let error as PSQLError where error.sqlState.map(notOfTheColumnsType.contains) == true {
             try await connection.query("ROLLBACK TO SAVEPOINT collegedb_owned_rows", logger: logger)
             return nil
         }
+    }
+
+    /// The SQL type of the owning column, as `format_type` spells it (quoted where it must be).
+    private static func columnType(
+        of table: MovePlan.Table,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> String {
+        let rows = try await connection.query(
+            """
+            SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+            WHERE a.attrelid = to_regclass(\(table.name.quotedIdentifier)) AND a.attname = \(table.column)
+                AND NOT a.attisdropped
+            """,
+            logger: logger
+        )
+        for try await type in rows.decode(String.self) { return type }
+        throw CollegeDBError(.invalidTableName, "table '\(table.name)' has no column '\(table.column)'")
     }
 
     /// SQLSTATEs of a value that does not convert to a column's type: invalid text

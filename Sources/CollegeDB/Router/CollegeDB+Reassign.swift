@@ -23,7 +23,7 @@ extension CollegeDB {
             let moved: Int
             if let source = source as? PostgresShard, let target = target as? PostgresShard {
                 let mover = PostgresRecordMover(catalog: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                moved = try await mover.move(keys: [key], recordID: current.id, from: source, to: target, table: table)
+                moved = try await mover.move(key: key, recordID: current.id, from: source, to: target, table: table)
             } else {
                 let source = try source.sqliteDatabase(for: "reassignShard between a SQLite and a PostgreSQL shard")
                 let target = try target.sqliteDatabase(for: "reassignShard between a SQLite and a PostgreSQL shard")
