@@ -9,7 +9,9 @@ import Glibc
 /// `first` by a mapped key over the daemon's socket, beside two references measured in the same
 /// run: raw libsqlite3 on the same shard files, and a C Unix-socket server that answers each line
 /// with a fixed reply. Other modes: `writes`, `mapping`, `rebalance`, `adoption`, `postgres`
-/// (a PostgreSQL shard against postgres-nio straight to the server and through pgbouncer), and `hot-path`
+/// (a PostgreSQL shard against postgres-nio straight to the server and through pgbouncer),
+/// `postgres-rebalance` (a rebalance between PostgreSQL shards against the same rows moved by
+/// hand with postgres-nio), and `hot-path`
 /// (reads, writes and the mapping store, one after the other: every row of the hot path's
 /// table in one run). Run it from a release build:
 ///
@@ -36,6 +38,12 @@ struct CollegeDBBenchmark {
             try await PostgresBenchmark.run(
                 seconds: seconds,
                 keyCount: option("--keys", in: arguments).flatMap(Int.init) ?? 10_000
+            )
+            return
+        }
+        if arguments.count > 1, arguments[1] == "postgres-rebalance" {
+            try await PostgresRebalanceBenchmark.run(
+                records: option("--records", in: arguments).flatMap(Int.init) ?? 20_000
             )
             return
         }

@@ -116,6 +116,31 @@ import Testing
         #expect(ContinuousClock.now - changed < .seconds(3))
     }
 
+    @Test func aShardRegisteredOrUnregisteredByOneDaemonIsKnownToTheOtherAtOnce() throws {
+        let (registering, following, server) = try twoDaemons(shards: 2)
+        let admin = try registering.connect()
+        let other = try following.connect()
+        func known() throws -> [String] { try #require(other.result("listKnownShards") as? [String]) }
+        func waitUntil(_ wanted: [String]) throws -> Duration {
+            let started = ContinuousClock.now
+            while try known() != wanted, ContinuousClock.now - started < .seconds(2) { usleep(5_000) }
+            return ContinuousClock.now - started
+        }
+        _ = try admin.result("registerShard", ["db-3", server.url(try server.makeDatabase())])
+        let added = try waitUntil(["db-1", "db-2", "db-3"])
+        #expect(try known() == ["db-1", "db-2", "db-3"], "the other daemon knows the new shard")
+        _ = try admin.result("createSchema", ["CREATE TABLE t (id TEXT PRIMARY KEY)", "db-3"])
+        _ = try admin.result("setShardMapping", ["k", "db-3"])
+        _ = try other.result("run", ["k", "INSERT INTO t VALUES ('k')"])
+        let row = try #require(admin.result("firstShard", ["db-3", "SELECT id FROM t"]) as? [String: Any])
+        #expect(row["id"] as? String == "k", "the other daemon routes to the new shard")
+        _ = try admin.result("deleteShardMapping", ["k"])
+        _ = try admin.result("unregisterShard", ["db-3"])
+        let removed = try waitUntil(["db-1", "db-2"])
+        #expect(try known() == ["db-1", "db-2"], "the other daemon forgets the unregistered shard")
+        print("shared catalog: a registration reached the other daemon in \(added), an unregistration in \(removed)")
+    }
+
     @Test func aSharedCatalogRefusesSQLiteShards() throws {
         let server = try PostgresServer.shared()
         let catalog = server.url(try server.makeDatabase())

@@ -99,12 +99,12 @@ package protocol MappingCatalog: RebalancePlanCatalog {
     func stopDraining(_ shard: String) throws
 
     /// Starts telling `changed` about records whose mapping another daemon re-pointed or
-    /// removed (nil: possibly any), `drainingChanged` when the drained shards may have changed,
+    /// removed (nil: possibly any), `othersChanged` when the drained or registered shards may have changed,
     /// and `listening` whether changes can be heard at all; a catalog no one else writes never
     /// calls any.
     func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,
-        drainingChanged: @escaping @Sendable () -> Void,
+        othersChanged: @escaping @Sendable (SharedCatalogChange) -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     )
 }
@@ -121,7 +121,7 @@ extension MappingCatalog {
         guard let store = self as? MappingStore else {
             throw CollegeDBError(
                 .unsupportedOnBackend,
-                "\(operation) keeps its plan in the SQLite mapping store; this daemon's catalog is PostgreSQL "
+                "\(operation) keeps its progress in the SQLite mapping store; this daemon's catalog is PostgreSQL "
                     + "(--catalog), where it is not supported"
             )
         }
@@ -138,7 +138,7 @@ extension MappingStore: MappingCatalog {
 
     package func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,
-        drainingChanged: @escaping @Sendable () -> Void,
+        othersChanged: @escaping @Sendable (SharedCatalogChange) -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     ) {}
 }

@@ -11,8 +11,9 @@ import PostgresNIO
 /// - `collegedb.shard_registry`, `collegedb.move_intent`, `collegedb.meta` (the key hashing
 ///   setting, the round-robin position, the schema version).
 /// - `collegedb.rebalance_plan`, `collegedb.rebalance_move`: rebalance plans and their moves;
-///   `collegedb.draining_shard`: the shards drain plans keep from new keys, whose every change
-///   notifies `collegedb_mappings` with `draining`.
+///   `collegedb.draining_shard`: the shards drain plans keep from new keys. Every change of it,
+///   and of `collegedb.shard_registry`, notifies `collegedb_mappings` with `draining` or
+///   `registry` (``SharedCatalogChange``).
 extension PostgresCatalog {
     static let schemaVersion = "1"
 
@@ -150,9 +151,9 @@ extension PostgresCatalog {
         """,
         "CREATE TABLE IF NOT EXISTS collegedb.draining_shard (shard text PRIMARY KEY, plan_id bigint NOT NULL)",
         """
-        CREATE OR REPLACE FUNCTION collegedb.draining_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+        CREATE OR REPLACE FUNCTION collegedb.shared_state_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
         BEGIN
-            PERFORM pg_notify('collegedb_mappings', 'draining');
+            PERFORM pg_notify('collegedb_mappings', TG_ARGV[0]);
             RETURN NULL;
         END
         $body$
@@ -160,7 +161,12 @@ extension PostgresCatalog {
         """
         CREATE OR REPLACE TRIGGER draining_changed
             AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON collegedb.draining_shard
-            FOR EACH STATEMENT EXECUTE FUNCTION collegedb.draining_changed()
+            FOR EACH STATEMENT EXECUTE FUNCTION collegedb.shared_state_changed('draining')
+        """,
+        """
+        CREATE OR REPLACE TRIGGER registry_changed
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON collegedb.shard_registry
+            FOR EACH STATEMENT EXECUTE FUNCTION collegedb.shared_state_changed('registry')
         """,
         """
         CREATE OR REPLACE FUNCTION collegedb.record_changed() RETURNS trigger LANGUAGE plpgsql AS $body$

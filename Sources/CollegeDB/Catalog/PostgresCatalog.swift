@@ -30,12 +30,9 @@ package final class PostgresCatalog: MappingCatalog {
     /// Why the catalog's server could not be reached, and when it was last tried.
     private let outage = Mutex<(reason: String, lastTried: ContinuousClock.Instant)?>(nil)
 
-    /// The channel every daemon listens on: a record id whose mapping changed, `*`, or
-    /// ``drainingPayload``.
+    /// The channel every daemon listens on: a record id whose mapping changed, `*`, or a
+    /// ``SharedCatalogChange`` (from triggers on its tables).
     static let changesChannel = "collegedb_mappings"
-    /// What the channel says when the drained shards changed (a trigger on
-    /// `collegedb.draining_shard`).
-    static let drainingPayload = "draining"
 
     /// Connects to the catalog at `address`, creating its schema when missing. A catalog made
     /// with the other key hashing setting is refused: its keys could never be found.
@@ -238,7 +235,7 @@ package final class PostgresCatalog: MappingCatalog {
 
     /// Listens on ``changesChannel`` on a connection of its own, for as long as the catalog is
     /// open. Once the server has taken the `LISTEN`, says `changed(nil)` and
-    /// `drainingChanged()` (anything may have changed while no one listened) and then
+    /// `othersChanged` of every kind (anything may have changed while no one listened) and then
     /// `listening(true)`.
     ///
     /// Every ``probeInterval`` the listening connection answers a `SELECT 1`; the server sends
@@ -249,7 +246,7 @@ package final class PostgresCatalog: MappingCatalog {
     /// `probeInterval + probeTimeout` after the catalog stopped telling it of changes.
     package func watchChanges(
         changed: @escaping @Sendable (_ record: Int64?) -> Void,
-        drainingChanged: @escaping @Sendable () -> Void,
+        othersChanged: @escaping @Sendable (SharedCatalogChange) -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     ) {
         let client = client
@@ -261,13 +258,13 @@ package final class PostgresCatalog: MappingCatalog {
                     try await client.withConnection(leasedWithin: connectTimeout) { connection in
                         try await connection.listen(on: Self.changesChannel) { notifications in
                             changed(nil)
-                            drainingChanged()
+                            for change in SharedCatalogChange.allCases { othersChanged(change) }
                             listening(true)
                             try await withThrowingTaskGroup(of: Void.self) { group in
                                 group.addTask {
                                     for try await notification in notifications {
-                                        if notification.payload == Self.drainingPayload {
-                                            drainingChanged()
+                                        if let change = SharedCatalogChange(rawValue: notification.payload) {
+                                            othersChanged(change)
                                         } else {
                                             changed(Int64(notification.payload))
                                         }

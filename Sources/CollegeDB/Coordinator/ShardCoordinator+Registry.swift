@@ -80,6 +80,22 @@ extension ShardCoordinator {
         }
     }
 
+    /// Makes the known shards those of the configuration and the catalog's registrations again:
+    /// shards another daemon of a shared catalog registered are opened, and those it
+    /// unregistered are no longer known here. Returns the names of the shards added and removed.
+    package func followRegistrations() async throws -> (added: [String], removed: [String]) {
+        let store = self.store
+        let descriptors = configuration.effectiveShards(
+            registrations: try await BlockingWork.run { try store.shardRegistrations() }
+        )
+        let names = Set(descriptors.map(\.name))
+        let removed = registry.shards.map(\.name).filter { !names.contains($0) }
+        guard !removed.isEmpty || descriptors.map(\.name) != registry.shards.map(\.name) else { return ([], []) }
+        let added = try await replaceShards(with: descriptors, configuration: configuration)
+        draining.withLock { $0.subtract(removed) }
+        return (added, removed)
+    }
+
     /// The known shards as descriptors, with their files.
     private var registeredDescriptors: [ShardDescriptor] {
         zip(registry.shards, registry.candidates).map { database, candidate in

@@ -28,7 +28,7 @@ struct RebalanceJob: Sendable {
     static let batchRecords = 1000
     /// Records per batch between PostgreSQL shards, which move one by one: a stop or a cancel
     /// waits for at most this many moves.
-    static let postgresBatchRecords = 100
+    static let postgresBatchRecords = 500
     /// How many times a drain plan looks for records that reached its shards while it ran.
     static let leftoverRounds = 10
 

@@ -440,8 +440,8 @@ public final class CollegeDB: Sendable {
     }
 
     /// Drops cached routes of records another daemon re-pointed or removed, reads the drained
-    /// shards again when another daemon changed them, and routes without the cache while the
-    /// catalog cannot say (a shared catalog's listener is down).
+    /// and the registered shards again when another daemon changed them, and routes without the
+    /// cache while the catalog cannot say (a shared catalog's listener is down).
     private func followCatalogChanges() {
         let locks = coordinator.locks
         let cache = mappingCache
@@ -452,13 +452,27 @@ public final class CollegeDB: Sendable {
             changed: { record in
                 if let record { locks.mappingChanged(record) } else { locks.mappingsChanged() }
             },
-            drainingChanged: {
+            othersChanged: { change in
                 Task {
                     do {
-                        let draining = try await BlockingWork.run { try catalog.drainingShards() }
-                        coordinator.draining.withLock { $0 = draining }
+                        switch change {
+                        case .drainedShards:
+                            let draining = try await BlockingWork.run { try catalog.drainingShards() }
+                            coordinator.draining.withLock { $0 = draining }
+                        case .registeredShards:
+                            let (added, removed) = try await coordinator.followRegistrations()
+                            if !added.isEmpty || !removed.isEmpty {
+                                logger.notice(
+                                    "the known shards changed by another daemon",
+                                    metadata: ["added": "\(added)", "removed": "\(removed)"]
+                                )
+                            }
+                        }
                     } catch {
-                        logger.warning("cannot read the drained shards", metadata: ["reason": "\(error)"])
+                        logger.warning(
+                            "cannot follow the catalog's \(change.rawValue) change",
+                            metadata: ["reason": "\(error)"]
+                        )
                     }
                 }
             },
