@@ -19,6 +19,10 @@ extension CollegeDB {
                 return .stoppedForQuietHours(planID: running.planID)
             }
             let store = catalog
+            // A plan another daemon of a shared catalog runs.
+            if let newest = try await rebalanceStatus(), newest.state == .running {
+                return .jobRunning(planID: newest.planID)
+            }
             let draining = coordinator.draining.withLock { $0 }
             let counts = try await BlockingWork.runLong { try store.recordCounts() }
             let total = Int(counts.values.reduce(0, +))
