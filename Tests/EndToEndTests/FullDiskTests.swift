@@ -16,7 +16,8 @@ struct FullDiskTests {
         try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
         try Self.mount(["-t", "tmpfs", "-o", "size=512k", "tmpfs", small.path])
         defer {
-            _ = try? Self.mount(["-u", small.path], command: "/bin/umount")
+            // Lazily: the daemon may still hold its files open while it stops.
+            _ = try? Self.mount(["-l", small.path], command: "/bin/umount")
             try? FileManager.default.removeItem(at: directory)
         }
         let daemon = try Daemon(["--shard", "db-1=\(small.path)/db-1.sqlite", "--shard", "db-2"], directory: directory)

@@ -4,9 +4,12 @@ import Testing
 
 /// Rebalancing over the socket, the same test code on SQLite shards and on PostgreSQL shards:
 /// plans with the fewest moves, jobs that move rows while serving, drains that empty a shard,
-/// and recovery from kill -9 at every step.
+/// and recovery from kill -9 at every step. Each test runs its cases one at a time: all 16 at
+/// once would starve the latency bounds of the suites that run beside them.
 @Suite struct RebalanceTests {
-    @Test(arguments: Backend.allCases) func addingAFifthShardMovesAFifthOfTheRecordsAllOntoIt(backend: Backend) throws {
+    @Test(.serialized, arguments: Backend.allCases) func addingAFifthShardMovesAFifthOfTheRecordsAllOntoIt(
+        backend: Backend
+    ) throws {
         let fleet = try RebalanceFixture.Fleet(backend, shards: 4)
         let daemon = try fleet.daemon()
         let socket = try daemon.connect()
@@ -51,7 +54,9 @@ import Testing
         #expect(owners["db-5"]?.count == moves)
     }
 
-    @Test(arguments: Backend.allCases) func aDrainedShardEndsEmptyWhileWritersLoseNothing(backend: Backend) throws {
+    @Test(.serialized, arguments: Backend.allCases) func aDrainedShardEndsEmptyWhileWritersLoseNothing(
+        backend: Backend
+    ) throws {
         let fleet = try RebalanceFixture.Fleet(backend, shards: 4)
         let daemon = try fleet.daemon()
         let socket = try daemon.connect()
@@ -118,7 +123,7 @@ import Testing
         #expect(try socket.result("listKnownShards") as? [String] == ["db-1", "db-3", "db-4"])
     }
 
-    @Test(arguments: Backend.allCases, ["after-intent", "after-copy", "after-flip", "after-delete"])
+    @Test(.serialized, arguments: Backend.allCases, ["after-intent", "after-copy", "after-flip", "after-delete"])
     func aJobKilledAtAnyStepResumesAndEveryRowExistsOnce(backend: Backend, step: String) throws {
         let directory = Daemon.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -156,7 +161,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.allCases) func aRecordMovedBySomeoneElseAfterPlanningIsSkippedNotClobbered(
+    @Test(.serialized, arguments: Backend.allCases) func aRecordMovedBySomeoneElseAfterPlanningIsSkippedNotClobbered(
         backend: Backend
     ) throws {
         let fleet = try RebalanceFixture.Fleet(backend, shards: 2)
@@ -190,8 +195,9 @@ import Testing
         try RebalanceFixture.expectEveryRowOnItsMappedShard(socket, users: Set(1...200))
     }
 
-    @Test(arguments: Backend.allCases) func aCancelledJobStopsWithEveryRecordWholeAndCanResume(backend: Backend) throws
-    {
+    @Test(.serialized, arguments: Backend.allCases) func aCancelledJobStopsWithEveryRecordWholeAndCanResume(
+        backend: Backend
+    ) throws {
         let fleet = try RebalanceFixture.Fleet(backend, shards: 3)
         let daemon = try fleet.daemon()
         let socket = try daemon.connect()
