@@ -185,22 +185,21 @@ import Testing
         return rows
     }
 
-    @Test func movesByOneDaemonWhileTheOtherWritesLoseNothingAndLeaveNothingBehind() throws {
-        let (moving, writing, _) = try twoDaemons(shards: 2, ["--owner", "events=owner"])
-        let mover = try moving.connect()
-        _ = try mover.result("createSchema", [Self.events])
-        let keys = (0..<8).map { "mover-\($0)" }
-        let acknowledged = LockedList()
-        for key in keys {
-            _ = try mover.result("run", [key, "INSERT INTO events (owner, writer, seq) VALUES (?, -1, 0)", [key]])
-            acknowledged.append("\(key) -1 0")
-        }
-        let failures = LockedList()
-        let stop = Atomic(false)
-        let writers = try ClientThreads(writing, count: 4) { writer, socket in
+    /// Four connections of `daemon` inserting `events` rows, each of the key `key(writer, seq)`,
+    /// until `stopped` says so and each has written `atLeast` rows; every acknowledged row is listed
+    /// as `key writer seq`, every failure as its error.
+    private func writeEvents(
+        through daemon: Daemon,
+        until stopped: @escaping @Sendable () -> Bool,
+        atLeast minimum: Int = 0,
+        acknowledged: LockedList,
+        failures: LockedList,
+        key: @escaping @Sendable (_ writer: Int, _ seq: Int) -> String
+    ) throws -> ClientThreads {
+        try ClientThreads(daemon, count: 4) { writer, socket in
             var seq = 1
-            while !stop.load(ordering: .relaxed) {
-                let key = keys[(seq * 3 + writer) % keys.count]
+            while !stopped() || seq <= minimum {
+                let key = key(writer, seq)
                 do {
                     _ = try socket.result(
                         "run",
@@ -213,6 +212,27 @@ import Testing
                 seq += 1
             }
         }
+    }
+
+    @Test func movesByOneDaemonWhileTheOtherWritesLoseNothingAndLeaveNothingBehind() throws {
+        let (moving, writing, _) = try twoDaemons(shards: 2, ["--owner", "events=owner"])
+        let mover = try moving.connect()
+        _ = try mover.result("createSchema", [Self.events])
+        let keys = (0..<8).map { "mover-\($0)" }
+        let acknowledged = LockedList()
+        for key in keys {
+            _ = try mover.result("run", [key, "INSERT INTO events (owner, writer, seq) VALUES (?, -1, 0)", [key]])
+            acknowledged.append("\(key) -1 0")
+        }
+        let failures = LockedList()
+        let stop = Atomic(false)
+        let writers = try writeEvents(
+            through: writing,
+            until: { stop.load(ordering: .relaxed) },
+            acknowledged: acknowledged,
+            failures: failures,
+            key: { writer, seq in keys[(seq * 3 + writer) % keys.count] }
+        )
         var moves = 0
         var rowsMoved = 0
         let started = ContinuousClock.now
@@ -267,22 +287,14 @@ import Testing
         let stop = Atomic(false)
         // Old keys and new ones, through the daemon that does not run the plan: it hears of the
         // drain from the catalog and allocates no new key on db-3.
-        let writers = try ClientThreads(writing, count: 4) { writer, socket in
-            var seq = 1
-            while !stop.load(ordering: .relaxed) || seq <= 50 {
-                let key = seq % 4 == 0 ? "new-\(writer)-\(seq)" : keys[(seq * 7 + writer) % keys.count]
-                do {
-                    _ = try socket.result(
-                        "run",
-                        [key, "INSERT INTO events (owner, writer, seq) VALUES (?, ?, ?)", [key, writer, seq]]
-                    )
-                    acknowledged.append("\(key) \(writer) \(seq)")
-                } catch {
-                    failures.append("\(error)")
-                }
-                seq += 1
-            }
-        }
+        let writers = try writeEvents(
+            through: writing,
+            until: { stop.load(ordering: .relaxed) },
+            atLeast: 50,
+            acknowledged: acknowledged,
+            failures: failures,
+            key: { writer, seq in seq % 4 == 0 ? "new-\(writer)-\(seq)" : keys[(seq * 7 + writer) % keys.count] }
+        )
         _ = try drainer.result("executeRebalance", [planID])
         // The other daemon sees the plan the catalog holds, and does not start it twice.
         let seen = try #require(try writing.connect().result("executeRebalance", [planID]) as? [String: Any])

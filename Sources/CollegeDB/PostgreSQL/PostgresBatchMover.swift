@@ -27,17 +27,10 @@ struct PostgresBatchMover: Sendable {
         var outcome = BatchMover.Outcome()
         let catalog = self.catalog
         let current = try await BlockingWork.run { try catalog.shards(ofRecords: records) }
-        var moving: [Int64] = []
-        for record in records {
-            switch current[record] {
-            case nil: outcome.skipped.append((record, "its mapping was deleted after planning"))
-            case source.name?: moving.append(record)
-            case let other?: outcome.skipped.append((record, "it moved to '\(other)' after planning"))
-            }
-        }
+        let (moving, skipped) = BatchMover.stillOn(source.name, records, current: current)
+        outcome.skipped = skipped
         guard !moving.isEmpty else { return outcome }
-        let movingNow = moving
-        let stored = try await BlockingWork.run { try catalog.storedKeys(ofRecords: movingNow) }
+        let stored = try await BlockingWork.run { try catalog.storedKeys(ofRecords: moving) }
         let ownership = mover.ownership
         let keyTexts = self.keyTexts
         let texts = try await BlockingWork.runLong {

@@ -18,6 +18,25 @@ struct BatchMover: Sendable {
         var skipped: [(record: Int64, reason: String)] = []
     }
 
+    /// Which of a plan's `records` are still on `source` (by `current`, their shards now), and
+    /// why each of the others is skipped.
+    static func stillOn(
+        _ source: String,
+        _ records: [Int64],
+        current: [Int64: String]
+    ) -> (moving: [Int64], skipped: [(record: Int64, reason: String)]) {
+        var moving: [Int64] = []
+        var skipped: [(record: Int64, reason: String)] = []
+        for record in records {
+            switch current[record] {
+            case nil: skipped.append((record, "its mapping was deleted after planning"))
+            case source?: moving.append(record)
+            case let other?: skipped.append((record, "it moved to '\(other)' after planning"))
+            }
+        }
+        return (moving, skipped)
+    }
+
     /// Moves `records` of plan `planID` from `source` to `target`. Records no longer on the
     /// source (moved or deleted since planning) are skipped, not clobbered. Call it while every
     /// record is held; blocks on SQLite.
@@ -30,15 +49,8 @@ struct BatchMover: Sendable {
         -> Outcome
     {
         var outcome = Outcome()
-        let current = try store.shards(ofRecords: records)
-        var moving: [Int64] = []
-        for record in records {
-            switch current[record] {
-            case nil: outcome.skipped.append((record, "its mapping was deleted after planning"))
-            case source.name?: moving.append(record)
-            case let other?: outcome.skipped.append((record, "it moved to '\(other)' after planning"))
-            }
-        }
+        let (moving, skipped) = Self.stillOn(source.name, records, current: try store.shards(ofRecords: records))
+        outcome.skipped = skipped
         guard !moving.isEmpty else { return outcome }
         let keys = try store.storedKeys(ofRecords: moving)
         let tables = try source.owningTables(only: nil, ownership: ownership)
