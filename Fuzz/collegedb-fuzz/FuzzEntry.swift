@@ -42,7 +42,7 @@ struct FuzzReplay {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
-            FileHandle.standardError.write(Data("usage: collegedb-fuzz json|lines|dispatcher FILE...\n".utf8))
+            FileHandle.standardError.write(Data("usage: collegedb-fuzz json|lines|dispatcher|methods FILE...\n".utf8))
             exit(2)
         }
         for path in arguments.dropFirst() {

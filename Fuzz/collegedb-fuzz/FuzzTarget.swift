@@ -17,18 +17,23 @@ enum FuzzTarget: String, CaseIterable {
     /// The dispatcher on a real engine in a temporary directory: every line gets a JSON answer
     /// or, for notifications, none, and the engine keeps answering `health`.
     case dispatcher
+    /// Every method of the method table, called by an administrator with extreme numbers,
+    /// names and ids (``MethodCallFuzzing``): each call is answered with its own id, exactly,
+    /// and the engine keeps answering `health`.
+    case methods
 
     func run(_ bytes: [UInt8]) {
         switch self {
         case .json: Self.checkJSON(bytes)
         case .lines: Self.checkLines(bytes)
         case .dispatcher: Self.checkDispatcher(bytes)
+        case .methods: Self.checkMethodCall(bytes)
         }
     }
 
     /// Makes what the target keeps for the whole run (the engine, its thread pools).
     func warmUp() {
-        guard self == .dispatcher else { return }
+        guard self == .dispatcher || self == .methods else { return }
         for request in [
             #"{"jsonrpc":"2.0","id":1,"method":"run","params":["warm","INSERT INTO t (v) VALUES ('x')"]}"#,
             #"{"jsonrpc":"2.0","id":2,"method":"all","params":["warm","SELECT * FROM t"]}"#,
@@ -92,6 +97,25 @@ enum FuzzTarget: String, CaseIterable {
         let dispatcher = engineDispatcher
         if let answer = blocking({ await dispatcher.respond(toLine: bytes, context: context) }) {
             precondition((try? JSONParser.parse(answer)) != nil, "an answer that is not JSON")
+        }
+        let health = blocking {
+            await dispatcher.respond(toLine: Array(#"{"jsonrpc":"2.0","id":1,"method":"health"}"#.utf8))
+        }
+        precondition(health.map { String(decoding: $0, as: UTF8.self).contains("\"status\"") } == true, "health")
+    }
+
+    /// An administrator: the methods target calls the layout methods too, with names and
+    /// paths that must be refused inside the engine's own temporary directory.
+    private static let administrator = CallContext(mayAdminister: true)
+
+    private static func checkMethodCall(_ bytes: [UInt8]) {
+        let dispatcher = engineDispatcher
+        guard let request = MethodCallFuzzing(methods: MethodTable.standard.methods).request(bytes) else { return }
+        let answer = blocking { await dispatcher.respond(to: request, context: administrator) }
+        let line = answer.map { JSONSerializer.serialize($0) } ?? []
+        if let answer {
+            precondition((try? JSONParser.parse(line)) == answer, "an answer that does not parse back")
+            precondition(answer["id"] == request["id"], "answered with another id: \(answer) for \(request)")
         }
         let health = blocking {
             await dispatcher.respond(toLine: Array(#"{"jsonrpc":"2.0","id":1,"method":"health"}"#.utf8))

@@ -89,6 +89,11 @@ public struct CollegeDBConfiguration: Sendable {
     /// must be a PostgreSQL shard, since other hosts could not reach a SQLite file. The default
     /// is nil: the SQLite mapping store `DATA_DIR/mapping.sqlite`, for this daemon alone.
     public var catalog: PostgresShardAddress?
+    /// Open files the engine leaves for what is not a shard (client connections), when it
+    /// checks that its SQLite shards fit the process's open-file limit (a shard that does not
+    /// fit is refused with `OVERLOADED`, at open or at `registerShard`). The default is 1,280:
+    /// the daemon's default connection limits with a margin.
+    public var descriptorsReservedForClients: Int = 1280
 
     /// - Parameters:
     ///   - dataDirectory: Where the mapping store and the default shard files live.
@@ -194,6 +199,25 @@ public struct CollegeDBConfiguration: Sendable {
 
     func path(of shard: ShardDescriptor) -> String {
         shard.path ?? "\(dataDirectory)/shards/\(shard.name).sqlite"
+    }
+
+    /// Checks that a SQLite shard's file may be its file (``ShardFileCheck``), beside the SQLite
+    /// shards before it in `shards` (so of two shards on one file, the first keeps it); a
+    /// PostgreSQL shard passes.
+    /// - Throws: `INVALID_PARAMS` saying why not.
+    func checkFile(of shard: ShardDescriptor, among shards: [ShardDescriptor]) throws {
+        guard shard.postgres == nil else { return }
+        let earlier = shards.prefix { $0.name != shard.name }
+        let others = earlier.filter { $0.postgres == nil }.map { path(of: $0) }
+        try ShardFileCheck(dataDirectory: dataDirectory, otherShardFiles: others)
+            .check(path(of: shard), shard: shard.name)
+    }
+
+    /// Checks that `shards`' SQLite files, each open, fit the process's open-file limit.
+    /// - Throws: `OVERLOADED` saying what they need and what to change.
+    func checkDescriptors(for shards: [ShardDescriptor]) throws {
+        try DescriptorBudget(reservedForClients: descriptorsReservedForClients)
+            .check(sqliteShards: shards.count { $0.postgres == nil })
     }
 
     /// Where `shard` is, as ``ShardBackend/location`` reports it.

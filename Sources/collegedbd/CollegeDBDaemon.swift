@@ -50,7 +50,7 @@ struct CollegeDBDaemon: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let logger = Self.bootstrapLogging(level: settings.logLevel)
-        FileDescriptorLimit.raise(for: settings.server.connectionLimits, logger: logger)
+        FileDescriptorLimit.raise(for: settings, logger: logger)
         let metrics = DaemonMetrics.bootstrap()
         let notifier = SystemdNotifier()
 

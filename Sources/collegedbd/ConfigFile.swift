@@ -87,8 +87,7 @@ struct ConfigFile: Sendable {
         }
         func number(_ value: JSONValue, _ name: String) throws -> Double {
             switch value {
-            case .integer(let integer): return Double(integer)
-            case .double(let double): return double
+            case .integer, .double, .number: return value.doubleValue ?? .nan
             default: throw Invalid(path: path, reason: "\(name) must be a number")
             }
         }

@@ -27,7 +27,10 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("shard"),
-        help: "A shard: NAME, NAME=PATH (SQLite) or NAME=postgresql://USER@HOST:PORT/DB; repeatable, in shard order."
+        help: """
+            A shard: NAME, NAME=PATH (SQLite) or NAME=postgresql://USER@HOST:PORT/DB; repeatable, in shard order. \
+            NAME: 1 to 128 of A-Z a-z 0-9 - _ . (not . or ..).
+            """
     )
     var shards: [String] = []
 

@@ -112,9 +112,13 @@ struct DaemonSettings: Sendable {
         }
         let maximumLineLength =
             options.maxLineBytes ?? file.maxLineBytes ?? ServerConfiguration.defaultMaximumLineLength
-        guard maximumLineLength > 0 else { throw Invalid(description: "max line bytes must be positive") }
+        guard (1...Self.mostLineBytes).contains(maximumLineLength) else {
+            throw Invalid(description: "max line bytes must be between 1 and \(Self.mostLineBytes)")
+        }
         let shutdownTimeout = options.shutdownTimeout ?? file.shutdownTimeout ?? 10
-        guard shutdownTimeout >= 0 else { throw Invalid(description: "shutdown timeout must not be negative") }
+        guard (0...Self.longestTimeout).contains(shutdownTimeout) else {
+            throw Invalid(description: "shutdown timeout must be between 0 and \(Int(Self.longestTimeout)) seconds")
+        }
         let listener: ServerConfiguration.Listener
         if let inherited = activation.socket(named: options.socketName ?? file.socketName ?? "collegedb") {
             listener = .inherited(descriptor: inherited.descriptor, name: inherited.name)
@@ -129,6 +133,7 @@ struct DaemonSettings: Sendable {
             access: try Self.access(options, file),
             connectionLimits: try Self.connectionLimits(options, file)
         )
+        database.descriptorsReservedForClients = server.connectionLimits.mostOpen + FileDescriptorLimit.forFiles
 
         logLevel =
             try options.logLevel
@@ -159,10 +164,20 @@ struct DaemonSettings: Sendable {
         return limits
     }
 
+    /// The longest line a request may be: 1 GiB (the framing's arithmetic stays far from
+    /// overflow, and no client needs more).
+    static let mostLineBytes = 1 << 30
+    /// The longest statement or shutdown timeout: a day, in seconds.
+    static let longestTimeout: Double = 86_400
+
     /// The statement policy and time limit: flags over the file.
     static func shardSettings(_ options: DaemonOptions, _ file: ConfigFile) throws -> ShardSettings {
         let timeout = options.statementTimeout ?? file.statementTimeout ?? 5
-        guard timeout > 0, timeout.isFinite else { throw Invalid(description: "statement timeout must be positive") }
+        guard timeout >= 0.001, timeout <= Self.longestTimeout else {
+            throw Invalid(
+                description: "statement timeout must be between 0.001 and \(Int(Self.longestTimeout)) seconds"
+            )
+        }
         let pragmas = options.allowedPragmas.isEmpty ? (file.allowPragmas ?? []) : options.allowedPragmas
         let durability =
             try options.durability
@@ -193,8 +208,11 @@ struct DaemonSettings: Sendable {
             policy.tolerance = tolerance
         }
         if let throttle = file.rowsPerSecond {
-            if let throttle, !(throttle >= 1 && throttle.isFinite) {
-                throw Invalid(description: "autoRebalance.rowsPerSecond must be at least 1 (or null for no limit)")
+            if let throttle, !RebalanceThrottle.isValid(throttle) {
+                throw Invalid(
+                    description:
+                        "autoRebalance.rowsPerSecond must be at least 1 and at most 1,000,000,000 (or null for no limit)"
+                )
             }
             policy.rowsPerSecond = throttle
         }
@@ -290,7 +308,10 @@ struct DaemonSettings: Sendable {
             throw Invalid(description: "--shard-location \(text): needs NAME=REGION[:PRIORITY]")
         }
         let regionParts = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
-        let region = try region(regionParts[0], "--shard-location \(text)")
+        guard let regionName = regionParts.first else {
+            throw Invalid(description: "--shard-location \(text): needs NAME=REGION[:PRIORITY]")
+        }
+        let region = try region(regionName, "--shard-location \(text)")
         guard regionParts.count == 2 else { return (parts[0], region, nil) }
         guard let priority = Double(regionParts[1]), priority > 0 else {
             throw Invalid(description: "--shard-location \(text): the priority must be a positive number")

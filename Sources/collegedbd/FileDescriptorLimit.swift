@@ -1,33 +1,33 @@
-import CollegeDBServer
+import CollegeDB
 import Glibc
 import Logging
 
-/// The process's limit on open files, raised at start so that the connection limits can be
-/// reached: each connection holds a descriptor, and each SQLite connection three.
+/// The process's limit on open files, raised at start to the hard limit: each client
+/// connection holds a descriptor, and each open SQLite shard several
+/// (``CollegeDBConfiguration/descriptorsReservedForClients`` and the engine's own check, which
+/// refuses shards past the limit with a clear error instead of running out).
 enum FileDescriptorLimit {
-    /// Descriptors the daemon asks for at least: room for the shards' and the mapping store's
-    /// SQLite connections beside the default connection limits.
-    static let wanted: rlim_t = 16384
-
     /// Descriptors the daemon's own files take, beside its client connections.
     static let forFiles = 256
 
-    /// Raises the soft limit to what `limits` need (at least `wanted`), within the hard limit;
-    /// when it stays below what they need, says so in the log.
-    static func raise(for limits: ConnectionLimits, logger: Logger) {
+    /// Raises the soft limit to the hard limit; when that stays below what the connection
+    /// limits and the configured SQLite shards need, says so in the log (the engine then
+    /// refuses to open shards that do not fit).
+    static func raise(for settings: DaemonSettings, logger: Logger) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-        let needed = rlim_t(limits.mostOpen + forFiles)
-        let target = min(max(limit.rlim_cur, needed, wanted), limit.rlim_max)
-        if target > limit.rlim_cur {
+        if limit.rlim_max > limit.rlim_cur {
             var raised = limit
-            raised.rlim_cur = target
+            raised.rlim_cur = limit.rlim_max
             // Under the hardened unit setrlimit is filtered out; the unit sets LimitNOFILE itself.
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
-        if limit.rlim_cur < needed {
+        let sqliteShards = settings.database.shards.count { $0.postgres == nil }
+        let needed = DescriptorBudget(reservedForClients: settings.database.descriptorsReservedForClients)
+            .needed(sqliteShards: sqliteShards)
+        if limit.rlim_cur < rlim_t(needed) {
             logger.warning(
-                "the open-file limit is below what the connection limit needs; connections may fail before it",
+                "the open-file limit is below what the connection limits and the shards need",
                 metadata: ["limit": "\(limit.rlim_cur)", "needed": "\(needed)"]
             )
         }

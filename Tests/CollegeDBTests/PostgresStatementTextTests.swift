@@ -5,6 +5,19 @@ import Testing
 
 /// How a client's SQL is read for a PostgreSQL shard: placeholders, statements, first words.
 @Suite struct PostgresStatementTextTests {
+    @Test func anEscapeStringThatEndsInABackslashIsReadToTheEndAndNoFurther() {
+        for sql in ["SELECT E'\\", "SELECT E'a\\", "SELECT e'\\\\\\", "SELECT 1; SELECT E'\\"] {
+            let text = PostgresStatementText(sql)
+            #expect(text.sql.utf8.count >= sql.utf8.count - 1, "\(sql)")
+        }
+    }
+
+    @Test func theHighestDollarParameterIsCountedHoweverLarge() {
+        #expect(PostgresStatementText("SELECT $9223372036854775807").parameterCount == Int.max)
+        #expect(PostgresStatementText("SELECT $99999999999999999999").parameterCount == 0)
+        #expect(PostgresStatementText("SELECT $65535").parameterCount == 65_535)
+    }
+
     @Test func questionMarksBecomeNumberedParametersOutsideLiteralsAndComments() {
         let text = PostgresStatementText(
             "SELECT '?', \"a?\", E'\\'?', $$?$$, $t$ ? $t$ -- ?\n, /* ? /* ? */ ? */ x FROM t WHERE a = ? AND b = ?"

@@ -22,7 +22,9 @@ struct AdoptionJob: Sendable {
     /// chunks; returns the adoption's summary so far.
     func run(shouldStop: () -> Bool = { false }) throws -> AdoptionSummary {
         var start = (table: 0, cursor: DatabaseValue?.none)
-        if let record = try store.adoption(of: shard.name), record.state == .adopting, record.tables == tables {
+        if let record = try store.adoption(of: shard.name), record.state == .adopting, record.tables == tables,
+            (0...tables.count).contains(record.tableIndex)
+        {
             start = (record.tableIndex, record.cursor.isNull ? nil : record.cursor)
             logger.notice(
                 "resuming an interrupted adoption",
@@ -33,13 +35,25 @@ struct AdoptionJob: Sendable {
         }
         for index in start.table..<tables.count {
             if try !adopt(table: index, after: index == start.table ? start.cursor : nil, shouldStop: shouldStop) {
-                return try store.adoption(of: shard.name)!.summary
+                return try summary()
             }
             // The next table from its start, saved, so a resume does not read this one again.
             _ = try store.adoptKeys([], shard: shard.name, tableIndex: index + 1, cursor: .null, dryRun: false)
         }
         try store.finishAdoption(of: shard.name)
-        return try store.adoption(of: shard.name)!.summary
+        return try summary()
+    }
+
+    /// The adoption's summary as the store has it now.
+    /// - Throws: `MAPPING_STORE_FAILED` when the record is gone (`clearMigrationCache` ran meanwhile).
+    private func summary() throws -> AdoptionSummary {
+        guard let record = try store.adoption(of: shard.name) else {
+            throw CollegeDBError(
+                .mappingStoreFailed,
+                "the adoption of shard '\(shard.name)' was forgotten while it ran (clearMigrationCache)"
+            )
+        }
+        return record.summary
     }
 
     /// What adopting would do now, changing nothing. Holds every distinct key in memory.

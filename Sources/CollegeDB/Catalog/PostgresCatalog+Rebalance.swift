@@ -104,7 +104,7 @@ extension PostgresCatalog {
         let now = MappingStore.nowMilliseconds()
         return try run { connection in
             try await self.transaction(on: connection) {
-                let planID = try await Self.firstRow(
+                let planID = try await Self.insertedID(
                     connection.query(
                         """
                         INSERT INTO collegedb.rebalance_plan
@@ -114,9 +114,8 @@ extension PostgresCatalog {
                         RETURNING id
                         """,
                         logger: self.logger
-                    ),
-                    as: Int64.self
-                )!
+                    )
+                )
                 try await self.insertMoves(moves, planID: planID, on: connection)
                 try await connection.query(
                     """

@@ -175,16 +175,15 @@ extension PostgresCatalog {
         on connection: PostgresConnection
     ) async throws -> Int64 {
         let now = MappingStore.nowMilliseconds()
-        let id = try await Self.firstRow(
+        let id = try await Self.insertedID(
             connection.query(
                 """
                 INSERT INTO collegedb.record (shard, created_at, updated_at) VALUES (\(shard), \(now), \(now))
                 RETURNING id
                 """,
                 logger: logger
-            ),
-            as: Int64.self
-        )!
+            )
+        )
         try await claim(key, stored: stored, for: id, on: connection, conflict: "is already mapped")
         return id
     }

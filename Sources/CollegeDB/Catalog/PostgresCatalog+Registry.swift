@@ -48,13 +48,24 @@ extension PostgresCatalog {
 
     package func adjustRecordCount(onShard shard: String, to count: Int64?, by delta: Int64) throws {
         let now = MappingStore.nowMilliseconds()
+        let ceiling = RecordCountBounds.ceiling(adding: delta)
         try run { connection in
             try await connection.query(
                 """
                 INSERT INTO collegedb.shard_stats (shard, record_count, last_updated)
-                VALUES (\(shard), greatest(coalesce(\(count), 0) + \(delta), 0), \(now))
+                VALUES (
+                    \(shard),
+                    greatest(least(greatest(coalesce(\(count), 0), 0), \(ceiling)) + \(delta), 0),
+                    \(now)
+                )
                 ON CONFLICT (shard) DO UPDATE
-                SET record_count = greatest(coalesce(\(count), collegedb.shard_stats.record_count) + \(delta), 0),
+                SET record_count = greatest(
+                        least(
+                            greatest(coalesce(\(count), collegedb.shard_stats.record_count), 0),
+                            \(ceiling)
+                        ) + \(delta),
+                        0
+                    ),
                     last_updated = excluded.last_updated
                 """,
                 logger: self.logger
@@ -72,16 +83,15 @@ extension PostgresCatalog {
         let planText = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
         let now = MappingStore.nowMilliseconds()
         return try run { connection in
-            try await Self.firstRow(
+            try await Self.insertedID(
                 connection.query(
                     """
                     INSERT INTO collegedb.move_intent (record_id, from_shard, to_shard, plan, state, created_at)
                     VALUES (\(recordID), \(from), \(to), \(planText), 'copying', \(now)) RETURNING id
                     """,
                     logger: self.logger
-                ),
-                as: Int64.self
-            )!
+                )
+            )
         }
     }
 

@@ -182,7 +182,9 @@ extension PostgresCatalog {
                 INSERT INTO collegedb.shard_stats (shard, record_count, last_updated)
                     VALUES (NEW.shard, 1, NEW.updated_at)
                     ON CONFLICT (shard) DO UPDATE
-                    SET record_count = collegedb.shard_stats.record_count + 1, last_updated = NEW.updated_at;
+                    SET record_count = collegedb.shard_stats.record_count
+                            + (collegedb.shard_stats.record_count < 9223372036854775807)::int,
+                        last_updated = NEW.updated_at;
             END IF;
             RETURN NULL;
         END

@@ -126,16 +126,15 @@ package final class PostgresCatalog: MappingCatalog {
             do {
                 created = try run { connection in
                     try await self.transaction(on: connection) {
-                        let id = try await Self.firstRow(
+                        let id = try await Self.insertedID(
                             connection.query(
                                 """
                                 INSERT INTO collegedb.record (shard, created_at, updated_at)
                                 VALUES (\(choice.shard), \(now), \(now)) RETURNING id
                                 """,
                                 logger: self.logger
-                            ),
-                            as: Int64.self
-                        )!
+                            )
+                        )
                         let claimed = try await Self.firstRow(
                             connection.query(
                                 """
@@ -150,7 +149,8 @@ package final class PostgresCatalog: MappingCatalog {
                         if choice.consumesPosition {
                             try await connection.query(
                                 """
-                                UPDATE collegedb.meta SET value = (value::bigint + 1)::text
+                                UPDATE collegedb.meta
+                                SET value = (CASE WHEN value::bigint < 9223372036854775807 THEN value::bigint + 1 ELSE 0 END)::text
                                 WHERE name = \(Self.roundRobinName)
                                 """,
                                 logger: self.logger
@@ -438,6 +438,16 @@ package final class PostgresCatalog: MappingCatalog {
     ) async throws -> (A, B, C)? {
         for try await value in rows.decode((A, B, C).self) { return value }
         return nil
+    }
+
+    /// The id an `INSERT … RETURNING id` gave.
+    /// - Throws: `MAPPING_STORE_FAILED` when it gave none (a rule or trigger someone added to
+    ///   the catalog's tables swallowed the row).
+    static func insertedID(_ rows: PostgresRowSequence) async throws -> Int64 {
+        guard let id = try await firstRow(rows, as: Int64.self) else {
+            throw CollegeDBError(.mappingStoreFailed, "the catalog returned no id for a row it inserted")
+        }
+        return id
     }
 
     static func unreachable(_ address: PostgresShardAddress, _ reason: String) -> CollegeDBError {

@@ -30,8 +30,11 @@ extension ShardCoordinator {
     /// Adds a shard at the end of the shard order: a PostgreSQL shard when `path` is a
     /// `postgresql://` URL (its password from `PGPASSFILE`), else a SQLite file, created under
     /// the data directory when no path is given.
+    ///
+    /// The name must follow ``ShardName``'s grammar and a SQLite file pass ``ShardFileCheck``;
+    /// a registration that is refused or cannot open its file leaves no file behind.
     package func register(_ name: String, path: String?) async throws {
-        guard !name.isEmpty else { throw CollegeDBError.invalidParams("shard: must not be empty") }
+        try ShardName.validate(name)
         guard (try? registry.database(named: name)) == nil else {
             throw CollegeDBError(.shardExists, "a shard named '\(name)' is already known")
         }
@@ -39,6 +42,9 @@ extension ShardCoordinator {
         if let path, PostgresShardAddress.isURL(path) {
             descriptor = ShardDescriptor(name: name, postgres: try PostgresShardAddress(url: path))
         } else {
+            if let path, !path.hasPrefix("/") {
+                throw CollegeDBError.invalidParams("path: must be an absolute file path or a postgresql:// URL")
+            }
             descriptor = ShardDescriptor(
                 name: name,
                 path: configuration.path(of: ShardDescriptor(name: name, path: path))
@@ -46,7 +52,13 @@ extension ShardCoordinator {
         }
         let store = self.store
         let resolvedPath = configuration.location(of: descriptor)
-        _ = try await replaceShards(with: registeredDescriptors + [descriptor], configuration: configuration)
+        let made = descriptor.postgres == nil ? CreatedFiles(for: resolvedPath) : nil
+        do {
+            _ = try await replaceShards(with: registeredDescriptors + [descriptor], configuration: configuration)
+        } catch {
+            made?.remove()
+            throw error
+        }
         try await BlockingWork.run {
             try store.recordRegistration(.init(name: name, path: resolvedPath, registered: true))
         }
@@ -120,7 +132,9 @@ extension ShardCoordinator {
     {
         var databases: [any ShardBackend] = []
         var added: [String] = []
+        if descriptors.count > registry.shards.count { try configuration.checkDescriptors(for: descriptors) }
         for descriptor in descriptors {
+            try ShardName.validate(descriptor.name)
             let location = configuration.location(of: descriptor)
             if let existing = try? registry.database(named: descriptor.name) {
                 guard existing.location == location else {
@@ -130,6 +144,7 @@ extension ShardCoordinator {
                 }
                 databases.append(existing)
             } else {
+                try configuration.checkFile(of: descriptor, among: descriptors)
                 let logger = self.logger
                 let opened = try await BlockingWork.run {
                     try configuration.openShard(descriptor, logger: logger)

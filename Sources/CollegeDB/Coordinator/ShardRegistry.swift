@@ -7,7 +7,7 @@ public struct ShardRegistry: Sendable {
     init(shards: [any ShardBackend], candidates: [ShardCandidate]) {
         self.shards = shards
         self.candidates = candidates
-        indexByName = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($1.name, $0) })
+        indexByName = Dictionary(shards.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public var names: [String] { shards.map(\.name) }

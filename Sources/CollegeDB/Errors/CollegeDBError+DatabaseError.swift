@@ -38,6 +38,11 @@ extension CollegeDBError {
             let code: Code = databaseError.resultCode == .SQLITE_FULL ? .storageFull : .mappingStoreFailed
             return CollegeDBError(code, "mapping store: \(failure.message)", sqlite: failure)
         }
+        // A value of another type than the store's schema says (a damaged or hand-edited store)
+        // is the store's failure, not the daemon's.
+        if error is RowDecodingError {
+            return CollegeDBError(.mappingStoreFailed, "mapping store: a damaged value: \(error)")
+        }
         return CollegeDBError(.internalError, "mapping store: \(error)")
     }
 }

@@ -57,6 +57,9 @@ public struct CollegeDBError: Error, Sendable, CustomStringConvertible {
         /// The shard's backend cannot do what was asked (for example moving rows to or from a
         /// PostgreSQL shard); the message says what can.
         public static let unsupportedOnBackend = Code("UNSUPPORTED_ON_BACKEND")
+        /// A result does not fit the wire's 64-bit integers (for example the sum of
+        /// `federateCount`'s shard counts); the message names it.
+        public static let resultOutOfRange = Code("RESULT_OUT_OF_RANGE")
     }
 
     /// What SQLite reported for a failed statement.

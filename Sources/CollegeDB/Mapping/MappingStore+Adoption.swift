@@ -31,27 +31,30 @@ extension MappingStore {
                     )
                 else { return nil }
                 let tables =
-                    (try? JSONDecoder().decode([AdoptedTable].self, from: Data((row["tables"] as String).utf8))) ?? []
+                    (try? JSONDecoder().decode(
+                        [AdoptedTable].self,
+                        from: Data((try row.decode(String.self, forColumn: "tables")).utf8)
+                    )) ?? []
                 let sample =
                     (try? JSONDecoder().decode(
                         [AdoptionSummary.Conflict].self,
-                        from: Data((row["conflict_sample"] as String).utf8)
+                        from: Data((try row.decode(String.self, forColumn: "conflict_sample")).utf8)
                     )) ?? []
                 return AdoptionRecord(
-                    state: AdoptionState(rawValue: row["state"]) ?? .adopting,
+                    state: AdoptionState(rawValue: try row.decode(forColumn: "state")) ?? .adopting,
                     tables: tables,
-                    tableIndex: row["table_index"],
-                    cursor: row["cursor"],
+                    tableIndex: try row.decode(forColumn: "table_index"),
+                    cursor: try row.decode(forColumn: "cursor"),
                     summary: AdoptionSummary(
                         shard: shard,
                         tables: tables.map(\.table),
-                        keysSeen: row["keys_seen"],
-                        mappingsCreated: row["mappings_created"],
-                        alreadyMapped: row["already_mapped"],
-                        conflictCount: row["conflicts"],
+                        keysSeen: try row.decode(forColumn: "keys_seen"),
+                        mappingsCreated: try row.decode(forColumn: "mappings_created"),
+                        alreadyMapped: try row.decode(forColumn: "already_mapped"),
+                        conflictCount: try row.decode(forColumn: "conflicts"),
                         conflicts: sample,
-                        startedAt: row["started_at"],
-                        finishedAt: row["finished_at"]
+                        startedAt: try row.decode(forColumn: "started_at"),
+                        finishedAt: try row.decode(forColumn: "finished_at")
                     )
                 )
             }

@@ -61,12 +61,15 @@ extension MappingStore {
                     sql: "SELECT id, record_id, from_shard, to_shard, plan, state FROM move_intent ORDER BY id"
                 ).map { row in
                     MoveIntent(
-                        id: row[0],
-                        recordID: row[1],
-                        from: row[2],
-                        to: row[3],
-                        plan: try JSONDecoder().decode(MovePlan.self, from: Data((row[4] as String).utf8)),
-                        state: MoveIntent.State(rawValue: row[5]) ?? .copying
+                        id: try row.decode(atIndex: 0),
+                        recordID: try row.decode(atIndex: 1),
+                        from: try row.decode(atIndex: 2),
+                        to: try row.decode(atIndex: 3),
+                        plan: try JSONDecoder().decode(
+                            MovePlan.self,
+                            from: Data((try row.decode(String.self, atIndex: 4)).utf8)
+                        ),
+                        state: MoveIntent.State(rawValue: try row.decode(atIndex: 5)) ?? .copying
                     )
                 }
             }

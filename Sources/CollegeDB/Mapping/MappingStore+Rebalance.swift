@@ -10,8 +10,9 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 Dictionary(
-                    uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT shard, count(*) FROM record GROUP BY shard")
-                        .map { ($0[0] as String, $0[1] as Int64) }
+                    try Row.fetchAll(db, sql: "SELECT shard, count(*) FROM record GROUP BY shard")
+                        .map { (try $0.decode(String.self, atIndex: 0), try $0.decode(Int64.self, atIndex: 1)) },
+                    uniquingKeysWith: { first, _ in first }
                 )
             }
         }
@@ -31,7 +32,7 @@ extension MappingStore {
                         """,
                     arguments: [shard]
                 )
-                while let row = try cursor.next() { try body(row[0], row[1]) }
+                while let row = try cursor.next() { try body(try row.decode(atIndex: 0), try row.decode(atIndex: 1)) }
             }
         }
     }
@@ -43,7 +44,9 @@ extension MappingStore {
             try pool.read { db in
                 let statement = try db.cachedStatement(sql: Self.recordByKeySQL)
                 return try keys.map { key in
-                    try Row.fetchOne(statement, arguments: [key]).map { ($0[0], $0[1]) }
+                    try Row.fetchOne(statement, arguments: [key]).map {
+                        (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1))
+                    }
                 }
             }
         }
@@ -59,7 +62,7 @@ extension MappingStore {
                     sql: "SELECT key, record_id FROM lookup_key WHERE record_id IN (SELECT value FROM json_each(?))",
                     arguments: [Self.json(records)]
                 )
-                while let row = try rows.next() { keys[row[0]] = row[1] }
+                while let row = try rows.next() { keys[try row.decode(atIndex: 0)] = try row.decode(atIndex: 1) }
                 return keys
             }
         }
@@ -70,11 +73,12 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 Dictionary(
-                    uniqueKeysWithValues: try Row.fetchAll(
+                    try Row.fetchAll(
                         db,
                         sql: "SELECT id, shard FROM record WHERE id IN (SELECT value FROM json_each(?))",
                         arguments: [Self.json(records)]
-                    ).map { ($0[0] as Int64, $0[1] as String) }
+                    ).map { (try $0.decode(Int64.self, atIndex: 0), try $0.decode(String.self, atIndex: 1)) },
+                    uniquingKeysWith: { first, _ in first }
                 )
             }
         }
@@ -137,13 +141,19 @@ extension MappingStore {
                         GROUP BY from_shard, to_shard ORDER BY from_shard, to_shard
                         """,
                     arguments: [planID]
-                ).map { RebalancePlanSummary.Pair(from: $0[0], to: $0[1], records: $0[2]) }
+                ).map {
+                    RebalancePlanSummary.Pair(
+                        from: try $0.decode(atIndex: 0),
+                        to: try $0.decode(atIndex: 1),
+                        records: try $0.decode(atIndex: 2)
+                    )
+                }
                 return RebalancePlanSummary(
                     planID: planID,
-                    moves: plan[1],
+                    moves: try plan.decode(atIndex: 1),
                     byPair: pairs,
-                    createdAt: plan[0],
-                    unmappedRows: plan[2]
+                    createdAt: try plan.decode(atIndex: 0),
+                    unmappedRows: try plan.decode(atIndex: 2)
                 )
             }
         }
@@ -171,15 +181,15 @@ extension MappingStore {
                         """,
                     arguments: [planID, cursor ?? Int64.min, limit + 1]
                 )
-                let page = rows.prefix(limit).map { row in
-                    let key: DatabaseValue = row[1]
+                let page = try rows.prefix(limit).map { row in
+                    let key: DatabaseValue = try row.decode(atIndex: 1)
                     return RebalanceMove(
-                        record: row[0],
+                        record: try row.decode(atIndex: 0),
                         key: key.isNull ? nil : keyCodec.displayed(key),
-                        from: row[2],
-                        to: row[3],
-                        state: row[4],
-                        note: row[5]
+                        from: try row.decode(atIndex: 2),
+                        to: try row.decode(atIndex: 3),
+                        state: try row.decode(atIndex: 4),
+                        note: try row.decode(atIndex: 5)
                     )
                 }
                 return (page, rows.count > limit ? page.last?.record : nil)
@@ -211,9 +221,12 @@ extension MappingStore {
                         WHERE plan_id = ? AND state = 'pending' AND from_shard = ? AND to_shard = ?
                         ORDER BY record_id LIMIT ?
                         """,
-                    arguments: [planID, pair[0] as String, pair[1] as String, limit]
+                    arguments: [
+                        planID, (try pair.decode(String.self, atIndex: 0)), (try pair.decode(String.self, atIndex: 1)),
+                        limit,
+                    ]
                 )
-                return (pair[0], pair[1], records)
+                return (try pair.decode(atIndex: 0), try pair.decode(atIndex: 1), records)
             }
         }
     }
@@ -435,16 +448,19 @@ extension MappingStore {
                     return nil
                 }
                 return RebalanceStatus(
-                    planID: row[0],
-                    state: RebalanceState(rawValue: row[1]) ?? .failed,
-                    records: row[2],
-                    recordsMoved: row[3],
-                    rowsMoved: row[4],
-                    skipped: row[5],
-                    runningMilliseconds: row[6],
-                    throttle: row[7],
-                    errors: (try? JSONDecoder().decode([String].self, from: Data((row[8] as String).utf8))) ?? [],
-                    automatic: row[9]
+                    planID: try row.decode(atIndex: 0),
+                    state: RebalanceState(rawValue: try row.decode(atIndex: 1)) ?? .failed,
+                    records: try row.decode(atIndex: 2),
+                    recordsMoved: try row.decode(atIndex: 3),
+                    rowsMoved: try row.decode(atIndex: 4),
+                    skipped: try row.decode(atIndex: 5),
+                    runningMilliseconds: try row.decode(atIndex: 6),
+                    throttle: try row.decode(atIndex: 7),
+                    errors: (try? JSONDecoder().decode(
+                        [String].self,
+                        from: Data((try row.decode(String.self, atIndex: 8)).utf8)
+                    )) ?? [],
+                    automatic: try row.decode(atIndex: 9)
                 )
             }
         }

@@ -87,9 +87,9 @@ extension MappingStore {
                 else { throw CollegeDBError.mappingNotFound(key) }
                 try db.execute(
                     sql: "UPDATE record SET shard = ?, updated_at = ? WHERE id = ? AND shard <> ?",
-                    arguments: [shard, Self.nowMilliseconds(), record[0] as Int64, shard]
+                    arguments: [shard, Self.nowMilliseconds(), (try record.decode(Int64.self, atIndex: 0)), shard]
                 )
-                return record[1]
+                return try record.decode(atIndex: 1)
             }
         }
     }
@@ -142,8 +142,11 @@ extension MappingStore {
                     arguments: [shard, cursor?.recordID ?? -1, cursor?.key ?? Data().databaseValue, limit + 1]
                 )
                 let page = rows.prefix(limit)
-                let next = rows.count > limit ? page.last.map { KeyCursor(recordID: $0[0], key: $0[1]) } : nil
-                return (page.map { keyCodec.displayed($0[1]) }, next)
+                let next =
+                    try rows.count > limit
+                    ? page.last.map { KeyCursor(recordID: try $0.decode(atIndex: 0), key: try $0.decode(atIndex: 1)) }
+                    : nil
+                return (try page.map { keyCodec.displayed(try $0.decode(atIndex: 1)) }, next)
             }
         }
     }

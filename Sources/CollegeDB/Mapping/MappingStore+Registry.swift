@@ -16,7 +16,11 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 try Row.fetchAll(db, sql: "SELECT name, path, registered FROM shard_registry ORDER BY position").map {
-                    ShardRegistration(name: $0[0], path: $0[1], registered: $0[2])
+                    ShardRegistration(
+                        name: try $0.decode(atIndex: 0),
+                        path: try $0.decode(atIndex: 1),
+                        registered: try $0.decode(atIndex: 2)
+                    )
                 }
             }
         }
@@ -55,18 +59,25 @@ extension MappingStore {
     }
 
     /// Sets the recorded count of `shard` (an administrator's override), or moves it by
-    /// `delta`, never below 0.
+    /// `delta`, never below 0 and never past `Int64.max` (SQLite would turn an overflowing
+    /// sum into a REAL).
     package func adjustRecordCount(onShard shard: String, to count: Int64? = nil, by delta: Int64 = 0) throws {
+        let ceiling = RecordCountBounds.ceiling(adding: delta)
         try guarded {
             try pool.write { db in
                 let now = Self.nowMilliseconds()
                 try db.execute(
                     sql: """
-                        INSERT INTO shard_stats (shard, record_count, last_updated) VALUES (?, max(coalesce(?, 0) + ?, 0), ?)
+                        INSERT INTO shard_stats (shard, record_count, last_updated)
+                        VALUES (?, max(min(max(coalesce(?, 0), 0), ?) + ?, 0), ?)
                         ON CONFLICT (shard) DO UPDATE
-                        SET record_count = max(coalesce(?, record_count) + ?, 0), last_updated = excluded.last_updated
+                        SET record_count = max(min(max(coalesce(?, record_count), 0), ?) + ?, 0),
+                            last_updated = excluded.last_updated
                         """,
-                    arguments: [shard, count, delta, now, count, delta]
+                    arguments: [
+                        shard, count, ceiling, delta, now,
+                        count, ceiling, delta,
+                    ]
                 )
             }
         }
@@ -77,7 +88,15 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 let rows = try Row.fetchAll(db, sql: "SELECT shard, query_count, error_count FROM shard_stats")
-                return Dictionary(uniqueKeysWithValues: rows.map { ($0[0], (queries: $0[1], errors: $0[2])) })
+                return try Dictionary(
+                    rows.map {
+                        (
+                            try $0.decode(atIndex: 0),
+                            (queries: try $0.decode(atIndex: 1), errors: try $0.decode(atIndex: 2))
+                        )
+                    },
+                    uniquingKeysWith: { first, _ in first }
+                )
             }
         }
     }

@@ -167,16 +167,36 @@ extension MappingStore {
                     """
             )
         }
+        migrator.registerMigration("v7") { db in
+            // Counts saturate at Int64.max: an integer sum past it was stored as a REAL, which
+            // no reader expects. Such a count is recounted; a kept query or error count that is
+            // not an integer starts again from 0.
+            try db.execute(
+                sql: """
+                    DROP TRIGGER record_inserted;
+                    DROP TRIGGER record_deleted;
+                    DROP TRIGGER record_moved;
+                    \(recordCountTriggers)
+                    UPDATE shard_stats
+                        SET record_count = (SELECT count(*) FROM record WHERE record.shard = shard_stats.shard)
+                        WHERE typeof(record_count) <> 'integer' OR record_count < 0;
+                    UPDATE shard_stats SET query_count = 0 WHERE typeof(query_count) <> 'integer';
+                    UPDATE shard_stats SET error_count = 0 WHERE typeof(error_count) <> 'integer';
+                    """
+            )
+        }
         return migrator
     }
 
-    /// The triggers that keep `shard_stats.record_count` exact, in the transaction that changes it.
+    /// The triggers that keep `shard_stats.record_count` exact, in the transaction that changes
+    /// it; a count at `Int64.max` (an administrator's override) stays there.
     private static let recordCountTriggers = """
             CREATE TRIGGER record_inserted AFTER INSERT ON record BEGIN
                 INSERT INTO shard_stats (shard, record_count, last_updated)
                     VALUES (NEW.shard, 1, NEW.updated_at)
                     ON CONFLICT (shard) DO UPDATE
-                    SET record_count = record_count + 1, last_updated = NEW.updated_at;
+                    SET record_count = record_count + (record_count < 9223372036854775807),
+                        last_updated = NEW.updated_at;
             END;
             CREATE TRIGGER record_deleted AFTER DELETE ON record BEGIN
                 UPDATE shard_stats
@@ -192,7 +212,8 @@ extension MappingStore {
                 INSERT INTO shard_stats (shard, record_count, last_updated)
                     VALUES (NEW.shard, 1, NEW.updated_at)
                     ON CONFLICT (shard) DO UPDATE
-                    SET record_count = record_count + 1, last_updated = NEW.updated_at;
+                    SET record_count = record_count + (record_count < 9223372036854775807),
+                        last_updated = NEW.updated_at;
             END;
         """
 

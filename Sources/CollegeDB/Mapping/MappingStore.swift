@@ -63,7 +63,7 @@ package final class MappingStore: Sendable {
                 try Row.fetchOne(
                     db.cachedStatement(sql: Self.recordByKeySQL),
                     arguments: [keyCodec.storedValue(for: key)]
-                ).map { ($0[0], $0[1]) }
+                ).map { (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1)) }
             }
         }
     }
@@ -89,7 +89,13 @@ package final class MappingStore: Sendable {
                 try Row.fetchOne(
                     db.cachedStatement(sql: Self.mappingByKeySQL),
                     arguments: [keyCodec.storedValue(for: key)]
-                ).map { ShardMapping(shard: $0[0], createdAt: $0[1], updatedAt: $0[2]) }
+                ).map {
+                    ShardMapping(
+                        shard: try $0.decode(atIndex: 0),
+                        createdAt: try $0.decode(atIndex: 1),
+                        updatedAt: try $0.decode(atIndex: 2)
+                    )
+                }
             }
         }
     }
@@ -123,7 +129,8 @@ package final class MappingStore: Sendable {
                     try db.execute(
                         sql:
                             "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        arguments: [Self.roundRobinName, position + 1]
+                        // Wraps rather than traps: only the position modulo the shard count matters.
+                        arguments: [Self.roundRobinName, position &+ 1]
                     )
                 }
                 onCreate(record)
@@ -147,11 +154,14 @@ package final class MappingStore: Sendable {
         try guarded {
             try pool.unsafeRead { db in
                 let rows = try Row.fetchAll(db, sql: "SELECT shard, record_count, last_updated FROM shard_stats")
-                return Dictionary(
-                    uniqueKeysWithValues: rows.map {
-                        ($0[0], ShardStatistics(shard: $0[0], count: $0[1], lastUpdated: $0[2]))
-                    }
-                )
+                let statistics = try rows.map { row in
+                    ShardStatistics(
+                        shard: try row.decode(atIndex: 0),
+                        count: try row.decode(atIndex: 1),
+                        lastUpdated: try row.decode(atIndex: 2)
+                    )
+                }
+                return Dictionary(statistics.map { ($0.shard, $0) }, uniquingKeysWith: { first, _ in first })
             }
         }
     }
@@ -169,9 +179,14 @@ package final class MappingStore: Sendable {
         }
     }
 
-    /// Closes every connection; later calls fail.
+    /// Closes every connection; later calls fail. The store is left as one file: its `-wal`
+    /// and `-shm` are folded in and removed.
     package func close() throws {
         try pool.close()
+        // GRDB closes a pool's writer before its read-only readers, and a read-only connection
+        // that closes last cannot fold the WAL in: one more read-write connection, opened and
+        // closed last, checkpoints the WAL and removes it with the -shm.
+        try DatabaseQueue(path: path).close()
     }
 
     /// Whether the store answers a trivial query.

@@ -81,7 +81,7 @@ public final class PostgresShard: ShardBackend {
         let text = try checked(statement)
         if let fence = RecordFence.current {
             return try await measured {
-                try await withConnection { connection in
+                try await withClientSession { connection in
                     try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
                         try await fence.hold(on: connection, logger: self.logger)
                         return try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
@@ -90,7 +90,7 @@ public final class PostgresShard: ShardBackend {
             }
         }
         return try await measured {
-            try await withConnection { connection in
+            try await withClientSession { connection in
                 if let timeout = self.shorterTimeout(limits) {
                     return try await self.transaction(on: connection, timeout: timeout) {
                         try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
@@ -108,7 +108,7 @@ public final class PostgresShard: ShardBackend {
     ) async throws -> QueryResult? {
         let text = try checked(statement)
         return try await measured {
-            try await withConnection { connection in
+            try await withClientSession { connection in
                 do {
                     return try await self.transaction(
                         on: connection,
@@ -133,7 +133,7 @@ public final class PostgresShard: ShardBackend {
         let texts = try statements.map { try checked($0) }
         let fence = RecordFence.current
         return try await measured {
-            try await withConnection { connection in
+            try await withClientSession { connection in
                 try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
                     try await fence?.hold(on: connection, logger: self.logger)
                     var results: [QueryResult] = []
@@ -164,7 +164,7 @@ public final class PostgresShard: ShardBackend {
             StatementDescription(shard: name, parameterCount: text.parameterCount, columns: columns, readOnly: readOnly)
         }
         return try await measured {
-            try await withConnection { connection in
+            try await withClientSession { connection in
                 for attempt in [wrapped, text] {
                     do {
                         let result = try await self.transaction(on: connection, readOnly: true, committing: false) {
@@ -185,7 +185,7 @@ public final class PostgresShard: ShardBackend {
     public func executeScript(_ script: String, limits: QueryLimits = QueryLimits()) async throws -> Int {
         let texts = try PostgresStatementText.statements(in: script).map { try checked(SQLStatement(sql: $0)) }
         return try await measured {
-            try await withConnection { connection in
+            try await withClientSession { connection in
                 try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
                     for text in texts { _ = try await self.run(text, [], rowLimit: 0, on: connection) }
                     return texts.count
@@ -226,6 +226,9 @@ public final class PostgresShard: ShardBackend {
 
     // MARK: Internals
 
+    /// The most parameters a statement may take: PostgreSQL's own limit, 65,535.
+    static let maximumParameters = 65_535
+
     /// SQLSTATE 25006, `read_only_sql_transaction`.
     static let readOnlyTransaction = "25006"
 
@@ -236,6 +239,11 @@ public final class PostgresShard: ShardBackend {
             throw CollegeDBError.invalidParams("sql: one call takes exactly one SQL statement")
         }
         if text.firstKeyword.isEmpty { throw CollegeDBError.invalidParams("sql: no statement given") }
+        guard text.parameterCount <= Self.maximumParameters else {
+            throw CollegeDBError.invalidParams(
+                "sql: a statement takes at most \(Self.maximumParameters) parameters ($\(text.parameterCount) given)"
+            )
+        }
         if let refusal = PostgresStatementPolicy.refusal(of: text) {
             throw CollegeDBError(.statementRefused, "shard '\(name)': \(refusal)")
         }
@@ -314,6 +322,20 @@ public final class PostgresShard: ShardBackend {
     /// Leases a pooled connection for `body`. While the server is down, answers at once with
     /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
     /// tries it; a lease that waits longer than the connect timeout fails the same way.
+    /// Runs a client's call on a leased connection, then puts the session back as the pool
+    /// gave it (``PostgresSessionReset``), whatever the call did or however it failed; a
+    /// session that cannot be put back is closed, so the pool never hands it out again.
+    func withClientSession<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            let outcome: Result<T, any Error>
+            do { outcome = .success(try await body(connection)) } catch { outcome = .failure(error) }
+            await PostgresSessionReset.reset(connection, logger: self.logger)
+            return try outcome.get()
+        }
+    }
+
     func withConnection<T: Sendable>(
         probing: Bool = false,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T

@@ -81,7 +81,8 @@ struct PostgresStatementText: Sendable, Equatable {
                 index += 1
                 while index < bytes.count {
                     if escapes && bytes[index] == UInt8(ascii: "\\") {
-                        index += 2
+                        // A backslash may end the text: the string is then unterminated.
+                        index = min(index + 2, bytes.count)
                         continue
                     }
                     if bytes[index] == byte {

@@ -35,6 +35,7 @@ struct RebalanceJob: Sendable {
     private func recordsPerBatch(postgres: Bool) -> Int {
         let most = postgres ? Self.postgresBatchRecords : Self.batchRecords
         guard let throttle else { return most }
+        // A throttle is within RebalanceThrottle.range: the quotient fits an Int.
         return min(most, max(1, Int(throttle / 8)))
     }
 
@@ -192,9 +193,9 @@ struct RebalanceJob: Sendable {
     static func metadata(_ status: RebalanceStatus) -> Logger.Metadata {
         [
             "plan": "\(status.planID)", "state": "\(status.state.rawValue)",
-            "records": "\(status.recordsMoved + status.skipped)/\(status.records)",
+            "records": "\(status.recordsFinished)/\(status.records)",
             "rows": "\(status.rowsMoved)", "skipped": "\(status.skipped)",
-            "rowsPerSecond": "\(Int(status.rowsPerSecond))",
+            "rowsPerSecond": "\(status.wholeRowsPerSecond)",
         ]
     }
 }

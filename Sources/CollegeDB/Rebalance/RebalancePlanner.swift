@@ -37,7 +37,7 @@ public enum RebalancePlanner {
         maxMoves: Int
     ) -> [(from: String, to: String, records: Int)] {
         guard !receivers.isEmpty else { return [] }
-        var load = Dictionary(uniqueKeysWithValues: receivers.map { ($0, counts[$0] ?? 0) })
+        var load = Dictionary(receivers.map { ($0, counts[$0] ?? 0) }, uniquingKeysWith: { first, _ in first })
         var pairs: [String: [String: Int]] = [:]
         var budget = maxMoves
         func leastLoaded() -> String { receivers.min { (load[$0]!, $0) < (load[$1]!, $1) }! }

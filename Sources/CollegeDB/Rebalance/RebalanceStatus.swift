@@ -39,10 +39,26 @@ public struct RebalanceStatus: Sendable, Hashable {
         runningMilliseconds > 0 ? Double(rowsMoved) * 1000 / Double(runningMilliseconds) : 0
     }
 
+    /// ``rowsPerSecond`` as a whole number, as logs and the status line show it.
+    public var wholeRowsPerSecond: Int64 { Int64(exactly: rowsPerSecond.rounded()) ?? (rowsPerSecond > 0 ? .max : 0) }
+
+    /// Records moved or skipped so far. The counts come from the store, so the sum saturates
+    /// rather than trusting them to be small.
+    public var recordsFinished: Int {
+        let (sum, overflow) = recordsMoved.addingReportingOverflow(skipped)
+        return overflow ? (skipped > 0 ? .max : .min) : sum
+    }
+
+    /// The share of the records finished, from 0 to 100.
+    public var percentDone: Int {
+        guard records > 0 else { return 100 }
+        return Int(min(100, max(0, Double(recordsFinished) * 100 / Double(records))))
+    }
+
     /// Seconds until every move is done at the rate so far; nil before there is a rate.
     public var etaSeconds: Double? {
-        let finished = recordsMoved + skipped
+        let finished = recordsFinished
         guard finished > 0, runningMilliseconds > 0 else { return state == .done ? 0 : nil }
-        return Double(records - finished) * Double(runningMilliseconds) / 1000 / Double(finished)
+        return (Double(records) - Double(finished)) * Double(runningMilliseconds) / 1000 / Double(finished)
     }
 }

@@ -48,7 +48,9 @@ extension CollegeDB {
             primaryKeyColumn: primaryKeyColumn
         )
         guard let column = validation.keyColumn, validation.rowCount != nil else {
-            throw CollegeDBError.invalidParams("table: \(validation.issues.joined(separator: "; "))")
+            // The issue is with the key column when one was named and the table exists.
+            let field = primaryKeyColumn != nil && validation.rowCount != nil ? "primaryKeyColumn" : "table"
+            throw CollegeDBError.invalidParams("\(field): \(validation.issues.joined(separator: "; "))")
         }
         let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
         let pageSize = min(limit, 10_000)

@@ -2,6 +2,9 @@ import Foundation
 
 /// Federated queries: one read on every shard, the rows merged as if one database held them.
 extension CollegeDB {
+    /// Why a federated call refuses a statement that writes.
+    static let readsOnlyMessage = "sql: federated calls run reads only; use runAllShards for a write"
+
     /// The result column that carries each shard's row count before the cut.
     static let federatedTotalColumn = "_collegedb_federated_total"
 
@@ -22,9 +25,7 @@ extension CollegeDB {
             throw CollegeDBError.invalidParams("limit and offset: must be >= 0")
         }
         let description = try await describeOnAnyShard(statement.sql)
-        guard description.readOnly else {
-            throw CollegeDBError.invalidParams("sql: federateQuery runs reads only; use runAllShards for a write")
-        }
+        guard description.readOnly else { throw CollegeDBError.invalidParams(Self.readsOnlyMessage) }
         var orderColumn: Int?
         if let orderBy = options.orderBy {
             guard let index = description.columns.firstIndex(of: orderBy) else {
@@ -53,6 +54,7 @@ extension CollegeDB {
                 if let keep { sql += " LIMIT \(max(keep, 1))" }
                 return SQLStatement(sql: sql, bindings: statement.bindings)
             },
+            readingOnly: true,
             limits: limits
         )
         var streams: [[[SQLValue]]] = []
@@ -66,10 +68,27 @@ extension CollegeDB {
         )
         for answer in answers {
             switch answer.outcome {
+            case .success(let rows) where Array(rows.columns.dropLast()) != description.columns:
+                // One table, another shape on this shard (schemas drift): its rows cannot merge.
+                result.errors.append(
+                    (
+                        answer.shard,
+                        CollegeDBError.invalidParams(
+                            "sql: on this shard the statement returns the columns "
+                                + "(\(rows.columns.dropLast().joined(separator: ", "))), not those of the others "
+                                + "(\(description.columns.joined(separator: ", "))); its rows are left out"
+                        )
+                    )
+                )
+                result.total = nil
             case .success(let rows):
                 result.shards.append(answer.shard)
                 result.durationMilliseconds = max(result.durationMilliseconds, rows.durationMilliseconds)
-                if case .integer(let count)? = rows.rows.first?.last { result.total? += Int(count) }
+                if case .integer(let count)? = rows.rows.first?.last, let total = result.total {
+                    // Row counts cannot reach Int's range, but a sum is never trusted to.
+                    let (sum, overflow) = total.addingReportingOverflow(Int(count))
+                    result.total = overflow ? nil : sum
+                }
                 streams.append(rows.rows.map { Array($0.dropLast()) })
             case .failure(let error):
                 result.errors.append((answer.shard, error))
@@ -84,14 +103,19 @@ extension CollegeDB {
         return result
     }
 
-    /// Runs `statement` on every shard; it must return one integer, and the integers are summed.
+    /// Runs the read `statement` on every shard; it must return one integer, and the integers
+    /// are summed.
+    /// - Throws: `INVALID_PARAMS` for a statement that writes (checked on each shard before any
+    ///   row changes); `RESULT_OUT_OF_RANGE` when the sum does not fit a 64-bit integer.
     public func federateCount(
         _ statement: SQLStatement,
         limits: QueryLimits = QueryLimits()
     ) async throws
         -> FederatedCount
     {
-        let answers = try await executeOnAllShards(statement, rowLimit: 1, limits: limits)
+        let description = try await describeOnAnyShard(statement.sql)
+        guard description.readOnly else { throw CollegeDBError.invalidParams(Self.readsOnlyMessage) }
+        let answers = try await executeOnAllShards({ _ in statement }, rowLimit: 1, readingOnly: true, limits: limits)
         let entries = answers.map { answer in
             FederatedCount.Entry(
                 shard: answer.shard,
@@ -107,7 +131,18 @@ extension CollegeDB {
                 }
             )
         }
-        let total = entries.reduce(Int64(0)) { sum, entry in sum + ((try? entry.count.get()) ?? 0) }
+        var total: Int64 = 0
+        for case .success(let count) in entries.map(\.count) {
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            guard !overflow else {
+                throw CollegeDBError(
+                    .resultOutOfRange,
+                    "federateCount: the sum of the shards' counts does not fit a 64-bit integer; "
+                        + "ask each shard with firstShard"
+                )
+            }
+            total = sum
+        }
         return FederatedCount(total: total, shards: entries)
     }
 
@@ -124,7 +159,7 @@ extension CollegeDB {
                 firstError = firstError ?? error
             }
         }
-        throw firstError!
+        throw firstError ?? CollegeDBError(.noShards, "no shard could compile the statement")
     }
 
     /// Merges rows that each shard sorted by `column`, keeping at most `keep`; ties keep shard

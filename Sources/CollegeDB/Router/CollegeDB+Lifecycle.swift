@@ -21,9 +21,10 @@ extension CollegeDB {
         try await BlockingWork.run {
             try store.saveMetrics(
                 Dictionary(
-                    uniqueKeysWithValues: shards.map {
+                    shards.map {
                         ($0.name, (queries: $0.metrics.queryCount, errors: $0.metrics.errorCount))
-                    }
+                    },
+                    uniquingKeysWith: { first, _ in first }
                 )
             )
             try store.close()

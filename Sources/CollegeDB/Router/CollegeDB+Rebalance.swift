@@ -255,9 +255,8 @@ extension CollegeDB {
     /// answer says what would move now (``RebalanceDryRun``).
     /// - Throws: `MIGRATION_IN_PROGRESS` while another plan runs; `PLAN_NOT_FOUND`.
     public func executeRebalance(planID: Int64, rowsPerSecond: Double? = nil) async throws -> RebalanceStatus {
-        // At least one row a second keeps the throttle's pauses within Duration's range.
-        if let throttle = rowsPerSecond, !(throttle >= 1 && throttle.isFinite) {
-            throw CollegeDBError.invalidParams("rowsPerSecond: must be >= 1")
+        if let throttle = rowsPerSecond, !RebalanceThrottle.isValid(throttle) {
+            throw CollegeDBError.invalidParams("rowsPerSecond: \(RebalanceThrottle.requirement)")
         }
         let store = catalog
         guard let status = try await BlockingWork.run({ try store.planStatus(planID) }) else {
@@ -381,6 +380,8 @@ extension CollegeDB {
     /// the plan left in its `previous` state) when a rebalance job runs already, here or (with
     /// a shared catalog) on another daemon.
     func startRebalanceJob(planID: Int64, throttle: Double?, previous: RebalanceState) async throws -> Bool {
+        // Out of range only from a library caller or a damaged store: then unthrottled.
+        let throttle = throttle.flatMap { RebalanceThrottle.isValid($0) ? $0 : nil }
         let coordinator = self.coordinator
         let store = catalog
         guard jobs.runningJob(kind: Self.rebalanceJobKind) == nil,

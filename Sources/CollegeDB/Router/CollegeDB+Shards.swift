@@ -29,10 +29,14 @@ extension CollegeDB {
 
     /// Like the public `executeOnAllShards`, with the statement written for each shard's
     /// backend by `statement`.
+    /// With `readingOnly`, a shard on which the statement would write runs nothing and fails
+    /// its entry with `INVALID_PARAMS`: SQLite compiles it and checks `sqlite3_stmt_readonly`,
+    /// PostgreSQL runs it in a `READ ONLY` transaction.
     func executeOnAllShards(
         _ statement: @escaping @Sendable (any ShardBackend) -> SQLStatement,
         batchSize: Int = defaultFanOutBatchSize,
         rowLimit: Int? = nil,
+        readingOnly: Bool = false,
         limits: QueryLimits = QueryLimits()
     )
         async throws -> [FanOutResult]
@@ -49,7 +53,19 @@ extension CollegeDB {
                 next += 1
                 group.addTask {
                     do {
-                        let result = try await shard.execute(statement(shard), rowLimit: rowLimit, limits: limits)
+                        let result: QueryResult
+                        if readingOnly {
+                            guard
+                                let read = try await shard.executeIfReadOnly(
+                                    statement(shard),
+                                    rowLimit: rowLimit,
+                                    limits: limits
+                                )
+                            else { throw CollegeDBError.invalidParams(Self.readsOnlyMessage) }
+                            result = read
+                        } else {
+                            result = try await shard.execute(statement(shard), rowLimit: rowLimit, limits: limits)
+                        }
                         return (index, FanOutResult(shard: shard.name, outcome: .success(result)))
                     } catch {
                         return (
@@ -64,7 +80,10 @@ extension CollegeDB {
                 results[index] = result
                 if next < shards.count { startNext() }
             }
-            return results.map { $0! }
+            return zip(shards, results).map { shard, result in
+                result
+                    ?? FanOutResult(shard: shard.name, outcome: .failure(CollegeDBError(.internalError, "no answer")))
+            }
         }
     }
 

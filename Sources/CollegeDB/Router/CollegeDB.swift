@@ -51,7 +51,10 @@ public final class CollegeDB: Sendable {
     /// - Returns: The engine, serving. Call ``close()`` when done.
     /// - Throws: `DATA_DIRECTORY_IN_USE` when another engine has the data directory open;
     ///   `MAPPING_STORE_FAILED` when the mapping store cannot be opened; `INVALID_PARAMS` for
-    ///   shard names that repeat or are empty.
+    ///   shard names that repeat or break ``ShardName``'s grammar; `OVERLOADED` when the SQLite
+    ///   shards need more open files than the process may have. A SQLite shard whose file
+    ///   ``ShardFileCheck`` refuses (the mapping store, another shard's file, not SQLite) or that
+    ///   cannot be opened is reported unavailable, and the others serve.
     public static func open(
         _ configuration: CollegeDBConfiguration,
         logger: Logger = Logger(label: "collegedb"),
@@ -61,8 +64,9 @@ public final class CollegeDB: Sendable {
     {
         var seen = Set<String>()
         for descriptor in configuration.configuredShards {
-            guard !descriptor.name.isEmpty, seen.insert(descriptor.name).inserted else {
-                throw CollegeDBError.invalidParams("shard names must be unique and not empty: '\(descriptor.name)'")
+            try ShardName.validate(descriptor.name)
+            guard seen.insert(descriptor.name).inserted else {
+                throw CollegeDBError.invalidParams("shard names must be unique: '\(descriptor.name)' is given twice")
             }
         }
         if configuration.catalog != nil, let local = configuration.configuredShards.first(where: { $0.postgres == nil })
@@ -76,9 +80,22 @@ public final class CollegeDB: Sendable {
             let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             let store = try configuration.openCatalog(logger: logger)
             let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
+            try configuration.checkDescriptors(for: descriptors)
             let saved = try store.savedMetrics()
-            let databases = try descriptors.map {
-                try configuration.openShard($0, savedMetrics: saved[$0.name], logger: logger)
+            let databases = try descriptors.map { descriptor -> any ShardBackend in
+                do {
+                    try configuration.checkFile(of: descriptor, among: descriptors)
+                } catch let error as CollegeDBError {
+                    // Not a file this shard may use (another shard's, the mapping store's, not
+                    // SQLite): like a file that cannot be opened, the shard serves no call and
+                    // the others do; its file is not touched.
+                    return ShardDatabase(
+                        name: descriptor.name,
+                        path: configuration.path(of: descriptor),
+                        unavailable: error
+                    )
+                }
+                return try configuration.openShard(descriptor, savedMetrics: saved[descriptor.name], logger: logger)
             }
             return (lock, store, descriptors, databases, try store.drainingShards())
         }

@@ -54,6 +54,7 @@ public struct StatementPolicy: Sendable, Hashable {
         "temp_store", "wal_autocheckpoint", "locking_mode", "defer_foreign_keys", "automatic_index",
         "cell_size_check", "trusted_schema", "mmap_size", "journal_size_limit", "cache_spill",
         "ignore_check_constraints", "legacy_alter_table", "reverse_unordered_selects", "analysis_limit",
+        "writable_schema", "hard_heap_limit", "soft_heap_limit", "threads",
     ]
 
     /// Why SQLite's authorizer must deny `action`, or nil when the statement may do it.
@@ -95,8 +96,12 @@ public struct StatementPolicy: Sendable, Hashable {
             return "\(shown) is refused: it changes the database; the daemon's operator may allow it "
                 + "(--allow-pragma \(name))"
         }
-        return "\(shown) is refused: it would change the shared connection or the database for every "
-            + "client; reading a setting (PRAGMA \(name) without a value) and table_info-style pragmas are allowed"
+        if Self.settingPragmas.contains(name) {
+            return "\(shown) is refused: it would change the shared connection or the database for every "
+                + "client; reading the setting (PRAGMA \(name) without a value) is allowed"
+        }
+        return "\(shown) is refused: this pragma is not run for clients; the table_info-style pragmas "
+            + "and reading a setting (such as PRAGMA foreign_keys) are"
     }
 
     /// Why a statement whose text starts with these words is refused before it compiles, or nil.

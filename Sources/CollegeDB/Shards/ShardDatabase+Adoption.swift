@@ -42,9 +42,14 @@ extension ShardDatabase {
                 sql: "SELECT name, pk FROM pragma_table_info(?) ORDER BY cid",
                 arguments: [table]
             )
-            let names = columns.map { $0["name"] as String }
-            let primaryKey = columns.filter { ($0["pk"] as Int) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }
-                .map { $0["name"] as String }
+            let described = try columns.map { column in
+                (
+                    name: try column.decode(String.self, forColumn: "name"),
+                    key: try column.decode(Int.self, forColumn: "pk")
+                )
+            }
+            let names = described.map(\.name)
+            let primaryKey = described.filter { $0.key > 0 }.sorted { $0.key < $1.key }.map(\.name)
             let rowCount = try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table.quotedIdentifier)") ?? 0
             var result = TableValidation(table: table, keyColumn: nil, isValid: false, issues: [], rowCount: rowCount)
             let chosen = keyColumn ?? ownership[table]
@@ -114,7 +119,7 @@ extension ShardDatabase {
                 arguments: cursor.map { [$0] } ?? []
             )
             while let row = try keys.next() {
-                guard try body(row[1], row[0]) else { return }
+                guard try body(try row.decode(atIndex: 1), try row.decode(atIndex: 0)) else { return }
             }
         }
     }

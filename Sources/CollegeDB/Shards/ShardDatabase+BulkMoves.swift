@@ -52,7 +52,9 @@ extension ShardDatabase {
                         arguments: [json]
                     )
                     while let row = try rows.next() {
-                        if let text = row[1] as String?, texts.contains(text) { rowIDs.append(row[0]) }
+                        if let text = (try row.decode(String?.self, atIndex: 1)), texts.contains(text) {
+                            rowIDs.append(try row.decode(atIndex: 0))
+                        }
                     }
                     return MovePlan.Table(name: table, column: column, sourceRowIDs: rowIDs.sorted())
                 }

@@ -24,7 +24,8 @@ extension ShardDatabase {
                     sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0",
                     arguments: [table]
                 )
-                return keyColumns.count == 1 && (keyColumns[0][0] as String).lowercased() == "id"
+                guard keyColumns.count == 1, let column = keyColumns.first else { return false }
+                return try column.decode(String.self, atIndex: 0).lowercased() == "id"
             }
             if let only {
                 guard tables.contains(only) else {
@@ -139,8 +140,8 @@ extension ShardDatabase {
             )
             for copy in copies {
                 try db.execute(
-                    sql: "DELETE FROM \((copy[0] as String).quotedIdentifier) WHERE rowid = ?",
-                    arguments: [copy[1] as Int64]
+                    sql: "DELETE FROM \(try copy.decode(String.self, atIndex: 0).quotedIdentifier) WHERE rowid = ?",
+                    arguments: [try copy.decode(Int64.self, atIndex: 1)]
                 )
             }
             try db.execute(sql: "DELETE FROM \(Self.journalTable) WHERE move_id = ?", arguments: [moveID])

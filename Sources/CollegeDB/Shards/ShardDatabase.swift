@@ -80,6 +80,15 @@ public final class ShardDatabase: ShardBackend {
         }
     }
 
+    /// A shard that serves no call, for `reason`, and touches no file.
+    init(name: String, path: String, unavailable reason: CollegeDBError) {
+        self.name = name
+        self.path = path
+        settings = ShardSettings()
+        metrics = ShardMetrics(shard: name)
+        opened = .failure(CollegeDBError(.shardUnavailable, reason.message))
+    }
+
     static func configuration() -> Configuration {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true

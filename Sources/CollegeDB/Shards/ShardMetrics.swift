@@ -10,10 +10,11 @@ public final class ShardMetrics: Sendable {
     private let active = Atomic<Int>(0)
     private let duration: Timer
 
-    /// Starts from the counts kept by an earlier run.
+    /// Starts from the counts kept by an earlier run (a negative one, which only a damaged
+    /// store could give, starts from 0). The counters wrap rather than trap past `Int.max`.
     init(shard: String, queries: Int = 0, errors: Int = 0) {
-        self.queries = Atomic(queries)
-        self.errors = Atomic(errors)
+        self.queries = Atomic(max(queries, 0))
+        self.errors = Atomic(max(errors, 0))
         duration = Timer(label: "collegedb_shard_statement_duration_seconds", dimensions: [("shard", shard)])
     }
 

@@ -89,13 +89,7 @@ public struct MethodArguments: Sendable {
     /// has one) and the caller's cancellation.
     func limits() throws(JSONRPCError) -> QueryLimits {
         var limits = QueryLimits(cancellation: context.cancellation)
-        let seconds: Double?
-        switch values["timeout"] {
-        case .integer(let integer)?: seconds = Double(integer)
-        case .double(let double)?: seconds = double
-        default: seconds = nil
-        }
-        if let seconds {
+        if let seconds = values["timeout"]?.doubleValue {
             guard seconds > 0, seconds.isFinite else {
                 throw .invalidParams("timeout: must be a number of seconds > 0")
             }
@@ -126,6 +120,9 @@ public struct MethodArguments: Sendable {
         case .bool(let flag): return .integer(flag ? 1 : 0)
         case .integer(let integer): return .integer(integer)
         case .double(let double): return .real(double)
+        case .number:
+            // Beyond Int64 or Double: bound as the nearest real, as SQLite reads such a literal.
+            return .real(value.doubleValue ?? .nan)
         case .string(let text):
             // SQLite's C string API would cut the text at U+0000: refuse rather than lose the rest.
             guard !text.utf8.contains(0) else {

@@ -7,7 +7,8 @@ public struct MethodParameter: Sendable {
 
         func accepts(_ value: JSONValue) -> Bool {
             switch (self, value) {
-            case (.string, .string), (.integer, .integer), (.number, .integer), (.number, .double), (.boolean, .bool),
+            case (.string, .string), (.integer, .integer), (.number, .integer), (.number, .double), (.number, .number),
+                (.boolean, .bool),
                 (.array, .array), (.object, .object):
                 return true
             default:

@@ -222,8 +222,7 @@ extension MethodTable {
     static func number(_ value: JSONValue?, name: String) throws(JSONRPCError) -> Double? {
         switch value {
         case nil, .null?: return nil
-        case .integer(let integer)?: return Double(integer)
-        case .double(let double)?: return double
+        case .integer?, .double?, .number?: return value?.doubleValue
         default: throw .invalidParams("\(name): must be a number")
         }
     }

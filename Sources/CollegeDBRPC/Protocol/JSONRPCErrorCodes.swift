@@ -33,6 +33,7 @@ public enum JSONRPCErrorCodes {
         .planNotFound: -32023,
         .configRefused: -32024,
         .unsupportedOnBackend: -32025,
+        .resultOutOfRange: -32026,
     ]
 
     public static func numericCode(for code: CollegeDBError.Code) -> Int {

@@ -13,7 +13,7 @@ struct JSONRPCRequest {
         }
         let id = value["id"]
         switch id {
-        case nil, .null?, .string?, .integer?, .double?: break
+        case nil, .null?, .string?, .integer?, .double?, .number?: break
         default:
             return .failure(InvalidRequest(id: .null, error: .invalidRequest("id must be a string, a number or null")))
         }

@@ -33,13 +33,18 @@ public struct StatusService: Service {
     /// `; reload refused: …`.
     public func summary() async -> String {
         let shards = database.coordinator.registry.shards.count
-        let keys = (try? await database.shardStatistics().map(\.count).reduce(0, +)).map(String.init) ?? "unknown"
+        // The counts come from the store (an administrator can set one to Int64.max): summed
+        // saturating, as the status line's "keys" is a rough figure anyway.
+        let keys =
+            (try? await database.shardStatistics().reduce(Int64(0)) { sum, shard in
+                let (total, overflow) = sum.addingReportingOverflow(shard.count)
+                return overflow ? .max : total
+            }).map(String.init) ?? "unknown"
         var line = "\(shards) shards, \(keys) keys, \(connections.open) connections"
         if let job = await database.runningRebalance() {
-            let done = job.recordsMoved + job.skipped
-            let percent = job.records > 0 ? done * 100 / job.records : 100
             line +=
-                "; \(job.automatic ? "automatic " : "")rebalance \(job.planID): \(percent)% (\(done)/\(job.records) records), \(Int(job.rowsPerSecond)) rows/s"
+                "; \(job.automatic ? "automatic " : "")rebalance \(job.planID): \(job.percentDone)% "
+                + "(\(job.recordsFinished)/\(job.records) records), \(job.wholeRowsPerSecond) rows/s"
         }
         if let note = note.current { line += "; \(note)" }
         return line

@@ -36,7 +36,9 @@ public struct SystemdNotifier: Sendable {
     /// The watchdog interval systemd set for this process, if any.
     public var watchdogInterval: Duration? {
         var microseconds: UInt64 = 0
-        guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
-        return .microseconds(Int64(microseconds))
+        guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0,
+            let interval = Int64(exactly: microseconds)
+        else { return nil }
+        return .microseconds(interval)
     }
 }

@@ -88,12 +88,15 @@ final class Daemon {
     }
 
     /// Runs the binary with `arguments` to its end; returns its exit status and standard error.
+    /// `launcher` runs first, with the binary and `arguments` after it.
     static func runToCompletion(
         _ arguments: [String],
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        launcher: [String] = []
     ) throws -> (status: Int32, errors: String) {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = launcher.first.map { URL(fileURLWithPath: $0) } ?? binary
+        let arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [binary.path] + arguments
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let errors = Pipe()

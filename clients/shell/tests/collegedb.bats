@@ -142,6 +142,28 @@ teardown_file() {
     [[ $output == *"imbalance (max/mean): "* ]]
 }
 
+@test "status and errors print no terminal escapes from names the daemon reports" {
+    local dir binary pid
+    dir=$(mktemp -d /tmp/cdbesc-XXXXXX)
+    binary="${COLLEGEDBD_BINARY:-$ROOT/.build/debug/collegedbd}"
+    "$binary" --data-dir "$dir/data" --socket "$dir/d.sock" --log-level warning 2>"$dir/log" &
+    pid=$!
+    for _ in $(seq 200); do [ -S "$dir/d.sock" ] && break; sleep 0.05; done
+    kill "$pid"; wait "$pid" || true
+    # As an older daemon, which did not check names, may have registered it.
+    sqlite3 "$dir/data/mapping.sqlite" "INSERT INTO shard_registry (name, path, registered, position)
+        VALUES (char(27) || '[31mevil' || char(7), '$dir/data/shards/evil.sqlite', 1, 99)"
+    "$binary" --data-dir "$dir/data" --socket "$dir/d.sock" --log-level warning 2>"$dir/log" &
+    pid=$!
+    for _ in $(seq 200); do [ -S "$dir/d.sock" ] && break; sleep 0.05; done
+    run "$COLLEGEDB" --socket "$dir/d.sock" status
+    kill "$pid"; wait "$pid" || true
+    rm -rf "$dir"
+    [ "$status" -eq 0 ]
+    [[ $output == *"?[31mevil?"* ]]
+    [[ $output != *$'\e'* && $output != *$'\a'* ]]
+}
+
 @test "integers outside 64 bits stay text rather than lose digits" {
     run "$COLLEGEDB" first b "SELECT typeof(?) AS a, typeof(?) AS b, ? AS c" 9223372036854775808 -9223372036854775808 12345678901234567890
     [ "$output" = '{"a":"text","b":"integer","c":"12345678901234567890"}' ]

@@ -45,6 +45,8 @@ public struct CollegeDBClientError: Error, Sendable, CustomStringConvertible {
         public static let configRefused = Code(rawValue: "CONFIG_REFUSED")
         /// The shard's backend cannot do what was asked (moving rows of a PostgreSQL shard).
         public static let unsupportedOnBackend = Code(rawValue: "UNSUPPORTED_ON_BACKEND")
+        /// A result does not fit a 64-bit integer (the sum of `federateCount`'s counts).
+        public static let resultOutOfRange = Code(rawValue: "RESULT_OUT_OF_RANGE")
         /// This peer may not call the method (or use the daemon at all).
         public static let forbidden = Code(rawValue: "FORBIDDEN")
         /// The daemon's socket could not be reached.

@@ -27,6 +27,7 @@ public enum SQLValue: Sendable, Hashable {
         case .bool(let flag): self = .integer(flag ? 1 : 0)
         case .integer(let value): self = .integer(value)
         case .double(let value): self = .real(value)
+        case .number: self = .real(json.doubleValue ?? .nan)
         case .string(let value): self = .text(value)
         case .object:
             if case .string(let base64)? = json["$blob"], let data = Data(base64Encoded: base64) {

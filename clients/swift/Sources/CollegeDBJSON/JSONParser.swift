@@ -142,7 +142,8 @@ public struct JSONParser {
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .integer(integer) }
         guard let double = Double(text) else { throw error("invalid number") }
-        return .double(double)
+        // An integer beyond Int64, or any number beyond Double: kept as written.
+        return isInteger || !double.isFinite ? .number(text) : .double(double)
     }
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -13,6 +13,7 @@ public enum JSONSerializer {
         case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
         case .integer(let integer): output.append(contentsOf: String(integer).utf8)
         case .double(let double): writeDouble(double, into: &output)
+        case .number(let text): output.append(contentsOf: text.utf8)
         case .string(let text): writeString(text, into: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))

@@ -6,8 +6,13 @@ public enum JSONValue: Sendable, Hashable {
     case bool(Bool)
     /// A number written without a fraction or exponent that fits in Int64.
     case integer(Int64)
-    /// A number with a fraction or exponent, or an integer beyond Int64.
+    /// A number with a fraction or exponent that a Double holds.
     case double(Double)
+    /// A number as it was written, where neither Int64 nor Double holds it: an integer beyond
+    /// Int64's range, or a number beyond Double's (`1e999`). Written back exactly as it came,
+    /// so that a request id is answered with the same id; ``doubleValue`` reads it. Its text
+    /// must be a JSON number.
+    case number(String)
     case string(String)
     case array([JSONValue])
     /// Members in their order; on the wire, names should be unique.
@@ -19,6 +24,7 @@ public enum JSONValue: Sendable, Hashable {
         case (.bool(let a), .bool(let b)): return a == b
         case (.integer(let a), .integer(let b)): return a == b
         case (.double(let a), .double(let b)): return a == b || (a.isNaN && b.isNaN)
+        case (.number(let a), .number(let b)): return a == b
         case (.string(let a), .string(let b)): return a == b
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)):
@@ -33,6 +39,7 @@ public enum JSONValue: Sendable, Hashable {
         case .bool(let value): hasher.combine(value)
         case .integer(let value): hasher.combine(value)
         case .double(let value): hasher.combine(value)
+        case .number(let text): hasher.combine(text)
         case .string(let value): hasher.combine(value)
         case .array(let value): hasher.combine(value)
         case .object(let members):
@@ -49,13 +56,24 @@ public enum JSONValue: Sendable, Hashable {
         return members.last { $0.0 == name }?.1
     }
 
+    /// The value of a number as the nearest Double (an infinity for one beyond Double's
+    /// range), or nil when the value is not a number.
+    public var doubleValue: Double? {
+        switch self {
+        case .integer(let integer): return Double(integer)
+        case .double(let double): return double
+        case .number(let text): return Double(text)
+        default: return nil
+        }
+    }
+
     /// A short name of the value's JSON type, for error messages.
     public var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
         case .integer: return "integer"
-        case .double: return "number"
+        case .double, .number: return "number"
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"

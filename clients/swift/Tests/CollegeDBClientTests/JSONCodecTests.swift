@@ -11,7 +11,13 @@ import Testing
         #expect(try parse("1") == .integer(1))
         #expect(try parse("1.0") == .double(1))
         #expect(try parse("1e2") == .double(100))
-        #expect(try parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+        // Numbers neither Int64 nor Double holds keep their text, and are written back as they came.
+        for text in ["9223372036854775808", "-123456789012345678901234567890", "1e999", "-1E400"] {
+            #expect(try parse(text) == .number(text))
+            #expect(String(decoding: JSONSerializer.serialize(try parse(text)), as: UTF8.self) == text)
+        }
+        #expect(try parse("9223372036854775808").doubleValue == 9_223_372_036_854_775_808)
+        #expect(try parse("1e999").doubleValue == .infinity)
         #expect(String(decoding: JSONSerializer.serialize(.double(1)), as: UTF8.self) == "1.0")
         #expect(String(decoding: JSONSerializer.serialize(.integer(.min)), as: UTF8.self) == "-9223372036854775808")
         #expect(String(decoding: JSONSerializer.serialize(.double(.infinity)), as: UTF8.self) == "1e999")
