@@ -149,11 +149,12 @@ public struct CollegeDBConfiguration: Sendable {
 
     /// The configured shards less those unregistered at run time, then those registered at run
     /// time, in that order.
+    /// A configured shard that was unregistered and registered again (perhaps at another file)
+    /// is the registered one, in registration order.
     func effectiveShards(registrations: [MappingStore.ShardRegistration]) -> [ShardDescriptor] {
-        let removed = Set(registrations.filter { !$0.registered }.map(\.name))
-        let configured = configuredShards.filter { !removed.contains($0.name) }
-        let configuredNames = Set(configured.map(\.name))
-        let added = registrations.filter { $0.registered && !configuredNames.contains($0.name) }
+        let changedAtRunTime = Set(registrations.map(\.name))
+        let configured = configuredShards.filter { !changedAtRunTime.contains($0.name) }
+        let added = registrations.filter(\.registered)
             .map { registration in
                 if let path = registration.path, PostgresShardAddress.isURL(path),
                     let address = try? PostgresShardAddress(url: path)

@@ -11,10 +11,10 @@ import Synchronization
 /// systemd) and serves every connection concurrently. On graceful shutdown it tells systemd
 /// `STOPPING=1`, stops accepting, lets each connection answer the lines it has received (for at
 /// most the drain timeout), closes them, and returns.
-public final class CollegeDBServer: Service, Sendable {
-    public let configuration: ServerConfiguration
+package final class CollegeDBServer: Service, Sendable {
+    package let configuration: ServerConfiguration
     /// The open client connections.
-    public let connections: ConnectionCounter
+    package let connections: ConnectionCounter
     let dispatcher: JSONRPCDispatcher
     let logger: Logger
     let notifier: SystemdNotifier
@@ -25,7 +25,7 @@ public final class CollegeDBServer: Service, Sendable {
     let requestThreads = NIOThreadPool(numberOfThreads: 16)
 
     /// `onListening` runs once the socket accepts connections.
-    public init(
+    package init(
         configuration: ServerConfiguration,
         dispatcher: JSONRPCDispatcher,
         logger: Logger,
@@ -43,7 +43,7 @@ public final class CollegeDBServer: Service, Sendable {
         self.onListening = onListening
     }
 
-    public func run() async throws {
+    package func run() async throws {
         requestThreads.start()
         defer { requestThreads.shutdownGracefully { _ in } }
         let quiescing = ServerQuiescingHelper(group: group)
@@ -141,9 +141,7 @@ extension EventLoopFuture where Value == Void {
                     continuation.resume(returning: value)
                 }
             }
-            let seconds = timeout.components.seconds
-            let nanoseconds = timeout.components.attoseconds / 1_000_000_000
-            let timer = eventLoop.scheduleTask(in: .seconds(seconds) + .nanoseconds(nanoseconds)) { resumeOnce(false) }
+            let timer = eventLoop.scheduleTask(in: .nanoseconds(timeout.wholeNanoseconds)) { resumeOnce(false) }
             whenComplete { _ in
                 timer.cancel()
                 resumeOnce(true)

@@ -2,12 +2,12 @@ import NIOCore
 import Synchronization
 
 /// How many client connections are open, kept by a handler in each connection's pipeline.
-public final class ConnectionCounter: Sendable {
+package final class ConnectionCounter: Sendable {
     private let count = Atomic<Int>(0)
 
-    public init() {}
+    package init() {}
 
-    public var open: Int { count.load(ordering: .relaxed) }
+    package var open: Int { count.load(ordering: .relaxed) }
 
     /// A handler that counts its channel while it is active.
     func makeHandler() -> some ChannelInboundHandler { CountingHandler(counter: self) }

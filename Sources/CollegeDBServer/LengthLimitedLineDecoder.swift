@@ -3,21 +3,21 @@ import NIOCore
 /// Splits a byte stream into lines ended by `\n` (a `\r` before it is dropped), never holding
 /// more than `maximumLineLength` bytes of one line: a longer line yields `.oversized` once, as
 /// soon as the limit is passed, and the rest of it is discarded up to its newline.
-public struct LengthLimitedLineDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = InboundLine
+package struct LengthLimitedLineDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = InboundLine
 
-    public let maximumLineLength: Int
+    package let maximumLineLength: Int
     /// Bytes at the front of the buffer already known to hold no newline.
     private var scannedLength = 0
     /// True while skipping the rest of an oversized line.
     private var discarding = false
 
-    public init(maximumLineLength: Int) {
+    package init(maximumLineLength: Int) {
         precondition(maximumLineLength > 0, "the line limit must be positive")
         self.maximumLineLength = maximumLineLength
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let view = buffer.readableBytesView
         let searchStart = view.startIndex + scannedLength
         guard let newline = view[searchStart...].firstIndex(of: UInt8(ascii: "\n")) else {
@@ -51,7 +51,7 @@ public struct LengthLimitedLineDecoder: ByteToMessageDecoder {
     }
 
     /// At end of input, a last line without its newline is still a line.
-    public mutating func decodeLast(
+    package mutating func decodeLast(
         context: ChannelHandlerContext,
         buffer: inout ByteBuffer,
         seenEOF: Bool

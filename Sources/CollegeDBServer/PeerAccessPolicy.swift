@@ -4,19 +4,19 @@ import Glibc
 /// Who may use the daemon, by the credentials the kernel reports for each connection
 /// (SO_PEERCRED), and who among them may call the administrative methods. Root and the
 /// daemon's own user are always admitted and always administrators.
-public struct PeerAccessPolicy: Sendable, Hashable {
+package struct PeerAccessPolicy: Sendable, Hashable {
     /// Users admitted (with `allowedGroups`); when both are empty, every peer that can open
     /// the socket is. The default is empty.
-    public var allowedUsers: Set<UInt32>
+    package var allowedUsers: Set<UInt32>
     /// Groups whose members (primary or supplementary) are admitted. The default is empty.
-    public var allowedGroups: Set<UInt32>
+    package var allowedGroups: Set<UInt32>
     /// Users who may call administrative methods (with `administratorGroups`); when both are
     /// empty, every admitted peer may. The default is empty.
-    public var administratorUsers: Set<UInt32>
+    package var administratorUsers: Set<UInt32>
     /// Groups whose members may call administrative methods. The default is empty.
-    public var administratorGroups: Set<UInt32>
+    package var administratorGroups: Set<UInt32>
 
-    public init(
+    package init(
         allowedUsers: Set<UInt32> = [],
         allowedGroups: Set<UInt32> = [],
         administratorUsers: Set<UInt32> = [],
@@ -29,12 +29,12 @@ public struct PeerAccessPolicy: Sendable, Hashable {
     }
 
     /// Whether `peer` may use the daemon at all.
-    public func admits(_ peer: PeerCredentials) -> Bool {
+    package func admits(_ peer: PeerCredentials) -> Bool {
         matches(peer, users: allowedUsers, groups: allowedGroups)
     }
 
     /// Whether `peer` may call the methods that change the layout or the mappings.
-    public func mayAdminister(_ peer: PeerCredentials) -> Bool {
+    package func mayAdminister(_ peer: PeerCredentials) -> Bool {
         matches(peer, users: administratorUsers, groups: administratorGroups)
     }
 
@@ -66,15 +66,15 @@ public struct PeerAccessPolicy: Sendable, Hashable {
 
     /// The id of a group given by name or number.
     /// - Throws: when no such group exists.
-    public static func groupID(_ nameOrNumber: String) throws -> UInt32 {
+    package static func groupID(_ nameOrNumber: String) throws -> UInt32 {
         if let number = UInt32(nameOrNumber) { return number }
         guard let group = getgrnam(nameOrNumber) else { throw UnknownGroup(name: nameOrNumber) }
         return group.pointee.gr_gid
     }
 
     /// A group named in the configuration does not exist.
-    public struct UnknownGroup: Error, CustomStringConvertible {
-        public var name: String
-        public var description: String { "no group named '\(name)'" }
+    package struct UnknownGroup: Error, CustomStringConvertible {
+        package var name: String
+        package var description: String { "no group named '\(name)'" }
     }
 }

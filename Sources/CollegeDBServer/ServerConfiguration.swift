@@ -1,28 +1,28 @@
 /// How the server listens and what it accepts.
-public struct ServerConfiguration: Sendable {
+package struct ServerConfiguration: Sendable {
     /// Where connections come from.
-    public enum Listener: Sendable, Hashable {
+    package enum Listener: Sendable, Hashable {
         /// Bind a Unix socket at this path (replacing a stale socket file) with `socketMode`.
         case path(String)
         /// Serve on a listening socket systemd passed; it is never unlinked or re-bound.
         case inherited(descriptor: Int32, name: String)
     }
 
-    public var listener: Listener
+    package var listener: Listener
     /// Permission bits of a socket file the daemon binds itself.
-    public var socketMode: UInt16
+    package var socketMode: UInt16
     /// The longest request line accepted, in bytes, without its newline.
-    public var maximumLineLength: Int
+    package var maximumLineLength: Int
     /// How long a graceful shutdown waits for connections to answer what they received.
-    public var drainTimeout: Duration
+    package var drainTimeout: Duration
     /// Who may connect, and who may administer.
-    public var access: PeerAccessPolicy
+    package var access: PeerAccessPolicy
     /// How many connections are served at once, in all and per user.
-    public var connectionLimits: ConnectionLimits
+    package var connectionLimits: ConnectionLimits
 
-    public static let defaultMaximumLineLength = 16 * 1024 * 1024
+    package static let defaultMaximumLineLength = 16 * 1024 * 1024
 
-    public init(
+    package init(
         listener: Listener,
         socketMode: UInt16 = 0o660,
         maximumLineLength: Int = defaultMaximumLineLength,
@@ -39,7 +39,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Where the server listens, for people.
-    public var listenerDescription: String {
+    package var listenerDescription: String {
         switch listener {
         case .path(let path): return path
         case .inherited(let descriptor, let name): return "the socket systemd passed (fd \(descriptor), name \(name))"

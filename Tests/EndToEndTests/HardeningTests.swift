@@ -162,6 +162,91 @@ import Testing
         _ = try socket.result("registerShard", ["fresh", elsewhere.path + "/new/fresh.sqlite"])
     }
 
+    @Test func filesBesideAShardAreItsOwnOrItIsRefusedAndNothingThatWasThereIsTouched() throws {
+        let daemon = try Daemon()
+        let socket = try daemon.connect()
+        let data = daemon.directory.appendingPathComponent("data").path
+        let elsewhere = daemon.directory.appendingPathComponent("elsewhere").path
+        // A directory named like the new shard's WAL, holding someone's work.
+        try FileManager.default.createDirectory(atPath: elsewhere + "/proj-wal/sub", withIntermediateDirectories: true)
+        try Data("source".utf8).write(to: URL(fileURLWithPath: elsewhere + "/proj-wal/sub/main.c"))
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: elsewhere + "/notes-journal"))
+        // A link to nothing in the data directory, and a hard link to the mapping store.
+        try FileManager.default.createSymbolicLink(
+            atPath: elsewhere + "/j.sqlite",
+            withDestinationPath: data + "/x.sqlite"
+        )
+        try FileManager.default.linkItem(atPath: data + "/mapping.sqlite", toPath: elsewhere + "/hard-store.sqlite")
+        _ = try socket.result("registerShard", ["walowner", data + "/shards/zz.sqlite-wal"])
+        let before = try Self.files(under: daemon.directory)
+        for (name, path) in [
+            ("proj", elsewhere + "/proj"),
+            ("notes", elsewhere + "/notes"),
+            ("j", elsewhere + "/j.sqlite"),
+            ("store", elsewhere + "/hard-store.sqlite"),
+            ("zz", data + "/shards/zz.sqlite"),
+        ] {
+            let response = try socket.call("registerShard", [name, path])
+            #expect(errorCode(response) == "INVALID_PARAMS", "\(name) \(path): \(response)")
+        }
+        // zz's default file would take the first shard's file for its WAL.
+        #expect(errorCode(try socket.call("registerShard", ["zz"])) == "INVALID_PARAMS")
+        #expect(try Self.files(under: daemon.directory) == before)
+        #expect(try String(contentsOfFile: elsewhere + "/proj-wal/sub/main.c", encoding: .utf8) == "source")
+        #expect(try String(contentsOfFile: elsewhere + "/notes-journal", encoding: .utf8) == "notes")
+        try expectHealthy(daemon)
+    }
+
+    @Test func aTriggerThatRefusesAMovesDeleteDoesNotStopTheNextStart() throws {
+        let daemon = try Daemon()
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE items (id TEXT PRIMARY KEY, v TEXT)"])
+        _ = try socket.result("setShardMapping", ["mv1", "db-1"])
+        _ = try socket.result("run", ["mv1", "INSERT INTO items VALUES ('mv1', 'kept')"])
+        _ = try socket.result(
+            "runShard",
+            ["db-1", "CREATE TRIGGER no_delete BEFORE DELETE ON items BEGIN SELECT RAISE(ABORT, 'no delete'); END"]
+        )
+        let moved = try socket.call("reassignShard", ["mv1", "db-3"])
+        #expect(moved["error"] != nil || moved["result"] != nil)
+        try daemon.restart()
+        try expectHealthy(daemon)
+        let row =
+            try daemon.connect().result("first", ["mv1", "SELECT v FROM items WHERE id = 'mv1'"]) as? [String: Any]
+        #expect(row?["v"] as? String == "kept")
+    }
+
+    @Test func aCallsCountsShowNothingOfAnEarlierCallersStatement() throws {
+        let daemon = try Daemon()
+        let writer = try daemon.connect()
+        let other = try daemon.connect()
+        _ = try writer.result("runShard", ["db-1", "CREATE TABLE w (id INTEGER PRIMARY KEY, v)"])
+        let inserted = try writer.result(
+            "runShard",
+            ["db-1", "INSERT INTO w (v) VALUES (1), (2), (3), (4), (5), (6), (7)"]
+        )
+        let insertedMeta = (inserted as? [String: Any])?["meta"] as? [String: Any]
+        #expect(insertedMeta?["changes"] as? Int == 7)
+        for sql in ["CREATE TABLE IF NOT EXISTS w (id INTEGER PRIMARY KEY, v)", "DELETE FROM w WHERE 0", "SELECT 1"] {
+            let meta = (try other.result("runShard", ["db-1", sql]) as? [String: Any])?["meta"] as? [String: Any]
+            #expect(meta?["changes"] as? Int == 0, "\(sql): \(String(describing: meta))")
+            #expect(meta?["last_row_id"] as? Int == 0, "\(sql): \(String(describing: meta))")
+        }
+    }
+
+    @Test func aConfiguredShardRegisteredAgainElsewhereStaysThereAfterARestart() throws {
+        let daemon = try Daemon()
+        let socket = try daemon.connect()
+        let other = daemon.directory.appendingPathComponent("other/db-2.sqlite").path
+        _ = try socket.result("unregisterShard", ["db-2", true])
+        _ = try socket.result("registerShard", ["db-2", other])
+        _ = try socket.result("runShard", ["db-2", "CREATE TABLE t (v)"])
+        _ = try socket.result("runShard", ["db-2", "INSERT INTO t VALUES ('here')"])
+        try daemon.restart()
+        let row = try daemon.connect().result("firstShard", ["db-2", "SELECT v FROM t"]) as? [String: Any]
+        #expect(row?["v"] as? String == "here")
+    }
+
     @Test func aConfiguredShardOnAFileThatIsNotItsOwnServesNothingAndTheOthersServe() throws {
         let directory = Daemon.makeDirectory()
         let data = directory.appendingPathComponent("data").path

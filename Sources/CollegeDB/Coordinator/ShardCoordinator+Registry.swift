@@ -109,18 +109,7 @@ extension ShardCoordinator {
     }
 
     /// The known shards as descriptors, with their files.
-    private var registeredDescriptors: [ShardDescriptor] {
-        zip(registry.shards, registry.candidates).map { database, candidate in
-            ShardDescriptor(
-                name: database.name,
-                path: (database as? ShardDatabase)?.path,
-                weight: candidate.weight,
-                region: candidate.region,
-                priority: candidate.priority,
-                postgres: (database as? PostgresShard)?.address
-            )
-        }
-    }
+    private var registeredDescriptors: [ShardDescriptor] { registry.descriptors }
 
     /// Publishes `descriptors` as the known shards, reusing open shards and opening new ones;
     /// returns the names opened.
@@ -156,7 +145,7 @@ extension ShardCoordinator {
                 added.append(descriptor.name)
             }
         }
-        let updated = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
+        let updated = ShardRegistry(shards: databases, descriptors: descriptors)
         published.withLock { $0 = (updated, configuration.policy) }
         return added
     }

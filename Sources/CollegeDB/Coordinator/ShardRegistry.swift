@@ -1,12 +1,15 @@
 /// An immutable snapshot of the known shards, in shard order.
 public struct ShardRegistry: Sendable {
     public let shards: [any ShardBackend]
+    /// Each shard as configured or registered, in the same order.
+    let descriptors: [ShardDescriptor]
     let candidates: [ShardCandidate]
     private let indexByName: [String: Int]
 
-    init(shards: [any ShardBackend], candidates: [ShardCandidate]) {
+    init(shards: [any ShardBackend], descriptors: [ShardDescriptor]) {
         self.shards = shards
-        self.candidates = candidates
+        self.descriptors = descriptors
+        candidates = descriptors.map(\.candidate)
         indexByName = Dictionary(shards.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -66,7 +66,7 @@ struct PostgresBatchMover: Sendable {
                     throw CollegeDBError(.shardUnavailable, reason)
                 }
                 guard !singly, group.count > 1 else {
-                    outcome.skipped += group.map { ($0, "its rows could not be copied: \(Self.describe(error))") }
+                    outcome.skipped += group.map { ($0, RebalanceVerdict.copyFailure + Self.describe(error)) }
                     continue
                 }
                 singly = true

@@ -314,8 +314,7 @@ public final class PostgresShard: ShardBackend {
             rows: collected.rows,
             changes: writes ? (metadata.rows ?? 0) : 0,
             lastRowID: 0,
-            durationMilliseconds: Double(elapsed.components.seconds) * 1000
-                + Double(elapsed.components.attoseconds) / 1e15
+            durationMilliseconds: elapsed.fractionalMilliseconds
         )
     }
 
@@ -453,9 +452,7 @@ public final class PostgresShard: ShardBackend {
 
 extension Duration {
     /// Whole milliseconds, at least 1, as `statement_timeout` takes them (0 would mean none).
-    fileprivate var statementTimeoutMilliseconds: Int64 {
-        max(1, components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
-    }
+    fileprivate var statementTimeoutMilliseconds: Int64 { max(1, wholeMilliseconds) }
 }
 
 extension PSQLError {

@@ -17,6 +17,9 @@ struct RebalanceJob: Sendable {
     /// The records left on the plan's drained shards, as moves off them (none for a plan that
     /// drains nothing).
     let drainLeftovers: @Sendable () async throws -> [RebalancePlanner.Move]
+    /// The rows of owning tables still on the plan's drained shards, counted there (none for a
+    /// plan that drains nothing): a drain is done only when there are none.
+    let drainResidue: @Sendable () async throws -> [(shard: String, rows: Int64)]
     /// The right to run plans, given up when the job ends.
     let lease: any RebalanceLease
     /// Rows per second at most; nil for as fast as the shards go.
@@ -62,7 +65,7 @@ struct RebalanceJob: Sendable {
                     finalState = state
                     break
                 }
-                let postgres = registry().shards.first is PostgresShard
+                let postgres = registry().shards.first?.backendKind == .postgres
                 let limit = recordsPerBatch(postgres: postgres)
                 guard
                     let batch = try await BlockingWork.run({ try store.nextPendingMoves(ofPlan: planID, limit: limit) })
@@ -89,7 +92,7 @@ struct RebalanceJob: Sendable {
                     }
                 }
                 // The time a batch took, its throttling pause included: the rate is wall-clock.
-                let elapsed = (ContinuousClock.now - batchStarted).milliseconds
+                let elapsed = (ContinuousClock.now - batchStarted).wholeMilliseconds
                 try await BlockingWork.run { try store.addRunningTime(ofPlan: planID, milliseconds: elapsed) }
                 if ContinuousClock.now - lastLog > .seconds(5),
                     let status = try? await BlockingWork.run({ try store.planStatus(planID) })
@@ -97,6 +100,17 @@ struct RebalanceJob: Sendable {
                     lastLog = ContinuousClock.now
                     logger.info("rebalance progress", metadata: Self.metadata(status))
                 }
+            }
+            if finalState == .done {
+                // Done only if every record could move and a drain left nothing behind.
+                let residue = try await drainResidue()
+                let verdict = try await BlockingWork.runLong {
+                    try RebalanceVerdict(planID: planID, store: store, residue: residue)
+                }
+                for failure in verdict.failures {
+                    try await BlockingWork.run { try store.appendPlanError(planID, failure) }
+                }
+                finalState = verdict.state
             }
         } catch {
             finalState = .failed
@@ -135,7 +149,7 @@ struct RebalanceJob: Sendable {
             let outcome = try await postgresMover.move(planID: planID, records: batch.records, from: source, to: target)
             try await BlockingWork.run {
                 try store.skipMoves(ofPlan: planID, outcome.skipped)
-                for (record, reason) in outcome.skipped where reason.hasPrefix("its rows could not be copied") {
+                for (record, reason) in outcome.skipped where reason.hasPrefix(RebalanceVerdict.copyFailure) {
                     try store.appendPlanError(planID, "record \(record): \(reason)")
                 }
             }
@@ -176,7 +190,7 @@ struct RebalanceJob: Sendable {
                 throw error
             } catch {
                 guard !singly, records.count > 1 else {
-                    let reason = "its rows could not be copied: \(error)"
+                    let reason = RebalanceVerdict.copyFailure + "\(error)"
                     try await BlockingWork.run {
                         try store.skipMoves(ofPlan: planID, records.map { ($0, reason) })
                         try store.appendPlanError(planID, "record \(records[0]): \(reason)")
@@ -197,12 +211,5 @@ struct RebalanceJob: Sendable {
             "rows": "\(status.rowsMoved)", "skipped": "\(status.skipped)",
             "rowsPerSecond": "\(status.wholeRowsPerSecond)",
         ]
-    }
-}
-
-extension Duration {
-    /// The duration in whole milliseconds.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -74,7 +74,7 @@ extension CollegeDB {
             let size: Result<Int64, any Error>
             do { size = .success(try await shard.measureSize()) } catch { size = .failure(error) }
             let health = await shard.checkHealth()
-            let commits = (shard as? ShardDatabase)?.commitCounts ?? (commits: 0, calls: 0)
+            let commits = shard.commitCounts
             metadata.append(
                 ShardMetadata(
                     shard: shard.name,
@@ -145,7 +145,7 @@ extension CollegeDB {
             status: status,
             mappingStoreHealthy: storeHealthy,
             shards: shardHealth,
-            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            uptimeSeconds: uptime.fractionalSeconds,
             version: Self.version
         )
     }

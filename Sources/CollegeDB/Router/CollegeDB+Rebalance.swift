@@ -199,6 +199,23 @@ extension CollegeDB {
         return shards.compactMap { $0 as? any OwnedRowsScanning }
     }
 
+    /// The rows of owning tables each of a plan's drained shards still holds, counted on the
+    /// shard; shards with none are left out.
+    func drainResidue(ofPlan planID: Int64) async throws -> [(shard: String, rows: Int64)] {
+        let catalog = self.catalog
+        let drained = try await BlockingWork.run { try catalog.drainedShards(ofPlan: planID) }
+        guard !drained.isEmpty else { return [] }
+        let ownership = await coordinator.configuration.ownership
+        let registry = coordinator.registry
+        return try await BlockingWork.runLong {
+            try drained.compactMap { name in
+                guard let shard = (try? registry.database(named: name)) as? any OwnedRowsScanning else { return nil }
+                let rows = try shard.ownedRowCount(ownership: ownership)
+                return rows > 0 ? (shard: name, rows: rows) : nil
+            }
+        }
+    }
+
     /// Records left on a plan's drained shards, each as a move to where a new key would go:
     /// its rendezvous choice under `hash`, else the receivers in turn.
     func drainLeftovers(ofPlan planID: Int64) async throws -> [RebalancePlanner.Move] {
@@ -404,6 +421,7 @@ extension CollegeDB {
                 keyTexts: keyTexts
             ),
             drainLeftovers: { [self] in try await self.drainLeftovers(ofPlan: planID) },
+            drainResidue: { [self] in try await self.drainResidue(ofPlan: planID) },
             lease: lease,
             throttle: throttle,
             logger: logger

@@ -107,7 +107,7 @@ public final class CollegeDB: Sendable {
                 )
             }
         }
-        let registry = ShardRegistry(shards: databases, candidates: descriptors.map(\.candidate))
+        let registry = ShardRegistry(shards: databases, descriptors: descriptors)
         let coordinator = ShardCoordinator(
             registry: registry,
             configuration: configuration,
@@ -261,7 +261,7 @@ public final class CollegeDB: Sendable {
                 key: key,
                 cachedOnly: onEventLoop,
                 {
-                    try ($0 as? ShardDatabase)?.executeQuickly(
+                    try $0.executeQuickly(
                         statement,
                         rowLimit: rowLimit,
                         limits: limits,
@@ -292,11 +292,7 @@ public final class CollegeDB: Sendable {
         else { return false }
         do {
             let shard = try coordinator.registry.mappedDatabase(named: record.shard, key: key)
-            guard let database = shard as? ShardDatabase else {
-                locks.leave(record.id)
-                return false
-            }
-            let queued = try database.enqueueWrite(
+            let queued = try shard.enqueueWrite(
                 statement,
                 rowLimit: rowLimit,
                 limits: limits

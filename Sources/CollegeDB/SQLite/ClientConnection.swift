@@ -172,6 +172,10 @@ final class ClientConnection: @unchecked Sendable {
     ) throws -> QueryResult {
         let started = ContinuousClock.now
         try bind(bindings, to: statement)
+        // The connection is pooled: what an earlier caller's statement left in SQLite's
+        // per-connection counts (its changes, its last rowid) must not show in this answer.
+        sqlite3_set_last_insert_rowid(handle, 0)
+        let changesBefore = sqlite3_total_changes64(handle)
         let columnCount = Int(sqlite3_column_count(statement))
         let columns = (0..<columnCount).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
         var rows: [[SQLValue]] = []
@@ -202,10 +206,9 @@ final class ClientConnection: @unchecked Sendable {
             shard: shard,
             columns: columns,
             rows: rows,
-            changes: readOnly ? 0 : Int(sqlite3_changes64(handle)),
+            changes: readOnly || sqlite3_total_changes64(handle) == changesBefore ? 0 : Int(sqlite3_changes64(handle)),
             lastRowID: sqlite3_last_insert_rowid(handle),
-            durationMilliseconds: Double(elapsed.components.attoseconds) / 1e15
-                + Double(elapsed.components.seconds) * 1000
+            durationMilliseconds: elapsed.fractionalMilliseconds
         )
     }
 

@@ -1,34 +1,36 @@
 import Foundation
 
 /// What opening a SQLite file at a path would create, noted before it is opened: the first
-/// missing directory on the way, or the file itself and SQLite's files beside it. So that a
-/// shard that is refused after its file was made leaves nothing behind.
+/// missing directory on the way, and which of the file and SQLite's files beside it are
+/// missing. So that a shard that is refused after its file was made leaves nothing behind, and
+/// nothing that was there before is touched.
 struct CreatedFiles {
-    /// The topmost path that did not exist before, or nil when the file already existed.
-    private let topmostNew: String?
-    private let file: String
+    /// The topmost directory on the way that did not exist before, or nil.
+    private let topmostNewDirectory: String?
+    /// The file and SQLite's files beside it that did not exist before.
+    private let newFiles: [String]
 
     init(for file: String) {
-        self.file = file
         var topmost: String?
-        var path = file
-        while path != "/", !path.isEmpty, !FileManager.default.fileExists(atPath: path) {
-            topmost = path
-            path = (path as NSString).deletingLastPathComponent
+        var directory = (file as NSString).deletingLastPathComponent
+        while directory != "/", !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            topmost = directory
+            directory = (directory as NSString).deletingLastPathComponent
         }
-        topmostNew = topmost
+        topmostNewDirectory = topmost
+        newFiles = ShardFileCheck.companionSuffixes.map { file + $0 }.filter { path in
+            var status = stat()
+            return lstat(path, &status) != 0
+        }
     }
 
-    /// Removes what did not exist before, with SQLite's files beside a new database file.
+    /// Removes what did not exist before.
     func remove() {
-        guard let topmostNew else { return }
         // Best effort: what cannot be removed (it was never made) stays as it is.
-        if topmostNew == file {
-            for suffix in ShardFileCheck.companionSuffixes {
-                try? FileManager.default.removeItem(atPath: file + suffix)
-            }
+        if let topmostNewDirectory {
+            try? FileManager.default.removeItem(atPath: topmostNewDirectory)
         } else {
-            try? FileManager.default.removeItem(atPath: topmostNew)
+            for file in newFiles { unlink(file) }
         }
     }
 }

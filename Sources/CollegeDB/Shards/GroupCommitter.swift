@@ -13,10 +13,44 @@ import Synchronization
 /// one per call. A write that finds the writer idle and nothing waiting runs at once on the
 /// caller's thread, as its own transaction.
 final class GroupCommitter: Sendable {
-    /// One call: its work on the writer (inside its savepoint), and how it is answered.
+    /// One call: its work on the writer (inside its savepoint), and how it is answered. The
+    /// work keeps its own typed result until the answer, so nothing is cast back.
     private struct Job: Sendable {
-        let work: @Sendable (ClientConnection) throws -> any Sendable
-        let answer: @Sendable (Result<any Sendable, any Error>) -> Void
+        /// Runs the call's work on the writer, keeping its result for ``answer`` (a group that
+        /// SQLite rolled back runs it again, and the result kept is the last one).
+        let run: @Sendable (ClientConnection) throws -> Void
+        /// Answers the call: with the kept result after a commit (nil), or with the failure.
+        let answer: @Sendable ((any Error)?) -> Void
+
+        init<T: Sendable>(
+            _ work: @escaping @Sendable (ClientConnection) throws -> T,
+            answer: @escaping @Sendable (Result<T, any Error>) -> Void
+        ) {
+            let kept = KeptResult<T>()
+            run = { writer in
+                kept.value.withLock { $0 = nil }
+                let value = try work(writer)
+                kept.value.withLock { $0 = value }
+            }
+            self.answer = { failure in
+                if let failure { return answer(.failure(failure)) }
+                guard let value = kept.value.withLock({ $0 }) else {
+                    return answer(.failure(CollegeDBError(.internalError, "a write was answered before it ran")))
+                }
+                answer(.success(value))
+            }
+        }
+    }
+
+    /// Where a job keeps its result between its run and its answer.
+    private final class KeptResult<T: Sendable>: Sendable {
+        let value = Mutex<T?>(nil)
+    }
+
+    /// How a job of a group ended.
+    private enum Outcome {
+        case succeeded
+        case failed(any Error)
     }
 
     private struct State {
@@ -84,18 +118,18 @@ final class GroupCommitter: Sendable {
         }
         defer { Self.blockedThreads.subtract(1, ordering: .relaxed) }
         let committed = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<any Sendable, any Error>?>(nil)
+        let outcome = KeptResult<Result<T, any Error>>()
         try enqueue(
-            Job(
-                work: { try work($0) },
-                answer: { result in
-                    outcome.withLock { $0 = result }
-                    committed.signal()
-                }
-            )
+            Job(work) { result in
+                outcome.value.withLock { $0 = result }
+                committed.signal()
+            }
         )
         committed.wait()
-        return try outcome.withLock { $0! }.get() as? T
+        guard let result = outcome.value.withLock({ $0 }) else {
+            throw CollegeDBError(.internalError, "a write was answered without a result")
+        }
+        return try result.get()
     }
 
     /// Puts `work` in the next group without waiting; `answer` gets its outcome, on the
@@ -105,7 +139,7 @@ final class GroupCommitter: Sendable {
         _ work: @escaping @Sendable (ClientConnection) throws -> T,
         answer: @escaping @Sendable (Result<T, any Error>) -> Void
     ) throws {
-        try enqueue(Job(work: { try work($0) }, answer: { outcome in answer(outcome.map { $0 as! T }) }))
+        try enqueue(Job(work, answer: answer))
     }
 
     /// Runs `work` in the next group and returns its results once the group committed.
@@ -115,10 +149,7 @@ final class GroupCommitter: Sendable {
         _ work: @escaping @Sendable (ClientConnection) throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let job = Job(
-                work: { try work($0) },
-                answer: { outcome in continuation.resume(with: outcome.map { $0 as! T }) }
-            )
+            let job = Job(work) { outcome in continuation.resume(with: outcome) }
             do {
                 try enqueue(job)
             } catch {
@@ -173,7 +204,7 @@ final class GroupCommitter: Sendable {
 
     /// Runs `group` in one transaction and answers each call.
     private func commit(_ group: [Job]) {
-        var outcomes = [Result<any Sendable, any Error>?](repeating: nil, count: group.count)
+        var outcomes = [Outcome?](repeating: nil, count: group.count)
         var toRun = Array(group.indices)
         while !toRun.isEmpty {
             var restart = false
@@ -182,10 +213,11 @@ final class GroupCommitter: Sendable {
                 for index in toRun {
                     do {
                         try writer.executeInternal("SAVEPOINT collegedb_call")
-                        outcomes[index] = .success(try group[index].work(writer))
+                        try group[index].run(writer)
+                        outcomes[index] = .succeeded
                         try writer.executeInternal("RELEASE collegedb_call")
                     } catch {
-                        outcomes[index] = .failure(error)
+                        outcomes[index] = .failed(error)
                         guard writer.isInTransaction else {
                             // SQLite rolled back the whole group: run the others again.
                             toRun = toRun.filter { $0 != index }
@@ -205,11 +237,17 @@ final class GroupCommitter: Sendable {
             } catch {
                 // BEGIN or COMMIT failed: nothing of this group committed.
                 writer.resetAfterCall()
-                for index in toRun { outcomes[index] = .failure(error) }
+                for index in toRun { outcomes[index] = .failed(error) }
                 toRun = []
             }
         }
         writer.resetAfterCall()
-        for (job, outcome) in zip(group, outcomes) { job.answer(outcome!) }
+        for (job, outcome) in zip(group, outcomes) {
+            switch outcome {
+            case .succeeded?: job.answer(nil)
+            case .failed(let error)?: job.answer(error)
+            case nil: job.answer(CollegeDBError(.internalError, "a write of a group was neither run nor failed"))
+            }
+        }
     }
 }

@@ -1,9 +1,10 @@
 /// What every kind of shard does for clients' statements and for the daemon's reports: a
 /// SQLite file (``ShardDatabase``) or a PostgreSQL database (``PostgresShard``).
 ///
-/// The router, fan-out and federation speak only this protocol. Work that needs one backend's
-/// internals (moving rows, adopting an existing database) asks for it by
-/// ``sqliteDatabase(for:)`` and gets `UNSUPPORTED_ON_BACKEND` on the other.
+/// The router, fan-out and federation speak only this protocol, its optional synchronous fast
+/// path included. Work that needs one backend's internals (moving rows, adopting an existing
+/// database) asks for it by ``sqliteDatabase(for:)`` and gets `UNSUPPORTED_ON_BACKEND` on the
+/// other.
 public protocol ShardBackend: AnyObject, Sendable {
     /// The shard's name, unique among the shards.
     var name: String { get }
@@ -53,6 +54,53 @@ public protocol ShardBackend: AnyObject, Sendable {
 
     /// Closes every connection; later calls fail.
     func shutDown() async throws
+
+    // MARK: The optional synchronous fast path
+
+    /// Runs `statement` at once on this thread when that takes no waiting (a free place and a
+    /// quick statement), or returns nil having changed nothing; `onEventLoop` asks for a budget
+    /// an event loop can afford. A backend without such a path always returns nil.
+    func executeQuickly(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        onEventLoop: Bool
+    ) throws -> QueryResult?
+
+    /// Queues a write without waiting, answering `completion` once it committed; returns false
+    /// having done nothing when it cannot (or the statement reads). A backend without such a
+    /// path always returns false.
+    func enqueueWrite(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        completion: @escaping @Sendable (Result<QueryResult, CollegeDBError>) -> Void
+    ) throws -> Bool
+
+    /// Transactions committed and the calls they carried, for a backend that groups commits;
+    /// (0, 0) for one that does not.
+    var commitCounts: (commits: Int, calls: Int) { get }
+}
+
+extension ShardBackend {
+    /// No synchronous path: every call goes through ``execute(_:rowLimit:limits:)``.
+    public func executeQuickly(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        onEventLoop: Bool
+    ) throws -> QueryResult? { nil }
+
+    /// No queue of writes to join without waiting.
+    public func enqueueWrite(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits,
+        completion: @escaping @Sendable (Result<QueryResult, CollegeDBError>) -> Void
+    ) throws -> Bool { false }
+
+    /// No grouped commits.
+    public var commitCounts: (commits: Int, calls: Int) { (0, 0) }
 }
 
 /// How much of a shard's connection pool is in use.

@@ -539,11 +539,3 @@ public enum ShardHealth: String, Sendable, Hashable {
     /// SQLite found the file corrupt or unreadable while running; the shard no longer serves.
     case failed
 }
-
-extension Duration {
-    /// Seconds, as people write them: `5`, `0.25`.
-    var secondsDescription: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-        return seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
-    }
-}

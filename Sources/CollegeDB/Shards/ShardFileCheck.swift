@@ -4,9 +4,12 @@ import Glibc
 /// Whether a path may be a SQLite shard's file. It must be an absolute path (not a `file:`
 /// URI), a regular file that SQLite wrote or an empty or missing one, and not a file of the
 /// daemon's own: not in the data directory itself (the mapping store, its key and its lock
-/// live there), and not another shard's file or its `-wal`, `-shm` or `-journal`. Files are
-/// compared by device and inode when they exist, so a link or a second spelling of a path is
-/// seen through; missing files by their path with the directories' links resolved.
+/// live there), and not another shard's file or its `-wal`, `-shm` or `-journal`. The same
+/// holds for the files SQLite keeps beside it: they may not be another shard's files, must be
+/// regular files, and may not exist at all while the database is missing or empty (SQLite
+/// would take a stranger's file for its journal). Files are compared by device and inode when
+/// they exist, so a link or a second spelling of a path is seen through; missing files by
+/// their path with the links resolved; a link to nothing is refused.
 struct ShardFileCheck {
     /// The data directory: its own files are never shards.
     let dataDirectory: String
@@ -24,27 +27,49 @@ struct ShardFileCheck {
         }
         guard path.hasPrefix("/") else { throw refused("the path must be absolute") }
         guard !path.contains("\0") else { throw refused("the path holds a NUL character") }
-        let resolved = Self.resolved(path)
+        let own = Self.companionSuffixes.map { path + $0 }
+        for file in own where Self.isDanglingLink(file) {
+            throw refused("\(file) is a link to a file that does not exist")
+        }
+        let resolvedOwn = own.map(Self.resolved)
+        let dataFiles = Self.filesDirectly(in: dataDirectory)
         if let directory = Self.identity(of: dataDirectory),
-            Self.identity(of: (resolved as NSString).deletingLastPathComponent) == directory
+            resolvedOwn.contains(where: { Self.identity(of: ($0 as NSString).deletingLastPathComponent) == directory })
+                || own.contains(where: { file in Self.identity(of: file).map { dataFiles.contains($0) } ?? false })
         {
-            throw refused("it is in the data directory itself, where the daemon keeps its own files (use shards/)")
+            throw refused(
+                "it or a file SQLite keeps beside it is in the data directory itself, where the daemon keeps its own files (use shards/)"
+            )
         }
-        let taken = otherShardFiles.flatMap { file in Self.companionSuffixes.map { Self.resolved(file) + $0 } }
-        if taken.contains(resolved) { throw refused("it is another shard's file, or one SQLite keeps beside it") }
+        let taken = otherShardFiles.flatMap { file in Self.companionSuffixes.map { file + $0 } }
+        let takenResolved = Set(taken.map(Self.resolved))
+        let takenIdentities = taken.compactMap(Self.identity)
+        if resolvedOwn.contains(where: takenResolved.contains)
+            || own.contains(where: { file in Self.identity(of: file).map { takenIdentities.contains($0) } ?? false })
+        {
+            throw refused("it or a file SQLite keeps beside it is another shard's file, or one SQLite keeps beside it")
+        }
         var status = stat()
-        guard stat(path, &status) == 0 else { return }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw refused("it is not a regular file") }
-        let identity = FileIdentity(device: status.st_dev, inode: status.st_ino)
-        if taken.contains(where: { Self.identity(of: $0) == identity }) {
-            throw refused("it is another shard's file, or one SQLite keeps beside it, under another name")
+        let exists = stat(path, &status) == 0
+        if exists {
+            guard status.st_mode & S_IFMT == S_IFREG else { throw refused("it is not a regular file") }
         }
-        guard status.st_size > 0 else { return }
+        for companion in own.dropFirst() {
+            var companionStatus = stat()
+            guard lstat(companion, &companionStatus) == 0 else { continue }
+            guard exists, status.st_size > 0 else {
+                throw refused("\(companion) exists beside a database that does not: it is not SQLite's to use")
+            }
+            guard companionStatus.st_mode & S_IFMT == S_IFREG else {
+                throw refused("\(companion) is not a regular file")
+            }
+        }
+        guard exists, status.st_size > 0 else { return }
         guard Self.hasSQLiteHeader(path) else { throw refused("it is not a SQLite database") }
     }
 
     /// A file's device and inode.
-    struct FileIdentity: Equatable {
+    struct FileIdentity: Hashable {
         var device: dev_t
         var inode: ino_t
     }
@@ -53,6 +78,19 @@ struct ShardFileCheck {
         var status = stat()
         guard stat(path, &status) == 0 else { return nil }
         return FileIdentity(device: status.st_dev, inode: status.st_ino)
+    }
+
+    /// The identities of the files directly in `directory`, links followed.
+    static func filesDirectly(in directory: String) -> Set<FileIdentity> {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Set(names.compactMap { identity(of: directory + "/" + $0) })
+    }
+
+    /// Whether `path` is a symbolic link whose target does not exist.
+    static func isDanglingLink(_ path: String) -> Bool {
+        var status = stat()
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK else { return false }
+        return stat(path, &status) != 0
     }
 
     /// `path` with its links resolved (those of its directories only, when the file is

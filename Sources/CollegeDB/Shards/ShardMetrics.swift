@@ -75,8 +75,6 @@ public final class ShardMetrics: Sendable {
 
     private func record(since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        duration.recordNanoseconds(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        )
+        duration.recordNanoseconds(elapsed.wholeNanoseconds)
     }
 }

@@ -1,7 +1,7 @@
 /// What the daemon around the engine does for its clients beyond the engine's own methods:
 /// apply its configuration again, and report its metrics. The daemon implements it; the
 /// `reload` and `metrics` methods call it.
-public protocol DaemonControl: Sendable {
+package protocol DaemonControl: Sendable {
     /// Reads the configuration again and applies it, returning the shards it added, once it is
     /// applied.
     ///

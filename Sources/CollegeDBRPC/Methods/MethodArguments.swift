@@ -5,10 +5,10 @@ import Foundation
 /// A call's parameters, matched against the method's declared parameters: by name or by
 /// position, with unknown names, missing required ones and wrong types already refused.
 /// A `null` optional parameter counts as absent.
-public struct MethodArguments: Sendable {
+package struct MethodArguments: Sendable {
     private var values: [String: JSONValue]
     /// Who calls, and whether they still wait for the answer.
-    public let context: CallContext
+    package let context: CallContext
 
     /// Matches `params` (an object, an array, or nil) against `parameters`.
     init(_ params: JSONValue?, parameters: [MethodParameter], context: CallContext = CallContext()) throws(JSONRPCError)
@@ -52,25 +52,25 @@ public struct MethodArguments: Sendable {
         self.values = values
     }
 
-    public subscript(name: String) -> JSONValue? { values[name] }
+    package subscript(name: String) -> JSONValue? { values[name] }
 
-    public func string(_ name: String) -> String? {
+    package func string(_ name: String) -> String? {
         if case .string(let value)? = values[name] { return value }
         return nil
     }
 
-    public func integer(_ name: String) -> Int64? {
+    package func integer(_ name: String) -> Int64? {
         if case .integer(let value)? = values[name] { return value }
         return nil
     }
 
-    public func boolean(_ name: String) -> Bool? {
+    package func boolean(_ name: String) -> Bool? {
         if case .bool(let value)? = values[name] { return value }
         return nil
     }
 
     /// An array parameter whose elements must all be strings (empty when absent).
-    public func strings(_ name: String) throws(JSONRPCError) -> [String] {
+    package func strings(_ name: String) throws(JSONRPCError) -> [String] {
         guard case .array(let elements)? = values[name] else { return [] }
         var result: [String] = []
         for (index, element) in elements.enumerated() {
@@ -83,7 +83,7 @@ public struct MethodArguments: Sendable {
     }
 
     /// A required string; the parameter table guarantees it is present.
-    public func requiredString(_ name: String) -> String { string(name)! }
+    package func requiredString(_ name: String) -> String { string(name)! }
 
     /// The limits of this call's statements: the `timeout` parameter (seconds, when the method
     /// has one) and the caller's cancellation.

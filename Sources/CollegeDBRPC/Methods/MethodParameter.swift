@@ -1,8 +1,8 @@
 import CollegeDBJSON
 
 /// One parameter of a method: its name, JSON type, whether it is required, and what it means.
-public struct MethodParameter: Sendable {
-    public enum ValueType: String, Sendable {
+package struct MethodParameter: Sendable {
+    package enum ValueType: String, Sendable {
         case string, integer, number, boolean, array, object
 
         func accepts(_ value: JSONValue) -> Bool {
@@ -17,16 +17,16 @@ public struct MethodParameter: Sendable {
         }
     }
 
-    public var name: String
-    public var type: ValueType
-    public var required: Bool
-    public var summary: String
+    package var name: String
+    package var type: ValueType
+    package var required: Bool
+    package var summary: String
 
-    public static func required(_ name: String, _ type: ValueType, _ summary: String) -> MethodParameter {
+    package static func required(_ name: String, _ type: ValueType, _ summary: String) -> MethodParameter {
         MethodParameter(name: name, type: type, required: true, summary: summary)
     }
 
-    public static func optional(_ name: String, _ type: ValueType, _ summary: String) -> MethodParameter {
+    package static func optional(_ name: String, _ type: ValueType, _ summary: String) -> MethodParameter {
         MethodParameter(name: name, type: type, required: false, summary: summary)
     }
 }

@@ -29,7 +29,7 @@ extension MethodTable {
     /// included: what `collegedbd` serves.
     ///
     /// - Parameter control: The daemon that applies a reload and renders its metrics.
-    public static func serving(_ control: any DaemonControl) -> MethodTable {
+    package static func serving(_ control: any DaemonControl) -> MethodTable {
         let served = engineMethods + daemonMethods(control)
         return MethodTable(served + [discoverMethod(describing: served)])
     }

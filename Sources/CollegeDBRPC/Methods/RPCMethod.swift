@@ -3,26 +3,26 @@ import CollegeDBJSON
 
 /// A method of the wire contract: its name and parameters (which both dispatch and
 /// `rpc.discover` read) and the function that serves it.
-public struct RPCMethod: Sendable {
-    public typealias Handler = @Sendable (MethodArguments, CollegeDB) async throws -> JSONValue
+package struct RPCMethod: Sendable {
+    package typealias Handler = @Sendable (MethodArguments, CollegeDB) async throws -> JSONValue
     /// Serves the call synchronously when it can be done without waiting on anything but
     /// SQLite, or returns nil having done nothing; the async handler then serves it.
-    public typealias BlockingHandler = @Sendable (MethodArguments, CollegeDB) throws -> JSONValue?
+    package typealias BlockingHandler = @Sendable (MethodArguments, CollegeDB) throws -> JSONValue?
 
     /// Queues the call without waiting and answers through the callback later, or returns
     /// false having done nothing. Runs on an event loop.
-    public typealias QueuingHandler =
+    package typealias QueuingHandler =
         @Sendable (MethodArguments, CollegeDB, @escaping @Sendable (Result<JSONValue, any Error>) -> Void) throws
         -> Bool
 
-    public var name: String
-    public var summary: String
-    public var parameters: [MethodParameter]
+    package var name: String
+    package var summary: String
+    package var parameters: [MethodParameter]
     /// What the result is, for people.
-    public var resultSummary: String
+    package var resultSummary: String
     /// Whether the method changes the shard layout or the mappings, and so answers only
     /// administrators when the daemon names them.
-    public var administrative: Bool
+    package var administrative: Bool
     let handler: Handler
     let blockingHandler: BlockingHandler?
     /// Like `blockingHandler`, but bounded enough to run on an event loop: it neither waits nor

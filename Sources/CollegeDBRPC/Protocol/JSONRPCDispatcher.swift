@@ -4,21 +4,21 @@ import Logging
 
 /// Turns one line of the wire protocol into its response line: decodes the JSON, validates the
 /// request or batch, calls the method, maps errors. Batch members run in order.
-public struct JSONRPCDispatcher: Sendable {
-    public let database: CollegeDB
-    public let methods: MethodTable
+package struct JSONRPCDispatcher: Sendable {
+    package let database: CollegeDB
+    package let methods: MethodTable
     let logger: Logger
     let metrics: RequestMetrics
 
     /// What `respondBlocking` did with a line.
-    public enum BlockingOutcome: Sendable {
+    package enum BlockingOutcome: Sendable {
         /// The line was answered (nil: nothing is to be sent).
         case answered([UInt8]?)
         /// The line needs the asynchronous path; nothing was done yet. Holds the parsed line.
         case needsAsync(JSONValue)
     }
 
-    public init(database: CollegeDB, methods: MethodTable = .standard, logger: Logger = Logger(label: "collegedb.rpc"))
+    package init(database: CollegeDB, methods: MethodTable = .standard, logger: Logger = Logger(label: "collegedb.rpc"))
     {
         self.database = database
         self.methods = methods
@@ -27,7 +27,7 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     /// What `respondOnEventLoop` did with a line.
-    public enum EventLoopOutcome: Sendable {
+    package enum EventLoopOutcome: Sendable {
         /// Answered at once (nil: nothing is to be sent).
         case answered([UInt8]?)
         /// Queued (a write in its shard's next group commit): the answer comes through `later`.
@@ -41,7 +41,7 @@ public struct JSONRPCDispatcher: Sendable {
     /// short read of a key whose mapping is in memory is answered at once; a write to such a
     /// key is queued for its shard's group commit and answered through `later`, on the
     /// committing thread. Anything else is `notHere`, having done nothing.
-    public func respondOnEventLoop(
+    package func respondOnEventLoop(
         toLine line: [UInt8],
         context: CallContext = CallContext(),
         later: @escaping @Sendable ([UInt8]?) -> Void
@@ -82,7 +82,7 @@ public struct JSONRPCDispatcher: Sendable {
     /// Answers a line synchronously when its method can serve it without waiting on anything but
     /// SQLite (a mapped key's `run`, `all`, `first`, and every error found while decoding).
     /// Blocks on SQLite: call it off event loops and off the cooperative pool.
-    public func respondBlocking(toLine line: [UInt8], context: CallContext = CallContext()) -> BlockingOutcome {
+    package func respondBlocking(toLine line: [UInt8], context: CallContext = CallContext()) -> BlockingOutcome {
         let value: JSONValue
         do {
             value = try JSONParser.parse(line)
@@ -93,7 +93,7 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     /// `respondBlocking(toLine:context:)` for a line already parsed.
-    public func respondBlocking(to value: JSONValue, context: CallContext = CallContext()) -> BlockingOutcome {
+    package func respondBlocking(to value: JSONValue, context: CallContext = CallContext()) -> BlockingOutcome {
         guard case .object = value, case .success(let request) = JSONRPCRequest.decode(value),
             let method = methods[request.method], let blockingHandler = method.blockingHandler
         else { return .needsAsync(value) }
@@ -113,7 +113,7 @@ public struct JSONRPCDispatcher: Sendable {
 
     /// The response to one line (without the newline), or nil when nothing is to be sent
     /// (notifications, or a batch of only notifications).
-    public func respond(toLine line: [UInt8], context: CallContext = CallContext()) async -> [UInt8]? {
+    package func respond(toLine line: [UInt8], context: CallContext = CallContext()) async -> [UInt8]? {
         let value: JSONValue
         do {
             value = try JSONParser.parse(line)
@@ -124,7 +124,7 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     /// The response to a decoded request or batch, or nil when nothing is to be sent.
-    public func respond(to value: JSONValue, context: CallContext = CallContext()) async -> JSONValue? {
+    package func respond(to value: JSONValue, context: CallContext = CallContext()) async -> JSONValue? {
         guard case .array(let batch) = value else { return await respond(toSingle: value, context: context) }
         guard !batch.isEmpty else { return Self.errorResponse(.invalidRequest("an empty batch"), id: .null) }
         var responses: [JSONValue] = []
@@ -191,7 +191,7 @@ public struct JSONRPCDispatcher: Sendable {
                 var metadata: Logger.Metadata = [
                     "method": "\(method)",
                     "duration_ms":
-                        "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+                        "\(elapsed.fractionalMilliseconds)",
                 ]
                 if let peer = context.peer {
                     metadata["peer_uid"] = "\(peer.uid)"
@@ -231,7 +231,7 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     /// A response object carrying `error`.
-    public static func errorResponse(_ error: JSONRPCError, id: JSONValue) -> JSONValue {
+    package static func errorResponse(_ error: JSONRPCError, id: JSONValue) -> JSONValue {
         .object([("jsonrpc", .string("2.0")), ("id", id), ("error", error.json)])
     }
 }

@@ -2,30 +2,30 @@ import CollegeDB
 import CollegeDBJSON
 
 /// A JSON-RPC 2.0 error object. Domain errors carry their stable string code in `data.code`.
-public struct JSONRPCError: Error, Sendable, Hashable {
-    public var code: Int
-    public var message: String
-    public var data: JSONValue?
+package struct JSONRPCError: Error, Sendable, Hashable {
+    package var code: Int
+    package var message: String
+    package var data: JSONValue?
 
-    public init(code: Int, message: String, data: JSONValue? = nil) {
+    package init(code: Int, message: String, data: JSONValue? = nil) {
         self.code = code
         self.message = message
         self.data = data
     }
 
-    public static func parseError(_ detail: String) -> JSONRPCError {
+    package static func parseError(_ detail: String) -> JSONRPCError {
         JSONRPCError(code: -32700, message: "Parse error: \(detail)")
     }
 
-    public static func invalidRequest(_ detail: String) -> JSONRPCError {
+    package static func invalidRequest(_ detail: String) -> JSONRPCError {
         JSONRPCError(code: -32600, message: "Invalid Request: \(detail)")
     }
 
-    public static func methodNotFound(_ method: String) -> JSONRPCError {
+    package static func methodNotFound(_ method: String) -> JSONRPCError {
         JSONRPCError(code: -32601, message: "Method not found: \(method)")
     }
 
-    public static func invalidParams(_ detail: String) -> JSONRPCError {
+    package static func invalidParams(_ detail: String) -> JSONRPCError {
         JSONRPCError(
             code: -32602,
             message: "Invalid params: \(detail)",
@@ -35,7 +35,7 @@ public struct JSONRPCError: Error, Sendable, Hashable {
 
     /// The error for an engine error: its numeric code from `JSONRPCErrorCodes`, its message,
     /// and `data.code` (plus `data.sqlite` or `data.postgres` when the shard reported it).
-    public init(_ error: CollegeDBError) {
+    package init(_ error: CollegeDBError) {
         var data: [(String, JSONValue)] = [("code", .string(error.code.rawValue))]
         if let sqlite = error.sqlite {
             data.append(
@@ -61,14 +61,14 @@ public struct JSONRPCError: Error, Sendable, Hashable {
     }
 
     /// The error object as JSON.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var members: [(String, JSONValue)] = [("code", .integer(Int64(code))), ("message", .string(message))]
         if let data { members.append(("data", data)) }
         return .object(members)
     }
 
     /// The stable string code in `data.code`, if any.
-    public var dataCode: String? {
+    package var dataCode: String? {
         if case .string(let code)? = data?["code"] { return code }
         return nil
     }

@@ -2,11 +2,11 @@ import CollegeDB
 
 /// The numeric JSON-RPC code of each engine error code. Domain errors use -32000...-32099;
 /// clients should branch on the string in `data.code`, which is the stable part.
-public enum JSONRPCErrorCodes {
+package enum JSONRPCErrorCodes {
     /// Codes not listed here (added later) share the generic server error.
-    public static let genericServerError = -32000
+    package static let genericServerError = -32000
 
-    public static let table: [CollegeDBError.Code: Int] = [
+    package static let table: [CollegeDBError.Code: Int] = [
         .invalidParams: -32602,
         .internalError: -32603,
         .shardNotFound: -32001,
@@ -36,7 +36,7 @@ public enum JSONRPCErrorCodes {
         .resultOutOfRange: -32026,
     ]
 
-    public static func numericCode(for code: CollegeDBError.Code) -> Int {
+    package static func numericCode(for code: CollegeDBError.Code) -> Int {
         table[code] ?? genericServerError
     }
 }

@@ -1,3 +1,4 @@
+import CollegeDB
 import CoreMetrics
 
 /// Per-method request counts, errors by code and latency, through swift-metrics: whatever
@@ -30,7 +31,7 @@ struct RequestMetrics: Sendable {
         let chosen = known ?? other
         chosen.requests.increment()
         chosen.duration.recordNanoseconds(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            elapsed.wholeNanoseconds
         )
         if let errorCode {
             Counter(

@@ -8,31 +8,31 @@ import Glibc
 /// A swift-log handler that writes to the systemd journal with structured fields: `MESSAGE`,
 /// `PRIORITY`, `SYSLOG_IDENTIFIER`, the code location, and each metadata key as a field of its
 /// own (`method` becomes `METHOD`, `duration_ms` becomes `DURATION_MS`).
-public struct JournalLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
+package struct JournalLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
     let label: String
     let identifier: String
 
-    public init(label: String, identifier: String = "collegedbd") {
+    package init(label: String, identifier: String = "collegedbd") {
         self.label = label
         self.identifier = identifier
     }
 
     /// Whether standard error is connected to the journal (systemd sets `JOURNAL_STREAM`).
-    public static func isStandardErrorJournal(environment: [String: String]) -> Bool {
+    package static func isStandardErrorJournal(environment: [String: String]) -> Bool {
         guard let stream = environment["JOURNAL_STREAM"] else { return false }
         var status = stat()
         guard fstat(STDERR_FILENO, &status) == 0 else { return false }
         return stream == "\(status.st_dev):\(status.st_ino)"
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields = [
             "MESSAGE=\(event.message)",
             "PRIORITY=\(Self.priority(event.level))",

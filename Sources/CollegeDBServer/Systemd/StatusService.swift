@@ -2,20 +2,20 @@ import CollegeDB
 import ServiceLifecycle
 
 /// Keeps systemd's `STATUS=` current: shards, mapped records, open connections.
-public struct StatusService: Service {
+package struct StatusService: Service {
     let database: CollegeDB
     let connections: ConnectionCounter
     let notifier: SystemdNotifier
     let interval: Duration
     /// A line shown after the summary until it is cleared (why the last reload was refused).
-    public let note = StatusNote()
+    package let note = StatusNote()
 
     /// - Parameters:
     ///   - database: The engine whose shards, records and running rebalance are summarized.
     ///   - connections: The open client connections.
     ///   - notifier: Where `STATUS=` goes.
     ///   - interval: How often `STATUS=` is sent again. The default is 5 seconds.
-    public init(
+    package init(
         database: CollegeDB,
         connections: ConnectionCounter,
         notifier: SystemdNotifier,
@@ -31,7 +31,7 @@ public struct StatusService: Service {
     /// rebalance's progress, such as `; rebalance 2: 40% (800/2000 records), 5100 rows/s` (`automatic rebalance`
     /// for a plan the engine made by itself), then the note, if any, such as
     /// `; reload refused: …`.
-    public func summary() async -> String {
+    package func summary() async -> String {
         let shards = database.coordinator.registry.shards.count
         // The counts come from the store (an administrator can set one to Int64.max): summed
         // saturating, as the status line's "keys" is a rough figure anyway.
@@ -50,7 +50,7 @@ public struct StatusService: Service {
         return line
     }
 
-    public func run() async throws {
+    package func run() async throws {
         guard notifier.isActive else { return try await gracefulShutdown() }
         try? await cancelWhenGracefulShutdown {
             while true {

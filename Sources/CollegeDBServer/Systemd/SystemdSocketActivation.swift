@@ -5,27 +5,27 @@ import Glibc
 #endif
 
 /// The listening sockets systemd passed to this process (`LISTEN_FDS`, `LISTEN_FDNAMES`).
-public struct SystemdSocketActivation: Sendable {
+package struct SystemdSocketActivation: Sendable {
     /// One inherited socket: its descriptor and its `FileDescriptorName=`.
-    public struct Socket: Sendable, Hashable {
-        public var descriptor: Int32
-        public var name: String
+    package struct Socket: Sendable, Hashable {
+        package var descriptor: Int32
+        package var name: String
 
-        public init(descriptor: Int32, name: String) {
+        package init(descriptor: Int32, name: String) {
             self.descriptor = descriptor
             self.name = name
         }
     }
 
-    public let sockets: [Socket]
+    package let sockets: [Socket]
 
     /// A set of inherited sockets; `inherited()` reads the real ones.
-    public init(sockets: [Socket]) {
+    package init(sockets: [Socket]) {
         self.sockets = sockets
     }
 
     /// Reads what systemd passed; empty when the process was not socket-activated.
-    public static func inherited() -> SystemdSocketActivation {
+    package static func inherited() -> SystemdSocketActivation {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let count = sd_listen_fds_with_names(0, &names)
         guard count > 0 else { return SystemdSocketActivation(sockets: []) }
@@ -45,7 +45,7 @@ public struct SystemdSocketActivation: Sendable {
     }
 
     /// The socket named `name`, else the first one; nil when none was passed.
-    public func socket(named name: String) -> Socket? {
+    package func socket(named name: String) -> Socket? {
         sockets.first { $0.name == name } ?? sockets.first
     }
 }

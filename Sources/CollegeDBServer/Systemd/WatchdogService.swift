@@ -5,20 +5,20 @@ import ServiceLifecycle
 
 /// Pets systemd's watchdog at half its interval, and only after every event loop and the
 /// coordinator have answered: a wedged daemon stops petting and systemd restarts it.
-public struct WatchdogService: Service {
+package struct WatchdogService: Service {
     let interval: Duration
     let database: CollegeDB
     let group: any EventLoopGroup
     let notifier: SystemdNotifier
 
-    public init(interval: Duration, database: CollegeDB, group: any EventLoopGroup, notifier: SystemdNotifier) {
+    package init(interval: Duration, database: CollegeDB, group: any EventLoopGroup, notifier: SystemdNotifier) {
         self.interval = interval
         self.database = database
         self.group = group
         self.notifier = notifier
     }
 
-    public func run() async throws {
+    package func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: interval / 2)

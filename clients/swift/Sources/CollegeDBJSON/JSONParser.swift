@@ -142,8 +142,15 @@ public struct JSONParser {
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .integer(integer) }
         guard let double = Double(text) else { throw error("invalid number") }
-        // An integer beyond Int64, or any number beyond Double: kept as written.
-        return isInteger || !double.isFinite ? .number(text) : .double(double)
+        // An integer beyond Int64, or a number beyond Double's range either way (1e999, or
+        // 1e-400, which would read as 0): kept as written.
+        let underflows = double == 0 && mantissaIsNonzero(text)
+        return isInteger || !double.isFinite || underflows ? .number(text) : .double(double)
+    }
+
+    /// Whether a number's digits before its exponent hold one that is not 0.
+    private func mantissaIsNonzero(_ text: String) -> Bool {
+        text.prefix { $0 != "e" && $0 != "E" }.contains { ("1"..."9").contains($0) }
     }
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -12,7 +12,9 @@ import Testing
         #expect(try parse("1.0") == .double(1))
         #expect(try parse("1e2") == .double(100))
         // Numbers neither Int64 nor Double holds keep their text, and are written back as they came.
-        for text in ["9223372036854775808", "-123456789012345678901234567890", "1e999", "-1E400"] {
+        for text in [
+            "9223372036854775808", "-123456789012345678901234567890", "1e999", "-1E400", "1e-400", "-2.5e-999",
+        ] {
             #expect(try parse(text) == .number(text))
             #expect(String(decoding: JSONSerializer.serialize(try parse(text)), as: UTF8.self) == text)
         }

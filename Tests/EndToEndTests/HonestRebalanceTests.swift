@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+/// A plan says `done` only when it is: the schema every new user writes, posts numbered from 1
+/// on each shard, cannot be drained (every moving post's id is taken on the target), and the
+/// plan must end `failed` naming the table and column, with every row still there once.
+@Suite struct HonestRebalanceTests {
+    static let schema: [Backend: String] = [
+        .sqlite: """
+        CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);
+        CREATE TABLE posts (pid INTEGER PRIMARY KEY, user_id TEXT, body TEXT);
+        """,
+        .postgres: """
+        CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);
+        CREATE TABLE posts (pid BIGSERIAL PRIMARY KEY, user_id TEXT, body TEXT);
+        """,
+    ]
+
+    @Test(arguments: [Backend.sqlite, .postgres])
+    func aDrainWhosePostsCollideEndsFailedNamingThemAndLosesNothing(backend: Backend) throws {
+        let (daemon, _) = try backend.daemon(["--owner", "posts=user_id"])
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", [Self.schema[backend] ?? ""])
+        let users = backend == .sqlite ? 300 : 60
+        for user in 0..<users {
+            _ = try socket.result(
+                "batch",
+                [
+                    "u\(user)",
+                    [
+                        ["sql": "INSERT INTO users VALUES (?, ?)", "bindings": ["u\(user)", "name"]],
+                        ["sql": "INSERT INTO posts (user_id, body) VALUES (?, 'first')", "bindings": ["u\(user)"]],
+                        ["sql": "INSERT INTO posts (user_id, body) VALUES (?, 'second')", "bindings": ["u\(user)"]],
+                    ],
+                ]
+            )
+        }
+        let before = try rows(socket)
+        let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
+        let planID = try #require(plan["planId"] as? Int)
+        _ = try socket.result("executeRebalance", [planID])
+        let status = try waitForEnd(socket, planID)
+        #expect(status["state"] as? String == "failed", "\(status)")
+        let errors = (status["errors"] as? [String] ?? []).joined(separator: "\n")
+        #expect(errors.contains("could not move"), "\(errors)")
+        #expect(errors.contains("posts"), "\(errors)")
+        #expect(errors.contains("still holds"), "\(errors)")
+        #expect(try rows(socket) == before, "every row is still there, once")
+        #expect(daemon.process.isRunning)
+    }
+
+    /// Every user and post on every shard, as sorted text.
+    private func rows(_ socket: LineSocket) throws -> [String] {
+        var rows: [String] = []
+        for shard in try #require(socket.result("listKnownShards") as? [String]) {
+            for table in ["users", "posts"] {
+                let result = try #require(
+                    socket.result("allShard", [shard, "SELECT * FROM \(table)"]) as? [String: Any]
+                )
+                for row in try #require(result["results"] as? [[String: Any]]) {
+                    rows.append(table + ":" + row.keys.sorted().map { "\($0)=\(row[$0] ?? "")" }.joined(separator: ","))
+                }
+            }
+        }
+        return rows.sorted()
+    }
+
+    private func waitForEnd(_ socket: LineSocket, _ planID: Int) throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let status = try #require(socket.result("getRebalanceStatus", [planID]) as? [String: Any])
+            if !["running", "planned"].contains(status["state"] as? String) { return status }
+            usleep(50_000)
+        }
+        throw LineSocket.Failure(description: "plan \(planID) did not end within 120 s")
+    }
+}
