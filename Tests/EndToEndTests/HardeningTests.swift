@@ -133,25 +133,25 @@ import Testing
         let hardLink = elsewhere.appendingPathComponent("hard.sqlite").path
         try FileManager.default.linkItem(atPath: data + "/shards/db-2.sqlite", toPath: hardLink)
         let before = try Self.files(under: daemon.directory)
-        for (name, path) in [
-            ("store", data + "/mapping.sqlite"),
-            ("lock", data + "/collegedb.lock"),
-            ("alias", data + "/shards/db-1.sqlite"),
-            ("alias2", data + "/shards/../shards/db-1.sqlite"),
-            ("wal", data + "/shards/db-1.sqlite-wal"),
-            ("shm", data + "/shards/db-3.sqlite-shm"),
-            ("symlink", link),
-            ("storeLink", storeLink),
-            ("hardLink", hardLink),
-            ("text", text),
-            ("directory", elsewhere.path),
-            ("device", "/dev/null"),
-            ("uri", "file:" + elsewhere.path + "/u.sqlite?mode=rwc"),
-            ("relative", "relative/r.sqlite"),
-        ] {
-            let response = try socket.call("registerShard", [name, path])
-            #expect(errorCode(response) == "INVALID_PARAMS", "\(name) \(path): \(response)")
-        }
+        try expectRegistrationsRefused(
+            socket,
+            [
+                ("store", data + "/mapping.sqlite"),
+                ("lock", data + "/collegedb.lock"),
+                ("alias", data + "/shards/db-1.sqlite"),
+                ("alias2", data + "/shards/../shards/db-1.sqlite"),
+                ("wal", data + "/shards/db-1.sqlite-wal"),
+                ("shm", data + "/shards/db-3.sqlite-shm"),
+                ("symlink", link),
+                ("storeLink", storeLink),
+                ("hardLink", hardLink),
+                ("text", text),
+                ("directory", elsewhere.path),
+                ("device", "/dev/null"),
+                ("uri", "file:" + elsewhere.path + "/u.sqlite?mode=rwc"),
+                ("relative", "relative/r.sqlite"),
+            ]
+        )
         #expect(try Self.files(under: daemon.directory) == before)
         #expect(try Data(contentsOf: URL(fileURLWithPath: text)) == Data("not a database".utf8))
         // Counts are not doubled by an alias, and the shards still serve.
@@ -179,16 +179,16 @@ import Testing
         try FileManager.default.linkItem(atPath: data + "/mapping.sqlite", toPath: elsewhere + "/hard-store.sqlite")
         _ = try socket.result("registerShard", ["walowner", data + "/shards/zz.sqlite-wal"])
         let before = try Self.files(under: daemon.directory)
-        for (name, path) in [
-            ("proj", elsewhere + "/proj"),
-            ("notes", elsewhere + "/notes"),
-            ("j", elsewhere + "/j.sqlite"),
-            ("store", elsewhere + "/hard-store.sqlite"),
-            ("zz", data + "/shards/zz.sqlite"),
-        ] {
-            let response = try socket.call("registerShard", [name, path])
-            #expect(errorCode(response) == "INVALID_PARAMS", "\(name) \(path): \(response)")
-        }
+        try expectRegistrationsRefused(
+            socket,
+            [
+                ("proj", elsewhere + "/proj"),
+                ("notes", elsewhere + "/notes"),
+                ("j", elsewhere + "/j.sqlite"),
+                ("store", elsewhere + "/hard-store.sqlite"),
+                ("zz", data + "/shards/zz.sqlite"),
+            ]
+        )
         // zz's default file would take the first shard's file for its WAL.
         #expect(errorCode(try socket.call("registerShard", ["zz"])) == "INVALID_PARAMS")
         #expect(try Self.files(under: daemon.directory) == before)
@@ -335,6 +335,14 @@ import Testing
         let data = daemon.directory.appendingPathComponent("data")
         let left = try Self.files(under: data).filter { $0.hasSuffix("-wal") || $0.hasSuffix("-shm") }
         #expect(left.isEmpty, "\(left)")
+    }
+
+    /// Registers each of `shards` (name, path) and expects `INVALID_PARAMS`.
+    private func expectRegistrationsRefused(_ socket: LineSocket, _ shards: [(String, String)]) throws {
+        for (name, path) in shards {
+            let response = try socket.call("registerShard", [name, path])
+            #expect(errorCode(response) == "INVALID_PARAMS", "\(name) \(path): \(response)")
+        }
     }
 
     /// Every file and directory below `directory`, relative to it, but the daemon's log.

@@ -48,41 +48,27 @@ extension CollegeDB {
         for intent in try await BlockingWork.run({ try catalog.unfinishedMoves() }) {
             let source = try? registry.database(named: intent.from)
             let target = try? registry.database(named: intent.to)
-            if let source = source as? PostgresShard, let target = target as? PostgresShard {
-                let mover = PostgresRecordMover(catalog: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                do {
+            do {
+                if let source = source as? PostgresShard, let target = target as? PostgresShard {
+                    let mover = PostgresRecordMover(catalog: catalog, ownership: ownership, killPoint: .fromEnvironment)
                     try await mover.recover(intent, source: source, target: target)
-                } catch {
-                    // The catalog names the record's shard either way: the daemon serves, and
-                    // the next start tries again.
-                    logger.error(
-                        "an interrupted move between PostgreSQL shards could not be finished; left for the next start",
-                        metadata: [
-                            "from": "\(intent.from)", "to": "\(intent.to)", "error": "\(String(reflecting: error))",
-                        ]
-                    )
-                    continue
-                }
-            } else if let source = source as? ShardDatabase, let target = target as? ShardDatabase {
-                let mover = RecordMover(store: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                do {
+                } else if let source = source as? ShardDatabase, let target = target as? ShardDatabase {
+                    let mover = RecordMover(store: catalog, ownership: ownership, killPoint: .fromEnvironment)
                     try await BlockingWork.run { try mover.recover(intent, source: source, target: target) }
-                } catch {
-                    // A client's trigger that refuses the delete (RAISE(ABORT)), a shard that
-                    // does not serve: the mapping names the record's shard either way, so the
-                    // daemon starts and serves, and the next start tries again.
+                } else {
                     logger.error(
-                        "an interrupted move between SQLite shards could not be finished; left for the next start",
-                        metadata: [
-                            "from": "\(intent.from)", "to": "\(intent.to)", "error": "\(String(reflecting: error))",
-                        ]
+                        "an unfinished move names a shard that is not configured; left as it is",
+                        metadata: ["from": "\(intent.from)", "to": "\(intent.to)"]
                     )
                     continue
                 }
-            } else {
+            } catch {
+                // A shard that does not serve, a client's trigger that refuses the delete
+                // (RAISE(ABORT)): the catalog names the record's shard either way, so the daemon
+                // starts and serves, and the next start tries again.
                 logger.error(
-                    "an unfinished move names a shard that is not configured; left as it is",
-                    metadata: ["from": "\(intent.from)", "to": "\(intent.to)"]
+                    "an interrupted move could not be finished; left for the next start",
+                    metadata: ["from": "\(intent.from)", "to": "\(intent.to)", "error": "\(String(reflecting: error))"]
                 )
                 continue
             }
