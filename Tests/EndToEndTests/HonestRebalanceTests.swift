@@ -22,22 +22,19 @@ import Testing
         let socket = try daemon.connect()
         _ = try socket.result("createSchema", [Self.schema[backend] ?? ""])
         let users = backend == .sqlite ? 300 : 60
-        for user in 0..<users {
-            _ = try socket.result(
-                "batch",
-                [
-                    "u\(user)",
-                    [
-                        ["sql": "INSERT INTO users VALUES (?, ?)", "bindings": ["u\(user)", "name"]],
-                        ["sql": "INSERT INTO posts (user_id, body) VALUES (?, 'first')", "bindings": ["u\(user)"]],
-                        ["sql": "INSERT INTO posts (user_id, body) VALUES (?, 'second')", "bindings": ["u\(user)"]],
-                    ],
-                ]
-            )
-        }
+        try UsersWithPosts.load(socket, users: users, postKey: nil)
         let before = try rows(socket)
         let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
         let planID = try #require(plan["planId"] as? Int)
+        // The dry run says beforehand what will not move, and changes nothing.
+        let dryRun = try #require(socket.result("executeRebalance", [planID, ["dryRun": true]]) as? [String: Any])
+        let conflicts = try #require(dryRun["conflicts"] as? [[String: Any]])
+        #expect(conflicts.count == 1, "\(conflicts)")
+        #expect(conflicts.first?["table"] as? String == "posts")
+        #expect(conflicts.first?["column"] as? String == "pid")
+        #expect((conflicts.first?["rows"] as? Int ?? 0) > 0)
+        #expect((dryRun["dryRun"] as? [String: Any])?["conflicts"] as? [[String: Any]] != nil)
+        #expect(dryRun["state"] as? String == "planned")
         _ = try socket.result("executeRebalance", [planID])
         let status = try waitForEnd(socket, planID)
         #expect(status["state"] as? String == "failed", "\(status)")

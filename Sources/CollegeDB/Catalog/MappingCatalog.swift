@@ -41,6 +41,12 @@ package protocol MappingCatalog: RebalancePlanCatalog {
     ) throws -> Allocation
     /// The round-robin position the next allocation will use.
     func roundRobinPosition() throws -> Int64
+    /// Reserves `count` counters of `collegedb_id()`'s daemon node durably and returns the
+    /// first (``ClusterIdentifiers``).
+    func reserveIdentifiers(_ count: Int64) throws -> Int64
+    /// The node of `collegedb_id()` on the PostgreSQL shard `shard`: the one it was given, or a
+    /// new one (``ClusterIdentifiers/firstShardNode`` and up), the same for every daemon.
+    func identifierNode(ofShard shard: String) throws -> Int64
     /// Statistics for each shard that has ever held a record.
     func statistics() throws -> [String: ShardStatistics]
     /// Deletes every mapping and the coordinator's state; returns how many records were deleted.

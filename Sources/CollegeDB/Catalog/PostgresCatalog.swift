@@ -191,6 +191,66 @@ package final class PostgresCatalog: MappingCatalog {
         }
     }
 
+    package func identifierNode(ofShard shard: String) throws -> Int64 {
+        let name = "id_node:" + shard
+        return try run { connection in
+            try await self.transaction(on: connection) {
+                // Daemons giving nodes at once take turns, so no node is given twice.
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(Self.identifierNodeLock))",
+                    logger: self.logger
+                )
+                if let node = try await Self.firstRow(
+                    connection.query(
+                        "SELECT value::bigint FROM collegedb.meta WHERE name = \(name)",
+                        logger: self.logger
+                    ),
+                    as: Int64.self
+                ) {
+                    return node
+                }
+                let highest = try await Self.firstRow(
+                    connection.query(
+                        "SELECT coalesce(max(value::bigint), 0) FROM collegedb.meta WHERE starts_with(name, 'id_node:')",
+                        logger: self.logger
+                    ),
+                    as: Int64.self
+                )
+                let node = max((highest ?? 0) + 1, ClusterIdentifiers.firstShardNode)
+                guard node <= ClusterIdentifiers.lastNode else {
+                    throw CollegeDBError(.resultOutOfRange, "collegedb_id(): every node has been given to a shard")
+                }
+                try await connection.query(
+                    "INSERT INTO collegedb.meta (name, value) VALUES (\(name), \(String(node)))",
+                    logger: self.logger
+                )
+                return node
+            }
+        }
+    }
+
+    /// The advisory lock daemons giving `collegedb_id()` nodes take in turn.
+    static let identifierNodeLock: Int64 = 0x636f_6c6c_6964_6e6f
+
+    package func reserveIdentifiers(_ count: Int64) throws -> Int64 {
+        try run { connection in
+            guard
+                let first = try await Self.firstRow(
+                    connection.query(
+                        """
+                        INSERT INTO collegedb.meta (name, value) VALUES ('id_next', \(String(count)))
+                        ON CONFLICT (name) DO UPDATE SET value = (collegedb.meta.value::bigint + \(count))::text
+                        RETURNING value::bigint - \(count)
+                        """,
+                        logger: self.logger
+                    ),
+                    as: Int64.self
+                )
+            else { throw CollegeDBError(.mappingStoreFailed, "the catalog reserved no collegedb_id() counters") }
+            return first
+        }
+    }
+
     package func statistics() throws -> [String: ShardStatistics] {
         try run { connection in
             var statistics: [String: ShardStatistics] = [:]

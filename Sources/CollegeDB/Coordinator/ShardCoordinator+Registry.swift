@@ -8,6 +8,8 @@ extension ShardCoordinator {
     /// reason, and nothing changes. Returns the names of the shards added.
     package func apply(_ configuration: CollegeDBConfiguration) async throws -> [String] {
         let current = self.configuration
+        var configuration = configuration
+        configuration.shardSettings.identifiers = current.shardSettings.identifiers
         guard configuration.dataDirectory == current.dataDirectory else {
             throw CollegeDBError.invalidParams("changing the data directory needs a restart")
         }

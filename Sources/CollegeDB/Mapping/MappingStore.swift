@@ -11,6 +11,8 @@ package final class MappingStore: Sendable {
 
     private static let keyHashingName = "key_hashing"
     private static let roundRobinName = "round_robin_next"
+    /// The first counter of `collegedb_id()` not yet reserved.
+    private static let identifiersName = "id_next"
 
     /// Opens (creating when missing) the store at `path`. A store made with the other key
     /// hashing setting is refused: its keys could never be found.
@@ -145,6 +147,51 @@ package final class MappingStore: Sendable {
             try pool.unsafeRead { db in
                 try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [Self.roundRobinName])
                     ?? 0
+            }
+        }
+    }
+
+    package func reserveIdentifiers(_ count: Int64) throws -> Int64 {
+        try guarded {
+            try pool.write { db in
+                let first =
+                    try Int64.fetchOne(
+                        db,
+                        sql: "SELECT value FROM meta WHERE name = ?",
+                        arguments: [Self.identifiersName]
+                    )
+                    ?? 0
+                let (end, overflow) = first.addingReportingOverflow(count)
+                guard !overflow, first >= 0 else {
+                    throw CollegeDBError(.mappingStoreFailed, "the store's collegedb_id() counter is damaged: \(first)")
+                }
+                try db.execute(
+                    sql:
+                        "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    arguments: [Self.identifiersName, end]
+                )
+                return first
+            }
+        }
+    }
+
+    package func identifierNode(ofShard shard: String) throws -> Int64 {
+        try guarded {
+            try pool.write { db in
+                let name = "id_node:" + shard
+                if let node = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [name]) {
+                    return node
+                }
+                let highest = try Int64.fetchOne(
+                    db,
+                    sql: "SELECT max(CAST(value AS INTEGER)) FROM meta WHERE name LIKE 'id\\_node:%' ESCAPE '\\'"
+                )
+                let node = max((highest ?? 0) + 1, ClusterIdentifiers.firstShardNode)
+                guard node <= ClusterIdentifiers.lastNode else {
+                    throw CollegeDBError(.resultOutOfRange, "collegedb_id(): every node has been given to a shard")
+                }
+                try db.execute(sql: "INSERT INTO meta (name, value) VALUES (?, ?)", arguments: [name, node])
+                return node
             }
         }
     }

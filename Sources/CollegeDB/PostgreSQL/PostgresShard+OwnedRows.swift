@@ -121,6 +121,68 @@ extension PostgresShard: OwnedRowsScanning {
         }
     }
 
+    package func primaryKeys(
+        ofKeyTexts texts: Set<String>,
+        table: String,
+        column: String
+    ) throws -> (column: String, keys: String)? {
+        let keys = Array(texts)
+        return try blocking { connection in
+            guard let keyColumn = try await self.primaryKeyColumn(of: table, on: connection) else { return nil }
+            var binds = PostgresBindings()
+            binds.append(keys)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT coalesce(json_agg(\(keyColumn.quotedIdentifier)), '[]')::text FROM \(table.quotedIdentifier)
+                        WHERE \(column.quotedIdentifier)::text = ANY($1)
+                        """,
+                    binds: binds
+                ),
+                logger: self.logger
+            )
+            for try await json in rows.decode(String.self) { return (keyColumn, json) }
+            return (keyColumn, "[]")
+        }
+    }
+
+    package func existingPrimaryKeys(_ keys: String, table: String, keyColumn: String) throws -> Int {
+        try blocking { connection in
+            guard try await self.primaryKeyColumn(of: table, on: connection) != nil else { return 0 }
+            var binds = PostgresBindings()
+            binds.append(keys)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT count(*) FROM \(table.quotedIdentifier)
+                        WHERE \(keyColumn.quotedIdentifier)::text IN (SELECT json_array_elements_text($1::json))
+                        """,
+                    binds: binds
+                ),
+                logger: self.logger
+            )
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return 0
+        }
+    }
+
+    /// The single column of `table`'s primary key in the current schema; nil when the table is
+    /// missing or its key is not one column.
+    private func primaryKeyColumn(of table: String, on connection: PostgresConnection) async throws -> String? {
+        let rows = try await connection.query(
+            """
+            SELECT a.attname::text FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+            WHERE n.nspname = current_schema() AND c.relname = \(table)
+            """,
+            logger: logger
+        )
+        for try await column in rows.decode(String.self) { return column }
+        return nil
+    }
+
     /// None: PostgreSQL does not count a database's commits for its clients.
     package var commitCount: Int? { nil }
 

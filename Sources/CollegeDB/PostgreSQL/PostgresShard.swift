@@ -210,6 +210,40 @@ public final class PostgresShard: ShardBackend {
         }
     }
 
+    public var makesItsOwnIdentifiers: Bool { true }
+
+    /// Makes `collegedb_id()` in the shard's database (in the first schema of its search path):
+    /// `node << 47 | nextval('collegedb_id_sequence')`, the sequence stopping at 2^47 - 1 rather
+    /// than run into the node's bits. Daemons making it at once take turns.
+    public func prepareIdentifiers(node: Int64) async throws {
+        try await translatingFailures {
+            try await withConnection { connection in
+                try await self.transaction(on: connection) {
+                    try await connection.query(
+                        "SELECT pg_advisory_xact_lock(\(PostgresCatalog.identifierNodeLock))",
+                        logger: self.logger
+                    )
+                    try await connection.query(
+                        PostgresQuery(
+                            unsafeSQL:
+                                "CREATE SEQUENCE IF NOT EXISTS collegedb_id_sequence MINVALUE 1 MAXVALUE \(ClusterIdentifiers.counterLimit - 1)"
+                        ),
+                        logger: self.logger
+                    )
+                    try await connection.query(
+                        PostgresQuery(
+                            unsafeSQL: """
+                                CREATE OR REPLACE FUNCTION collegedb_id() RETURNS bigint LANGUAGE sql VOLATILE
+                                AS $collegedb$ SELECT (\(node)::bigint << \(ClusterIdentifiers.counterBits)) | nextval('collegedb_id_sequence') $collegedb$
+                                """
+                        ),
+                        logger: self.logger
+                    )
+                }
+            }
+        }
+    }
+
     public func checkHealth() async -> ShardHealth {
         _ = try? await translatingFailures {
             try await withConnection(probing: true) { connection in

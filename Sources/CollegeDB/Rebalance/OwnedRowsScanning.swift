@@ -15,6 +15,16 @@ package protocol OwnedRowsScanning: ShardBackend {
     func ownedRowCount(ownership: [String: String]) throws -> Int64
     /// How many rows of `tables` belong to the keys `texts`.
     func ownedRowCount(ofKeyTexts texts: Set<String>, tables: [(table: String, column: String)]) throws -> Int
+    /// The primary keys, as a JSON array, of the rows of `table` whose owning `column` holds one
+    /// of `texts`, with the key's column; nil when the table's primary key is not one column.
+    func primaryKeys(
+        ofKeyTexts texts: Set<String>,
+        table: String,
+        column: String
+    ) throws -> (column: String, keys: String)?
+    /// How many of `keys` (a JSON array) are already primary keys (column `keyColumn`) of
+    /// `table` here; 0 when there is no such table.
+    func existingPrimaryKeys(_ keys: String, table: String, keyColumn: String) throws -> Int
     /// A count that grows with every commit on the shard, to tell that a scan is still what the
     /// shard holds; nil when the backend cannot tell (then no scan vouches for keys it did not
     /// find).

@@ -33,6 +33,7 @@ extension CollegeDB {
     /// tables is adopted before this returns (``autoDetectAndMigrate(shard:tables:primaryKeyColumn:dryRun:)``).
     public func registerShard(_ shard: String, path: String? = nil) async throws {
         try await coordinator.register(shard, path: path)
+        await prepareIdentifiers(on: [try coordinator.registry.database(named: shard)])
         try await adoptIfNeeded(shard)
     }
 

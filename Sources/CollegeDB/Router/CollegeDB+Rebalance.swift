@@ -302,15 +302,16 @@ extension CollegeDB {
     }
 
     /// What running a plan would do now, changing nothing: the records still on their source
-    /// and their rows, and the moves that would be skipped.
+    /// and their rows, the moves that would be skipped, and the rows whose primary key is
+    /// already taken on their target.
     public func rebalanceDryRun(planID: Int64) async throws -> RebalanceDryRun {
         let store = catalog
         let registry = coordinator.registry
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
             guard try store.planStatus(planID) != nil else { throw MappingStore.planNotFound(planID) }
-            var result = RebalanceDryRun(planID: planID, records: 0, rows: 0, skipped: 0)
-            var bySource: [String: [Int64]] = [:]
+            var result = RebalanceDryRun(planID: planID, records: 0, rows: 0, skipped: 0, conflicts: [])
+            var byPair: [ShardPair: [Int64]] = [:]
             var cursor: Int64?
             repeat {
                 let page = try store.moves(ofPlan: planID, limit: 10_000, after: cursor)
@@ -318,30 +319,46 @@ extension CollegeDB {
                 let current = try store.shards(ofRecords: pending.map(\.record))
                 for move in pending {
                     if current[move.record] == move.from {
-                        bySource[move.from, default: []].append(move.record)
+                        byPair[ShardPair(from: move.from, to: move.to), default: []].append(move.record)
                     } else {
                         result.skipped += 1
                     }
                 }
                 cursor = page.next
             } while cursor != nil
-            for (source, records) in bySource {
-                guard let shard = (try? registry.database(named: source)) as? any OwnedRowsScanning else {
+            var conflicts: [String: RebalanceDryRun.KeyConflict] = [:]
+            for (pair, records) in byPair.sorted(by: { ($0.key.from, $0.key.to) < ($1.key.from, $1.key.to) }) {
+                guard let shard = (try? registry.database(named: pair.from)) as? any OwnedRowsScanning else {
                     result.skipped += records.count
                     continue
                 }
                 let tables = try shard.owningTables(ownership: ownership)
                 let keys = try store.storedKeys(ofRecords: records)
-                let texts = try KeyTextCache(store: store, planID: planID).texts(
-                    of: keys.keys,
-                    on: shard,
-                    tables: tables
+                let texts = Set(
+                    try KeyTextCache(store: store, planID: planID).texts(of: keys.keys, on: shard, tables: tables)
+                        .values
                 )
                 result.records += records.count
-                result.rows += try shard.ownedRowCount(ofKeyTexts: Set(texts.values), tables: tables)
+                result.rows += try shard.ownedRowCount(ofKeyTexts: texts, tables: tables)
+                guard let target = (try? registry.database(named: pair.to)) as? any OwnedRowsScanning else { continue }
+                for (table, column) in tables {
+                    guard let moving = try shard.primaryKeys(ofKeyTexts: texts, table: table, column: column) else {
+                        continue
+                    }
+                    let taken = try target.existingPrimaryKeys(moving.keys, table: table, keyColumn: moving.column)
+                    guard taken > 0 else { continue }
+                    conflicts[table, default: .init(table: table, column: moving.column, rows: 0)].rows += taken
+                }
             }
+            result.conflicts = conflicts.values.sorted { $0.table < $1.table }
             return result
         }
+    }
+
+    /// The shards a move goes from and to.
+    private struct ShardPair: Hashable {
+        var from: String
+        var to: String
     }
 
     /// A plan's status, or the newest plan's when `planID` is nil; nil when there is no plan.

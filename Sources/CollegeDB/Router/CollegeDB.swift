@@ -76,9 +76,12 @@ public final class CollegeDB: Sendable {
                     + "with --catalog every shard must be a PostgreSQL database"
             )
         }
-        let (lock, store, descriptors, databases, draining) = try await BlockingWork.run {
+        let (lock, store, configuration, descriptors, databases, draining) = try await BlockingWork.run {
             let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
             let store = try configuration.openCatalog(logger: logger)
+            // collegedb_id() on every SQLite shard opened from here on, with the catalog's counters.
+            var configuration = configuration
+            configuration.shardSettings.identifiers = ClusterIdentifiers { try store.reserveIdentifiers($0) }
             let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
             try configuration.checkDescriptors(for: descriptors)
             let saved = try store.savedMetrics()
@@ -97,7 +100,7 @@ public final class CollegeDB: Sendable {
                 }
                 return try configuration.openShard(descriptor, savedMetrics: saved[descriptor.name], logger: logger)
             }
-            return (lock, store, descriptors, databases, try store.drainingShards())
+            return (lock, store, configuration, descriptors, databases, try store.drainingShards())
         }
         for shard in databases {
             if let reason = shard.unavailableReason {
@@ -123,6 +126,7 @@ public final class CollegeDB: Sendable {
             logger: logger
         )
         database.followCatalogChanges()
+        await database.prepareIdentifiers(on: registry.shards)
         try await database.recoverMoves()
         try await database.adoptAtOpen(progress: adoptionProgress)
         try await database.resumeRebalancing()

@@ -52,6 +52,10 @@ final class ClientConnection: @unchecked Sendable {
     private let watch: Watch
     /// The most bytes of values one statement's rows may hold in memory.
     private let maximumResultBytes: Int
+    /// The source of `collegedb_id()`, kept while the function is registered; nil when the
+    /// engine gave none.
+    private let identifiers: ClusterIdentifiers?
+
     /// Compiled client statements by SQL text, most recently used last; see `withStatement`.
     private var cachedStatements: [String: OpaquePointer] = [:]
     private var cacheOrder: [String] = []
@@ -80,6 +84,7 @@ final class ClientConnection: @unchecked Sendable {
         sqlite3_limit(handle, SQLITE_LIMIT_ATTACHED, 0)
         sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, settings.maximumValueBytes)
         sqlite3_limit(handle, SQLITE_LIMIT_SQL_LENGTH, settings.maximumValueBytes)
+        identifiers = settings.identifiers
         let context = Unmanaged.passUnretained(watch).toOpaque()
         sqlite3_set_authorizer(handle, ClientConnection.authorize, context)
         sqlite3_progress_handler(handle, Self.progressInterval, ClientConnection.progress, context)
@@ -88,6 +93,22 @@ final class ClientConnection: @unchecked Sendable {
             try executeInternal("PRAGMA foreign_keys = ON")
             try executeInternal("PRAGMA synchronous = \(settings.durability.synchronousPragma)")
             if reader { try executeInternal("PRAGMA query_only = ON") }
+            if let identifiers {
+                // The connection keeps `identifiers`, so the unretained pointer lives as long.
+                try check(
+                    sqlite3_create_function_v2(
+                        handle,
+                        "collegedb_id",
+                        0,
+                        SQLITE_UTF8,
+                        Unmanaged.passUnretained(identifiers).toOpaque(),
+                        ClientConnection.nextIdentifier,
+                        nil,
+                        nil,
+                        nil
+                    )
+                )
+            }
         } catch {
             sqlite3_close_v2(handle)
             throw error
@@ -407,6 +428,21 @@ final class ClientConnection: @unchecked Sendable {
             else { return SQLITE_OK }
             if watch.refusal == nil { watch.refusal = refusal }
             return SQLITE_DENY
+        }
+
+    /// `collegedb_id()`: the next id of the connection's ``ClusterIdentifiers``, or the
+    /// statement fails with the reason.
+    private static let nextIdentifier:
+        @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = { context, _, _ in
+            guard let context, let source = sqlite3_user_data(context) else { return }
+            do {
+                sqlite3_result_int64(
+                    context,
+                    try Unmanaged<ClusterIdentifiers>.fromOpaque(source).takeUnretainedValue().next()
+                )
+            } catch {
+                sqlite3_result_error(context, "collegedb_id(): \(error)", -1)
+            }
         }
 
     private static let progress: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in

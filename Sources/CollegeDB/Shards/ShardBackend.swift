@@ -55,6 +55,13 @@ public protocol ShardBackend: AnyObject, Sendable {
     /// Closes every connection; later calls fail.
     func shutDown() async throws
 
+    /// Whether the backend makes `collegedb_id()` itself, in the database, with the node the
+    /// catalog gave it (``prepareIdentifiers(node:)``); false when the daemon gives it its ids.
+    var makesItsOwnIdentifiers: Bool { get }
+
+    /// Makes `collegedb_id()` in the database, with ids of `node` (``ClusterIdentifiers``).
+    func prepareIdentifiers(node: Int64) async throws
+
     // MARK: The optional synchronous fast path
 
     /// Runs `statement` at once on this thread when that takes no waiting (a free place and a
@@ -101,6 +108,12 @@ extension ShardBackend {
 
     /// No grouped commits.
     public var commitCounts: (commits: Int, calls: Int) { (0, 0) }
+
+    /// The daemon gives the backend its ids (each SQLite connection has the function).
+    public var makesItsOwnIdentifiers: Bool { false }
+
+    /// Nothing to make in the database.
+    public func prepareIdentifiers(node: Int64) async throws {}
 }
 
 /// How much of a shard's connection pool is in use.

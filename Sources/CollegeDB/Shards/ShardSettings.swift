@@ -42,6 +42,9 @@ public struct ShardSettings: Sendable {
     /// The largest string or blob a statement may make (`SQLITE_LIMIT_LENGTH`), and the
     /// longest SQL text. The default is 64 MiB.
     public var maximumValueBytes: Int32
+    /// Where `collegedb_id()` takes its ids on SQLite shards; the engine sets it from its
+    /// catalog when it opens. Without it the function does not exist.
+    package var identifiers: ClusterIdentifiers?
 
     /// Settings with each default stated on its property; name only what differs.
     public init(

@@ -142,7 +142,9 @@ extension MethodTable {
                     "{dryRun, rowsPerSecond}: dryRun changes nothing and says what would move; rowsPerSecond throttles"
                 ),
             ],
-            result: "the status, as getRebalanceStatus; with dryRun also dryRun: {records, rows, skipped}",
+            result:
+                "the status, as getRebalanceStatus; with dryRun also dryRun: {records, rows, skipped, conflicts} and "
+                + "conflicts: [{table, column, rows}] (rows whose primary key is taken on the target)",
             administrative: true
         ) { arguments, database in
             let planID = arguments.integer("planId")!
@@ -169,15 +171,24 @@ extension MethodTable {
             guard case .object(var members) = status(try await database.rebalanceStatus(planID: planID)) else {
                 return .null
             }
+            let conflicts = JSONValue.array(
+                preview.conflicts.map { conflict in
+                    .object([
+                        ("table", .string(conflict.table)), ("column", .string(conflict.column)),
+                        ("rows", .integer(Int64(conflict.rows))),
+                    ])
+                }
+            )
             members.append(
                 (
                     "dryRun",
                     .object([
                         ("records", .integer(Int64(preview.records))), ("rows", .integer(Int64(preview.rows))),
-                        ("skipped", .integer(Int64(preview.skipped))),
+                        ("skipped", .integer(Int64(preview.skipped))), ("conflicts", conflicts),
                     ])
                 )
             )
+            members.append(("conflicts", conflicts))
             return .object(members)
         },
         RPCMethod(
