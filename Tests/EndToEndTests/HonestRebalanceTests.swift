@@ -46,6 +46,36 @@ import Testing
         #expect(daemon.process.isRunning)
     }
 
+    @Test func aCopyThatDiffersFromItsSourceFailsItsBatchAndDeletesNothing() throws {
+        // The test hook leaves the last row of every copy out.
+        let daemon = try Daemon(["--owner", "posts=user_id"], environment: ["COLLEGEDB_TEST_CORRUPT_COPY": "1"])
+        let socket = try daemon.connect()
+        _ = try socket.result(
+            "createSchema",
+            [
+                "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT); CREATE TABLE posts (pid INTEGER PRIMARY KEY, user_id TEXT, body TEXT);"
+            ]
+        )
+        try UsersWithPosts.load(socket, users: 100, postKey: "collegedb_id()")
+        let before = try rows(socket)
+        let onDrained = try #require(
+            socket.result("firstShard", ["db-2", "SELECT count(*) AS n FROM posts"]) as? [String: Any]
+        )
+        let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
+        let planID = try #require(plan["planId"] as? Int)
+        _ = try socket.result("executeRebalance", [planID])
+        let status = try waitForEnd(socket, planID)
+        #expect(status["state"] as? String == "failed", "\(status)")
+        #expect(status["recordsMoved"] as? Int == 0, "\(status)")
+        let errors = (status["errors"] as? [String] ?? []).joined(separator: "\n")
+        #expect(errors.contains("differs from its source"), "\(errors)")
+        #expect(try rows(socket) == before, "every row is still there, once")
+        let left = try #require(
+            socket.result("firstShard", ["db-2", "SELECT count(*) AS n FROM posts"]) as? [String: Any]
+        )
+        #expect(left["n"] as? Int == onDrained["n"] as? Int)
+    }
+
     /// Every user and post on every shard, as sorted text.
     private func rows(_ socket: LineSocket) throws -> [String] {
         var rows: [String] = []

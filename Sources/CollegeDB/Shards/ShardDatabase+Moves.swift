@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The shard's part in moving a record's rows. Copies on the target are journaled in
@@ -101,17 +102,52 @@ extension ShardDatabase {
             let journal = try db.cachedStatement(
                 sql: "INSERT INTO \(Self.journalTable) (move_id, table_name, row_id) VALUES (?, ?, ?)"
             )
+            let corrupting = TestCopyCorruption.isOn
             for (table, _, rows) in tables {
                 guard let columns = rows.first.map({ Array($0.columnNames) }) else { continue }
                 let insert = try db.makeStatement(
                     sql:
                         "INSERT INTO \(table.quotedIdentifier) (\(columns.map(\.quotedIdentifier).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
                 )
-                for row in rows {
+                var inserted: [Int64] = []
+                for row in corrupting ? rows.dropLast() : rows[...] {
                     try insert.execute(arguments: StatementArguments(row.databaseValues))
+                    inserted.append(db.lastInsertedRowID)
                     try journal.execute(arguments: [moveID, table, db.lastInsertedRowID])
                 }
+                try Self.verifyCopy(of: rows, into: table, columns: columns, rowIDs: inserted, in: db)
             }
+        }
+    }
+
+    /// Checks, inside the copy's transaction, that the rows inserted into `table` (at `rowIDs`)
+    /// are exactly the rows read from the source: as many, and the same values, compared as a
+    /// multiset. A copy that differs fails its batch before the flip, so nothing is deleted.
+    /// - Throws: `INTERNAL_ERROR` naming the table and the counts.
+    static func verifyCopy(
+        of expected: [Row],
+        into table: String,
+        columns: [String],
+        rowIDs: [Int64],
+        in db: Database
+    ) throws {
+        var counts: [[DatabaseValue]: Int] = [:]
+        for row in expected { counts[Array(row.databaseValues), default: 0] += 1 }
+        let copied = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(columns.map(\.quotedIdentifier).joined(separator: ", ")) FROM \(table.quotedIdentifier)
+                WHERE rowid IN (SELECT value FROM json_each(?))
+                """,
+            arguments: [String(decoding: try JSONEncoder().encode(rowIDs), as: UTF8.self)]
+        )
+        for row in copied { counts[Array(row.databaseValues), default: 0] -= 1 }
+        guard copied.count == expected.count, counts.values.allSatisfy({ $0 == 0 }) else {
+            throw CollegeDBError(
+                .internalError,
+                "the copy of table '\(table)' differs from its source (\(copied.count) row(s) copied of "
+                    + "\(expected.count) read); the batch is undone and nothing is deleted"
+            )
         }
     }
 
