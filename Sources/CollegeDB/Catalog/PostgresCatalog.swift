@@ -216,10 +216,7 @@ package final class PostgresCatalog: MappingCatalog {
                     ),
                     as: Int64.self
                 )
-                let node = max((highest ?? 0) + 1, ClusterIdentifiers.firstShardNode)
-                guard node <= ClusterIdentifiers.lastNode else {
-                    throw CollegeDBError(.resultOutOfRange, "collegedb_id(): every node has been given to a shard")
-                }
+                let node = try ClusterIdentifiers.node(after: highest)
                 try await connection.query(
                     "INSERT INTO collegedb.meta (name, value) VALUES (\(name), \(String(node)))",
                     logger: self.logger

@@ -125,7 +125,6 @@ extension ShardCoordinator {
         var added: [String] = []
         if descriptors.count > registry.shards.count { try configuration.checkDescriptors(for: descriptors) }
         for descriptor in descriptors {
-            try ShardName.validate(descriptor.name)
             let location = configuration.location(of: descriptor)
             if let existing = try? registry.database(named: descriptor.name) {
                 guard existing.location == location else {
@@ -135,6 +134,9 @@ extension ShardCoordinator {
                 }
                 databases.append(existing)
             } else {
+                // Only shards opened now: one an older daemon registered under a name outside
+                // the grammar stays known, rather than refuse every later change.
+                try ShardName.validate(descriptor.name)
                 try configuration.checkFile(of: descriptor, among: descriptors)
                 let logger = self.logger
                 let opened = try await BlockingWork.run {

@@ -186,10 +186,7 @@ package final class MappingStore: Sendable {
                     db,
                     sql: "SELECT max(CAST(value AS INTEGER)) FROM meta WHERE name LIKE 'id\\_node:%' ESCAPE '\\'"
                 )
-                let node = max((highest ?? 0) + 1, ClusterIdentifiers.firstShardNode)
-                guard node <= ClusterIdentifiers.lastNode else {
-                    throw CollegeDBError(.resultOutOfRange, "collegedb_id(): every node has been given to a shard")
-                }
+                let node = try ClusterIdentifiers.node(after: highest)
                 try db.execute(sql: "INSERT INTO meta (name, value) VALUES (?, ?)", arguments: [name, node])
                 return node
             }

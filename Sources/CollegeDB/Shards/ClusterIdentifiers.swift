@@ -35,6 +35,17 @@ package final class ClusterIdentifiers: Sendable {
 
     package init(reserve: @escaping @Sendable (Int64) throws -> Int64) { self.reserve = reserve }
 
+    /// The node a catalog gives the next shard, after the highest it gave (nil for none); the
+    /// catalog's number is not trusted to be in range.
+    /// - Throws: `RESULT_OUT_OF_RANGE` when every node has been given.
+    package static func node(after highest: Int64?) throws -> Int64 {
+        let highest = highest ?? 0
+        guard highest < lastNode else {
+            throw CollegeDBError(.resultOutOfRange, "collegedb_id(): every node has been given to a shard")
+        }
+        return max(highest + 1, firstShardNode)
+    }
+
     /// The id of `counter` on `node`.
     package static func id(node: Int64, counter: Int64) -> Int64 { node << counterBits | counter }
 
