@@ -81,6 +81,19 @@ final class LineSocket: @unchecked Sendable {
         return response["result"]!
     }
 
+    /// The result of a call, calling again after a pause while the daemon answers
+    /// `OVERLOADED` (-32011), as its clients are told to; other errors are thrown at once.
+    func resultAfterOverload(_ method: String, _ params: Any? = nil) throws -> Any {
+        while true {
+            let response = try call(method, params)
+            guard let error = response["error"] else { return response["result"]! }
+            guard (error as? [String: Any])?["code"] as? Int == -32011 else {
+                throw Failure(description: "\(method) failed: \(error)")
+            }
+            usleep(20_000)
+        }
+    }
+
     static func object(_ line: String) throws -> [String: Any] {
         guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw Failure(description: "not a JSON object: \(line)")
