@@ -7,7 +7,7 @@ import Logging
 /// last whole chunk. Keys mapped to another shard are conflicts, reported and left alone. Only
 /// reads the shard's file. Blocks on SQLite: run it on a thread for long work.
 struct AdoptionJob: Sendable {
-    let shard: ShardDatabase
+    let shard: any AdoptableShard
     let store: MappingStore
     let tables: [AdoptedTable]
     let logger: Logger

@@ -1,6 +1,6 @@
 /// An immutable snapshot of the known shards, in shard order.
-public struct ShardRegistry: Sendable {
-    public let shards: [any ShardBackend]
+package struct ShardRegistry: Sendable {
+    package let shards: [any ShardBackend]
     /// Each shard as configured or registered, in the same order.
     let descriptors: [ShardDescriptor]
     let candidates: [ShardCandidate]
@@ -13,10 +13,10 @@ public struct ShardRegistry: Sendable {
         indexByName = Dictionary(shards.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    public var names: [String] { shards.map(\.name) }
+    package var names: [String] { shards.map(\.name) }
 
     /// The shard named `name`, or `SHARD_NOT_FOUND`.
-    public func database(named name: String) throws -> any ShardBackend {
+    package func database(named name: String) throws -> any ShardBackend {
         guard let index = indexByName[name] else { throw CollegeDBError.shardNotFound(name) }
         return shards[index]
     }

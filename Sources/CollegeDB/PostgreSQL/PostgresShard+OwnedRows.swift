@@ -2,7 +2,7 @@ import PostgresNIO
 
 /// A PostgreSQL shard's owning tables, read for moves and rebalancing: the tables of the
 /// session's current schema (none named `_collegedb…`) whose rows belong to a key.
-extension PostgresShard: OwnedRowsScanning {
+extension PostgresShard {
     /// Which tables own a key's rows: `only` (checked to exist), else every table of
     /// `ownership` here, plus every table whose primary key is a single `id` column.
     func owningTables(

@@ -12,7 +12,7 @@ import Synchronization
 /// (its records are held by then, so what that scan finds is what the batch moves). A PostgreSQL
 /// shard cannot tell its commits, so there the mover looks for such keys itself, under the
 /// record's lock (``PostgresRecordMover``).
-final class KeyTextCache: Sendable {
+package final class KeyTextCache: Sendable {
     /// Records of one shard whose key texts one scan keeps.
     static let recordsPerScan = 100_000
 
@@ -39,7 +39,7 @@ final class KeyTextCache: Sendable {
     /// own text. Blocks on the shard when it has to scan.
     func texts(
         of keys: some Collection<DatabaseValue>,
-        on source: some OwnedRowsScanning,
+        on source: some ShardBackend,
         tables: [(table: String, column: String)]
     ) throws -> [DatabaseValue: String] {
         let codec = store.keyCodec
@@ -69,7 +69,7 @@ final class KeyTextCache: Sendable {
     private static func lookup(
         _ keys: some Collection<DatabaseValue>,
         in snapshot: Snapshot?,
-        source: some OwnedRowsScanning
+        source: some ShardBackend
     ) -> [DatabaseValue: String]? {
         guard let snapshot, snapshot.shard == source.name, keys.allSatisfy(snapshot.wanted.contains) else {
             return nil

@@ -1,7 +1,7 @@
 /// What planning and running a rebalance read of a shard's owning tables (tables whose rows
 /// belong to a key: by `--owner`, or a single-column primary key named `id`), the same way on
 /// SQLite and PostgreSQL shards. Every method blocks its caller.
-package protocol OwnedRowsScanning: ShardBackend {
+package protocol OwnedRowsScanning: AnyObject, Sendable {
     /// The owning tables here, each with its owning column.
     func owningTables(ownership: [String: String]) throws -> [(table: String, column: String)]
     /// Calls `body` with every owning-column value of `tables`, as text: each distinct value
@@ -31,7 +31,7 @@ package protocol OwnedRowsScanning: ShardBackend {
     var commitCount: Int? { get }
 }
 
-extension ShardDatabase: OwnedRowsScanning {
+extension ShardDatabase {
     package func owningTables(ownership: [String: String]) throws -> [(table: String, column: String)] {
         try owningTables(only: nil, ownership: ownership)
     }

@@ -10,10 +10,8 @@ struct RebalanceJob: Sendable {
     let store: any MappingCatalog
     let registry: @Sendable () -> ShardRegistry
     let locks: RecordLocks
-    /// The mover between SQLite shards: nil with a shared catalog, which has none.
-    let mover: BatchMover?
-    /// The mover between PostgreSQL shards.
-    let postgresMover: PostgresBatchMover
+    /// What the shards' movers need.
+    let moveContext: MoveContext
     /// The records left on the plan's drained shards, as moves off them (none for a plan that
     /// drains nothing).
     let drainLeftovers: @Sendable () async throws -> [RebalancePlanner.Move]
@@ -145,63 +143,47 @@ struct RebalanceJob: Sendable {
         for shard in [source, target] where shard.health != .ok {
             throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' is \(shard.health.rawValue)")
         }
-        if let source = source as? PostgresShard, let target = target as? PostgresShard {
-            let outcome = try await postgresMover.move(planID: planID, records: batch.records, from: source, to: target)
+        let mover: any ShardMover
+        do {
+            mover = try source.mover(to: target, context: moveContext)
+        } catch let error as CollegeDBError where error.code == .unsupportedOnBackend {
             try await BlockingWork.run {
-                try store.skipMoves(ofPlan: planID, outcome.skipped)
-                for (record, reason) in outcome.skipped where reason.hasPrefix(RebalanceVerdict.copyFailure) {
-                    try store.appendPlanError(planID, "record \(record): \(reason)")
-                }
+                try store.skipMoves(ofPlan: planID, batch.records.map { ($0, error.message) })
             }
-            return outcome.rows
-        }
-        guard let mover, let source = source as? ShardDatabase, let target = target as? ShardDatabase else {
-            let reason = "rebalancing moves rows between two SQLite or two PostgreSQL shards only"
-            try await BlockingWork.run { try store.skipMoves(ofPlan: planID, batch.records.map { ($0, reason) }) }
             return 0
         }
-        return try await moveSQLiteBatch(batch.records, from: source, to: target, mover: mover)
+        let outcome = try await move(batch.records, by: mover)
+        try await BlockingWork.run {
+            try store.skipMoves(ofPlan: planID, outcome.skipped)
+            for (record, reason) in outcome.skipped where reason.hasPrefix(RebalanceVerdict.copyFailure) {
+                try store.appendPlanError(planID, "record \(record): \(reason)")
+            }
+        }
+        return outcome.rows
     }
 
-    /// Moves a batch between SQLite shards, holding its records; when the batch fails as a
-    /// whole (a row that cannot be copied), its records are moved one by one so that only the
-    /// failing ones are skipped.
-    private func moveSQLiteBatch(
-        _ records: [Int64],
-        from source: ShardDatabase,
-        to target: ShardDatabase,
-        mover: BatchMover
-    ) async throws -> Int {
-        let store = self.store
+    /// Moves `records` with `mover` as one batch, holding them; when the batch fails as a whole
+    /// (a row the target refuses), its records move one by one, so that only the failing ones
+    /// are skipped. An error of a shard, the disk or the catalog stops the job.
+    private func move(_ records: [Int64], by mover: any ShardMover) async throws -> MoveBatchOutcome {
         let planID = self.planID
-        var rows = 0
+        var outcome = MoveBatchOutcome()
         var pending = [records]
         var singly = false
-        while let records = pending.popLast() {
+        while let group = pending.popLast() {
             do {
-                let outcome = try await locks.moving(all: records) {
-                    try await BlockingWork.runBackground {
-                        try mover.move(planID: planID, records: records, from: source, to: target)
-                    }
-                }
-                rows += outcome.rows
-                try await BlockingWork.run { try store.skipMoves(ofPlan: planID, outcome.skipped) }
-            } catch let error as CollegeDBError where error.code == .shardUnavailable || error.code == .storageFull {
-                throw error
+                outcome += try await locks.moving(all: group) { try await mover.move(planID: planID, records: group) }
             } catch {
-                guard !singly, records.count > 1 else {
-                    let reason = RebalanceVerdict.copyFailure + "\(error)"
-                    try await BlockingWork.run {
-                        try store.skipMoves(ofPlan: planID, records.map { ($0, reason) })
-                        try store.appendPlanError(planID, "record \(records[0]): \(reason)")
-                    }
+                if let stop = mover.stoppingError(error) { throw stop }
+                guard !singly, group.count > 1 else {
+                    outcome.skipped += group.map { ($0, RebalanceVerdict.copyFailure + mover.describe(error)) }
                     continue
                 }
                 singly = true
-                pending = records.map { [$0] }
+                pending = group.map { [$0] }
             }
         }
-        return rows
+        return outcome
     }
 
     static func metadata(_ status: RebalanceStatus) -> Logger.Metadata {

@@ -11,7 +11,7 @@ extension CollegeDB {
 
     /// The user's tables of `shard`.
     public func listTables(shard: String) async throws -> [String] {
-        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
+        let database = try coordinator.registry.database(named: shard).adoptableShard()
         return try await BlockingWork.run { try database.userTables() }
     }
 
@@ -23,7 +23,7 @@ extension CollegeDB {
         table: String,
         primaryKeyColumn: String? = nil
     ) async throws -> TableValidation {
-        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
+        let database = try coordinator.registry.database(named: shard).adoptableShard()
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
             try database.validate(table: table, keyColumn: primaryKeyColumn, ownership: ownership)
@@ -52,7 +52,7 @@ extension CollegeDB {
             let field = primaryKeyColumn != nil && validation.rowCount != nil ? "primaryKeyColumn" : "table"
             throw CollegeDBError.invalidParams("\(field): \(validation.issues.joined(separator: "; "))")
         }
-        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
+        let database = try coordinator.registry.database(named: shard).adoptableShard()
         let pageSize = min(limit, 10_000)
         return try await BlockingWork.runLong {
             var keys: [String] = []
@@ -82,7 +82,7 @@ extension CollegeDB {
         primaryKeyColumn: String? = nil,
         dryRun: Bool = false
     ) async throws -> (summary: AdoptionSummary, skipped: [TableValidation]) {
-        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
+        let database = try coordinator.registry.database(named: shard).adoptableShard()
         let (tables, skipped) = try await adoptableTables(of: database, only: only, keyColumn: primaryKeyColumn)
         let job = try adoptionJob(database, tables: tables)
         if dryRun { return (try await BlockingWork.runLong { try job.dryRun() }, skipped) }
@@ -123,7 +123,10 @@ extension CollegeDB {
         let registry = coordinator.registry
         let candidates = try shards.map { name in
             _ = try registry.database(named: name)
-            return registry.candidates.first { $0.name == name }!
+            guard let candidate = registry.candidates.first(where: { $0.name == name }) else {
+                throw CollegeDBError.shardNotFound(name)
+            }
+            return candidate
         }
         let kind = strategy ?? coordinator.policy.strategy.write
         let selection = ShardSelection(targetRegion: coordinator.policy.targetRegion)
@@ -153,7 +156,7 @@ extension CollegeDB {
 
     /// Whether `shard` holds rows in owned tables that were never adopted.
     public func checkMigrationNeeded(shard: String) async throws -> Bool {
-        let database = try coordinator.registry.database(named: shard).sqliteDatabase(for: "adopting existing tables")
+        let database = try coordinator.registry.database(named: shard).adoptableShard()
         let store = try mappingStore
         let ownership = await coordinator.configuration.ownership
         return try await BlockingWork.runLong {
@@ -222,7 +225,8 @@ extension CollegeDB {
         // A shared catalog has PostgreSQL shards only, which are never adopted.
         guard let store = catalog as? MappingStore else { return }
         let ownership = await coordinator.configuration.ownership
-        for case let database as ShardDatabase in coordinator.registry.shards where database.health == .ok {
+        for shard in coordinator.registry.shards where shard.health == .ok {
+            guard let database = shard.adoptable else { continue }
             let record = try await BlockingWork.run { try store.adoption(of: database.name) }
             switch record?.state {
             case .adopted?, .native?:
@@ -244,7 +248,7 @@ extension CollegeDB {
 
     /// The owned tables of `database` that can be adopted, and the others with their reasons.
     private func adoptableTables(
-        of database: ShardDatabase,
+        of database: any AdoptableShard,
         only: [String]?,
         keyColumn: String?
     ) async throws -> (tables: [AdoptedTable], skipped: [TableValidation]) {
@@ -275,7 +279,7 @@ extension CollegeDB {
     }
 
     private func adoptionJob(
-        _ database: ShardDatabase,
+        _ database: any AdoptableShard,
         tables: [AdoptedTable],
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) throws -> AdoptionJob {

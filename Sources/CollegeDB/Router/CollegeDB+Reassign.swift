@@ -2,10 +2,10 @@ import Foundation
 
 extension CollegeDB {
     /// Moves the rows `key` owns (all owning tables, or `table`) to `shard`, then the record's
-    /// mapping, crash-safely, between two SQLite shards or two PostgreSQL shards. Requests for
-    /// the record wait meanwhile and then see either the old shard or the new one, never a
-    /// partial copy; other keys are not held up. Between PostgreSQL shards the requests of
-    /// every daemon of a shared catalog wait too (``PostgresRecordMover``).
+    /// mapping, crash-safely, between two SQLite shards or two PostgreSQL shards
+    /// (``ShardMover``). Requests for the record wait meanwhile and then see either the old
+    /// shard or the new one, never a partial copy; other keys are not held up. Between
+    /// PostgreSQL shards the requests of every daemon of a shared catalog wait too.
     public func reassignShard(key: String, to shard: String, table: String? = nil) async throws -> Reassignment {
         try Self.validate(key: key)
         let target = try coordinator.registry.database(named: shard)
@@ -20,18 +20,9 @@ extension CollegeDB {
             }
             guard current.shard != shard else { return Reassignment(from: current.shard, to: shard, rowsMoved: 0) }
             let source = try coordinator.registry.mappedDatabase(named: current.shard, key: key)
-            let moved: Int
-            if let source = source as? PostgresShard, let target = target as? PostgresShard {
-                let mover = PostgresRecordMover(catalog: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                moved = try await mover.move(key: key, recordID: current.id, from: source, to: target, table: table)
-            } else {
-                let source = try source.sqliteDatabase(for: "reassignShard between a SQLite and a PostgreSQL shard")
-                let target = try target.sqliteDatabase(for: "reassignShard between a SQLite and a PostgreSQL shard")
-                let mover = RecordMover(store: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                moved = try await BlockingWork.run {
-                    try mover.move(key: key, recordID: current.id, from: source, to: target, table: table)
-                }
-            }
+            let context = MoveContext(catalog: catalog, ownership: ownership, logger: logger)
+            let mover = try source.mover(to: target, context: context)
+            let moved = try await mover.move(key: key, recordID: current.id, table: table)
             logger.info(
                 "moved a record",
                 metadata: ["from": "\(current.shard)", "to": "\(shard)", "rows": "\(moved)"]
@@ -46,22 +37,18 @@ extension CollegeDB {
         let registry = coordinator.registry
         let ownership = await coordinator.configuration.ownership
         for intent in try await BlockingWork.run({ try catalog.unfinishedMoves() }) {
-            let source = try? registry.database(named: intent.from)
-            let target = try? registry.database(named: intent.to)
+            guard let source = try? registry.database(named: intent.from),
+                let target = try? registry.database(named: intent.to)
+            else {
+                logger.error(
+                    "an unfinished move names a shard that is not configured; left as it is",
+                    metadata: ["from": "\(intent.from)", "to": "\(intent.to)"]
+                )
+                continue
+            }
             do {
-                if let source = source as? PostgresShard, let target = target as? PostgresShard {
-                    let mover = PostgresRecordMover(catalog: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                    try await mover.recover(intent, source: source, target: target)
-                } else if let source = source as? ShardDatabase, let target = target as? ShardDatabase {
-                    let mover = RecordMover(store: catalog, ownership: ownership, killPoint: .fromEnvironment)
-                    try await BlockingWork.run { try mover.recover(intent, source: source, target: target) }
-                } else {
-                    logger.error(
-                        "an unfinished move names a shard that is not configured; left as it is",
-                        metadata: ["from": "\(intent.from)", "to": "\(intent.to)"]
-                    )
-                    continue
-                }
+                let context = MoveContext(catalog: catalog, ownership: ownership, logger: logger)
+                try await source.mover(to: target, context: context).recover(intent)
             } catch {
                 // A shard that does not serve, a client's trigger that refuses the delete
                 // (RAISE(ABORT)): the catalog names the record's shard either way, so the daemon

@@ -24,7 +24,7 @@ extension CollegeDB {
                     ShardDistribution.Shard(
                         shard: shard.name,
                         records: counts[shard.name] ?? 0,
-                        rows: try? (shard as? any OwnedRowsScanning)?.ownedRowCount(ownership: ownership),
+                        rows: try? shard.ownedRowCount(ownership: ownership),
                         sizeBytes: measured[shard.name],
                         draining: draining.contains(shard.name)
                     )
@@ -138,7 +138,7 @@ extension CollegeDB {
     /// key digested and looked up. Records on a drained shard whose key was never seen (a
     /// mapping without rows) move by the rendezvous choice of their stored key's digest.
     private static func planByRendezvous(
-        shards: [any OwnedRowsScanning],
+        shards: [any ShardBackend],
         drained: Set<String>,
         receivers: [ShardCandidate],
         store: any MappingCatalog,
@@ -189,14 +189,14 @@ extension CollegeDB {
     /// The shards as rebalancing reads them: all SQLite or all PostgreSQL, since rows move
     /// between two shards of one backend only.
     /// - Throws: `UNSUPPORTED_ON_BACKEND` for a fleet of both.
-    private static func movableShards(_ shards: [any ShardBackend]) throws -> [any OwnedRowsScanning] {
+    private static func movableShards(_ shards: [any ShardBackend]) throws -> [any ShardBackend] {
         guard Set(shards.map(\.backendKind)).count <= 1 else {
             throw CollegeDBError(
                 .unsupportedOnBackend,
                 "rebalancing moves rows between two SQLite or two PostgreSQL shards; this daemon has both kinds"
             )
         }
-        return shards.compactMap { $0 as? any OwnedRowsScanning }
+        return shards
     }
 
     /// The rows of owning tables each of a plan's drained shards still holds, counted on the
@@ -209,7 +209,7 @@ extension CollegeDB {
         let registry = coordinator.registry
         return try await BlockingWork.runLong {
             try drained.compactMap { name in
-                guard let shard = (try? registry.database(named: name)) as? any OwnedRowsScanning else { return nil }
+                guard let shard = try? registry.database(named: name) else { return nil }
                 let rows = try shard.ownedRowCount(ownership: ownership)
                 return rows > 0 ? (shard: name, rows: rows) : nil
             }
@@ -328,7 +328,7 @@ extension CollegeDB {
             } while cursor != nil
             var conflicts: [String: RebalanceDryRun.KeyConflict] = [:]
             for (pair, records) in byPair.sorted(by: { ($0.key.from, $0.key.to) < ($1.key.from, $1.key.to) }) {
-                guard let shard = (try? registry.database(named: pair.from)) as? any OwnedRowsScanning else {
+                guard let shard = try? registry.database(named: pair.from) else {
                     result.skipped += records.count
                     continue
                 }
@@ -340,7 +340,7 @@ extension CollegeDB {
                 )
                 result.records += records.count
                 result.rows += try shard.ownedRowCount(ofKeyTexts: texts, tables: tables)
-                guard let target = (try? registry.database(named: pair.to)) as? any OwnedRowsScanning else { continue }
+                guard let target = try? registry.database(named: pair.to) else { continue }
                 for (table, column) in tables {
                     guard let moving = try shard.primaryKeys(ofKeyTexts: texts, table: table, column: column) else {
                         continue
@@ -428,15 +428,7 @@ extension CollegeDB {
             store: store,
             registry: { coordinator.registry },
             locks: coordinator.locks,
-            mover: (store as? MappingStore).map { store in
-                BatchMover(store: store, ownership: ownership, killPoint: .fromEnvironment, keyTexts: keyTexts)
-            },
-            postgresMover: PostgresBatchMover(
-                catalog: store,
-                mover: PostgresRecordMover(catalog: store, ownership: ownership, killPoint: .fromEnvironment),
-                locks: coordinator.locks,
-                keyTexts: keyTexts
-            ),
+            moveContext: MoveContext(catalog: store, ownership: ownership, keyTexts: keyTexts, logger: logger),
             drainLeftovers: { [self] in try await self.drainLeftovers(ofPlan: planID) },
             drainResidue: { [self] in try await self.drainResidue(ofPlan: planID) },
             lease: lease,

@@ -1,11 +1,11 @@
 /// What every kind of shard does for clients' statements and for the daemon's reports: a
 /// SQLite file (``ShardDatabase``) or a PostgreSQL database (``PostgresShard``).
 ///
-/// The router, fan-out and federation speak only this protocol, its optional synchronous fast
-/// path included. Work that needs one backend's internals (moving rows, adopting an existing
-/// database) asks for it by ``sqliteDatabase(for:)`` and gets `UNSUPPORTED_ON_BACKEND` on the
-/// other.
-public protocol ShardBackend: AnyObject, Sendable {
+/// The router, fan-out, federation, rebalancing and moves speak only this protocol: its
+/// optional synchronous fast path, its owned-row scans (``OwnedRowsScanning``) and its mover to
+/// a shard of its kind (``mover(to:context:)``) and what adopting its existing tables reads
+/// (``adoptable``, which only SQLite shards offer) included.
+package protocol ShardBackend: OwnedRowsScanning {
     /// The shard's name, unique among the shards.
     var name: String { get }
     /// Where the shard is, as `getShardMetadata` shows it: a file path, or a PostgreSQL URL
@@ -87,11 +87,20 @@ public protocol ShardBackend: AnyObject, Sendable {
     /// Transactions committed and the calls they carried, for a backend that groups commits;
     /// (0, 0) for one that does not.
     var commitCounts: (commits: Int, calls: Int) { get }
+
+    // MARK: Moves
+
+    /// The mover of records' rows from this shard to `target`.
+    /// - Throws: `UNSUPPORTED_ON_BACKEND` when `target` is a shard of another kind.
+    func mover(to target: any ShardBackend, context: MoveContext) throws -> any ShardMover
+
+    /// What adopting the existing tables of the shard reads; nil when the backend cannot adopt.
+    var adoptable: (any AdoptableShard)? { get }
 }
 
 extension ShardBackend {
     /// No synchronous path: every call goes through ``execute(_:rowLimit:limits:)``.
-    public func executeQuickly(
+    package func executeQuickly(
         _ statement: SQLStatement,
         rowLimit: Int?,
         limits: QueryLimits,
@@ -99,7 +108,7 @@ extension ShardBackend {
     ) throws -> QueryResult? { nil }
 
     /// No queue of writes to join without waiting.
-    public func enqueueWrite(
+    package func enqueueWrite(
         _ statement: SQLStatement,
         rowLimit: Int?,
         limits: QueryLimits,
@@ -107,13 +116,16 @@ extension ShardBackend {
     ) throws -> Bool { false }
 
     /// No grouped commits.
-    public var commitCounts: (commits: Int, calls: Int) { (0, 0) }
+    package var commitCounts: (commits: Int, calls: Int) { (0, 0) }
 
     /// The daemon gives the backend its ids (each SQLite connection has the function).
-    public var makesItsOwnIdentifiers: Bool { false }
+    package var makesItsOwnIdentifiers: Bool { false }
 
     /// Nothing to make in the database.
-    public func prepareIdentifiers(node: Int64) async throws {}
+    package func prepareIdentifiers(node: Int64) async throws {}
+
+    /// No adoption.
+    package var adoptable: (any AdoptableShard)? { nil }
 }
 
 /// How much of a shard's connection pool is in use.
@@ -133,15 +145,24 @@ public enum ShardBackendKind: String, Sendable, Hashable {
 }
 
 extension ShardBackend {
-    /// The SQLite shard behind `self`, for work only SQLite shards do.
-    /// - Throws: `UNSUPPORTED_ON_BACKEND` naming `work` for any other backend.
-    package func sqliteDatabase(for work: String) throws -> ShardDatabase {
-        guard let database = self as? ShardDatabase else {
+    /// The error for a move from `self` to `target`, a shard of another kind.
+    func moveBetweenKinds(to target: any ShardBackend) -> CollegeDBError {
+        CollegeDBError(
+            .unsupportedOnBackend,
+            "rows move between two SQLite or two PostgreSQL shards only: '\(name)' is a \(backendKind.rawValue) "
+                + "shard and '\(target.name)' a \(target.backendKind.rawValue) shard"
+        )
+    }
+
+    /// What adopting the shard's existing tables reads.
+    /// - Throws: `UNSUPPORTED_ON_BACKEND` for a backend that cannot adopt.
+    func adoptableShard() throws -> any AdoptableShard {
+        guard let shard = adoptable else {
             throw CollegeDBError(
                 .unsupportedOnBackend,
-                "shard '\(name)' is a \(backendKind.rawValue) shard: \(work) works on SQLite shards only"
+                "shard '\(name)' is a \(backendKind.rawValue) shard: adopting existing tables works on SQLite shards only"
             )
         }
-        return database
+        return shard
     }
 }

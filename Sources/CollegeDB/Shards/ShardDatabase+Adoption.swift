@@ -2,9 +2,11 @@ import GRDB
 
 /// The shard's part in adopting an existing database: its tables, whether each can be sharded
 /// and why not, and its keys in order. Only reads: adoption never writes into the file.
-extension ShardDatabase {
+extension ShardDatabase: AdoptableShard {
+    package var adoptable: (any AdoptableShard)? { self }
+
     /// The user's tables, by name (SQLite's and the daemon's own left out).
-    func userTables() throws -> [String] {
+    package func userTables() throws -> [String] {
         try pool.unsafeRead { db in
             try String.fetchAll(
                 db,
@@ -20,7 +22,7 @@ extension ShardDatabase {
     /// Whether `table` can be sharded by key, and why not. The key column is `keyColumn` when
     /// given, else the table's `ownership` column, else its primary key when that is one column
     /// named `id` (or `defaultKey`).
-    func validate(
+    package func validate(
         table: String,
         keyColumn: String?,
         ownership: [String: String],
@@ -95,7 +97,7 @@ extension ShardDatabase {
     }
 
     /// Whether any owned table holds a row.
-    func hasOwnedRows(ownership: [String: String]) throws -> Bool {
+    package func hasOwnedRows(ownership: [String: String]) throws -> Bool {
         try userTables().contains { table in
             (try? validate(table: table, keyColumn: nil, ownership: ownership).isValid) == true
         }
@@ -103,7 +105,7 @@ extension ShardDatabase {
 
     /// Calls `body` with each distinct key of `table` after `cursor` (nil: from the first), in
     /// the column's order, as text and as stored, from one snapshot; stops when it returns false.
-    func forEachKey(
+    package func forEachKey(
         of table: AdoptedTable,
         after cursor: DatabaseValue?,
         _ body: (_ text: String, _ value: DatabaseValue) throws -> Bool

@@ -8,7 +8,7 @@ import Glibc
 /// `after-flip`, `after-delete`) at which the process kills itself with SIGKILL, so that tests
 /// can prove recovery from a crash at each step. Only debug builds (which the tests run) read
 /// the variable; a release build has no kill point, whatever its environment says.
-struct TestKillPoint: Sendable {
+package struct TestKillPoint: Sendable {
     static let variable = "COLLEGEDB_TEST_KILL_AT"
 
     let step: String?

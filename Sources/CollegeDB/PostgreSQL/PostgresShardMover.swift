@@ -1,0 +1,81 @@
+import GRDB
+import PostgresNIO
+
+/// Moves records' rows between two PostgreSQL shards with ``PostgresRecordMover``: fenced
+/// against every daemon of the catalog; a plan's batch in one move whose flip marks the plan's
+/// moves done in the same catalog transaction.
+struct PostgresShardMover: ShardMover {
+    let source: PostgresShard
+    let target: PostgresShard
+    let context: MoveContext
+
+    private var mover: PostgresRecordMover {
+        PostgresRecordMover(catalog: context.catalog, ownership: context.ownership, killPoint: context.killPoint)
+    }
+
+    func move(key: String, recordID: Int64, table: String?) async throws -> Int {
+        try await mover.move(key: key, recordID: recordID, from: source, to: target, table: table)
+    }
+
+    func move(planID: Int64, records: [Int64]) async throws -> MoveBatchOutcome {
+        var outcome = MoveBatchOutcome()
+        let catalog = context.catalog
+        let current = try await BlockingWork.run { try catalog.shards(ofRecords: records) }
+        let (moving, skipped) = MoveBatchOutcome.stillOn(source.name, records, current: current)
+        outcome.skipped = skipped
+        guard !moving.isEmpty else { return outcome }
+        let stored = try await BlockingWork.run { try catalog.storedKeys(ofRecords: moving) }
+        let (ownership, source) = (context.ownership, source)
+        let keyTexts = context.keyTexts ?? KeyTextCache(store: catalog, planID: planID)
+        let texts = try await BlockingWork.runLong {
+            let tables = try source.owningTables(ownership: ownership)
+            return try keyTexts.texts(of: stored.keys, on: source, tables: tables)
+        }
+        var keys: [String: Int64] = [:]
+        var unresolved: [DatabaseValue: Int64] = [:]
+        for (key, record) in stored {
+            if let text = texts[key] { keys[text] = record } else { unresolved[key] = record }
+        }
+        let moved = try await mover.move(
+            records: moving,
+            keys: keys,
+            unresolved: unresolved,
+            from: source,
+            to: target,
+            table: nil,
+            planID: planID
+        )
+        outcome.moved = moved.moved.count
+        outcome.rows = moved.rows
+        outcome.skipped += moved.gone.map { ($0, "it moved or was removed after planning") }
+        return outcome
+    }
+
+    func recover(_ intent: MappingStore.MoveIntent) async throws {
+        try await mover.recover(intent, source: source, target: target)
+    }
+
+    /// A shard or the catalog that does not answer stops the job, as every backend's do; so
+    /// does a lost connection to either shard.
+    func stoppingError(_ error: any Error) -> CollegeDBError? {
+        if let failure = failureOfShardOrCatalog(error) { return failure }
+        guard let reason = PostgresShard.connectionFailure(error, leased: true) else { return nil }
+        return CollegeDBError(
+            .shardUnavailable,
+            "shard '\(source.name)' or '\(target.name)' cannot be reached: \(reason)"
+        )
+    }
+
+    /// The server's message and SQLSTATE for a statement it failed, else the error itself.
+    func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError, let sqlState = error.sqlState else { return "\(error)" }
+        return "\(error.serverInfo?[.message] ?? "failed") (SQLSTATE \(sqlState))"
+    }
+}
+
+extension PostgresShard {
+    package func mover(to target: any ShardBackend, context: MoveContext) throws -> any ShardMover {
+        guard let target = target as? PostgresShard else { throw moveBetweenKinds(to: target) }
+        return PostgresShardMover(source: self, target: target, context: context)
+    }
+}

@@ -1,0 +1,135 @@
+/// Moves records' rows between two SQLite shards: an intent in the catalog naming every row,
+/// the copy in one target transaction (journaled there and verified against the source), the
+/// mappings flipped in one catalog transaction (with the plan's progress, for a batch), the
+/// delete in one source transaction, the intent removed. A crash at any step is recovered at
+/// the next start: undone before the flip, completed after it. Every step blocks on SQLite, so
+/// each move runs on the threads for blocking work.
+struct SQLiteShardMover: ShardMover {
+    let source: ShardDatabase
+    let target: ShardDatabase
+    let context: MoveContext
+
+    func move(key: String, recordID: Int64, table: String?) async throws -> Int {
+        try await BlockingWork.run { try moveNow(key: key, recordID: recordID, table: table) }
+    }
+
+    func move(planID: Int64, records: [Int64]) async throws -> MoveBatchOutcome {
+        // A batch's intent names a plan, which only the daemon's own mapping store records.
+        guard let store = context.catalog as? MappingStore else {
+            throw CollegeDBError(
+                .unsupportedOnBackend,
+                "rebalancing SQLite shards needs the daemon's own mapping store, not a shared catalog"
+            )
+        }
+        return try await BlockingWork.runBackground { try moveNow(planID: planID, records: records, store: store) }
+    }
+
+    func recover(_ intent: MappingStore.MoveIntent) async throws {
+        try await BlockingWork.run {
+            switch intent.state {
+            case .copying:
+                try target.undoCopy(moveID: intent.id)
+            case .flipped:
+                try source.deleteRows(of: intent.plan)
+                try target.clearJournal(moveID: intent.id)
+            }
+            try context.catalog.finishMove(intent.id)
+        }
+    }
+
+    private func moveNow(key: String, recordID: Int64, table: String?) throws -> Int {
+        let store = context.catalog
+        let tables = try source.owningTables(only: table, ownership: context.ownership)
+        let plan = try source.plan(for: key, tables: tables)
+        let moveID = try store.beginMove(recordID: recordID, from: source.name, to: target.name, plan: plan)
+        context.killPoint.reached("after-intent")
+        try copyThenFlip(moveID: moveID, plan: plan) {
+            context.killPoint.reached("after-copy")
+            try store.flipMove(moveID, recordID: recordID, to: target.name)
+        }
+        try deleteFromSource(moveID: moveID, plan: plan)
+        return plan.rowCount
+    }
+
+    private func moveNow(planID: Int64, records: [Int64], store: MappingStore) throws -> MoveBatchOutcome {
+        var outcome = MoveBatchOutcome()
+        let current = try store.shards(ofRecords: records)
+        let (moving, skipped) = MoveBatchOutcome.stillOn(source.name, records, current: current)
+        outcome.skipped = skipped
+        guard !moving.isEmpty else { return outcome }
+        let keys = try store.storedKeys(ofRecords: moving)
+        let tables = try source.owningTables(only: nil, ownership: context.ownership)
+        let keyTexts = context.keyTexts ?? KeyTextCache(store: store, planID: planID)
+        let texts = Set(try keyTexts.texts(of: keys.keys, on: source, tables: tables).values)
+        let plan = try source.rows(ofKeyTexts: texts, tables: tables)
+        let moveID = try store.beginBatchMove(
+            planID: planID,
+            records: moving,
+            from: source.name,
+            to: target.name,
+            plan: plan
+        )
+        context.killPoint.reached("after-intent")
+        try copyThenFlip(moveID: moveID, plan: plan) {
+            context.killPoint.reached("after-copy")
+            try store.flipBatchMove(
+                moveID,
+                planID: planID,
+                records: moving,
+                from: source.name,
+                to: target.name,
+                rows: plan.rowCount
+            )
+        }
+        try deleteFromSource(moveID: moveID, plan: plan)
+        outcome.moved = moving.count
+        outcome.rows = plan.rowCount
+        return outcome
+    }
+
+    /// Copies `plan`'s rows to the target and runs `flip`; when either fails, the copy is undone
+    /// and the intent removed, so that the rows stay wholly on the source.
+    private func copyThenFlip(moveID: Int64, plan: MovePlan, flip: () throws -> Void) throws {
+        do {
+            do {
+                try target.copyRows(of: plan, from: source, moveID: moveID)
+            } catch {
+                throw CollegeDBError.fromQuery(error, shard: target.name)
+            }
+            try flip()
+        } catch {
+            undo(moveID: moveID)
+            throw error
+        }
+    }
+
+    /// Undoes a copy that will not be flipped. Its own failure is logged, not thrown: the intent
+    /// (kept when it cannot be removed) has the next start undo the copy again.
+    private func undo(moveID: Int64) {
+        do {
+            try target.undoCopy(moveID: moveID)
+            try context.catalog.finishMove(moveID)
+        } catch {
+            context.logger.error(
+                "a failed move could not be undone now; the next start undoes it",
+                metadata: ["move": "\(moveID)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// The steps after the flip: the rows leave the source, the journal and the intent go.
+    private func deleteFromSource(moveID: Int64, plan: MovePlan) throws {
+        context.killPoint.reached("after-flip")
+        try source.deleteRows(of: plan)
+        context.killPoint.reached("after-delete")
+        try target.clearJournal(moveID: moveID)
+        try context.catalog.finishMove(moveID)
+    }
+}
+
+extension ShardDatabase {
+    package func mover(to target: any ShardBackend, context: MoveContext) throws -> any ShardMover {
+        guard let target = target as? ShardDatabase else { throw moveBetweenKinds(to: target) }
+        return SQLiteShardMover(source: self, target: target, context: context)
+    }
+}
