@@ -100,6 +100,7 @@ import Testing
         let before = try posts(socket)
         let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
         let planID = try #require(plan["planId"] as? Int)
+        #expect((plan["conflicts"] as? [Any])?.isEmpty == true, "\(plan)")
         let dryRun = try #require(socket.result("executeRebalance", [planID, ["dryRun": true]]) as? [String: Any])
         #expect((dryRun["conflicts"] as? [Any])?.isEmpty == true, "\(dryRun)")
         _ = try socket.result("executeRebalance", [planID])

@@ -26,9 +26,12 @@ import Testing
         let before = try rows(socket)
         let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
         let planID = try #require(plan["planId"] as? Int)
-        // The dry run says beforehand what will not move, and changes nothing.
+        // The plan and the dry run say beforehand what will not move, and change nothing.
+        let planned = try #require(plan["conflicts"] as? [[String: Any]])
+        #expect(planned.map { $0["table"] as? String } == ["posts"], "\(planned)")
         let dryRun = try #require(socket.result("executeRebalance", [planID, ["dryRun": true]]) as? [String: Any])
         let conflicts = try #require(dryRun["conflicts"] as? [[String: Any]])
+        #expect(conflicts.first?["rows"] as? Int == planned.first?["rows"] as? Int)
         #expect(conflicts.count == 1, "\(conflicts)")
         #expect(conflicts.first?["table"] as? String == "posts")
         #expect(conflicts.first?["column"] as? String == "pid")

@@ -11,7 +11,7 @@
 /// Rebalance plans and drains are kept by either (``RebalancePlanCatalog``). Adoption keeps its
 /// progress in the SQLite store only (it adopts SQLite files); ``sqliteStore(for:)`` gives it
 /// the store or refuses.
-package protocol MappingCatalog: RebalancePlanCatalog {
+package protocol MappingCatalog: RebalancePlanCatalog, SchemaChangeCatalog {
     /// How keys are stored: digests or plain text.
     var keyCodec: MappingKeyCodec { get }
     /// Whether other daemons share this catalog. Then a new record is committed before its

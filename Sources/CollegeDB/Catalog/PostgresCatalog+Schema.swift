@@ -14,6 +14,8 @@ import PostgresNIO
 ///   `collegedb.draining_shard`: the shards drain plans keep from new keys. Every change of it,
 ///   and of `collegedb.shard_registry`, notifies `collegedb_mappings` with `draining` or
 ///   `registry` (``SharedCatalogChange``).
+/// - `collegedb.schema_change`, `collegedb.schema_change_shard`: schema changes, in order, and
+///   the shards that have each (``SchemaChangeCatalog``).
 extension PostgresCatalog {
     static let schemaVersion = "1"
 
@@ -194,6 +196,28 @@ extension PostgresCatalog {
         CREATE OR REPLACE TRIGGER record_changed
             AFTER INSERT OR DELETE OR UPDATE OF shard ON collegedb.record
             FOR EACH ROW EXECUTE FUNCTION collegedb.record_changed()
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.schema_change (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name text NOT NULL UNIQUE,
+            sql text NOT NULL,
+            state text NOT NULL CHECK (state IN ('running', 'paused', 'done', 'failed')),
+            canary bigint,
+            failures text NOT NULL DEFAULT '[]',
+            created_at bigint NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS collegedb.schema_change_shard (
+            change_id bigint NOT NULL REFERENCES collegedb.schema_change (id),
+            shard text NOT NULL,
+            applied_at bigint NOT NULL,
+            PRIMARY KEY (change_id, shard)
+        )
+        """,
+        """
+        CREATE INDEX IF NOT EXISTS schema_change_shard_by_shard ON collegedb.schema_change_shard (shard, change_id)
         """,
     ]
 }

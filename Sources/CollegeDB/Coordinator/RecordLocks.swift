@@ -19,7 +19,8 @@ package final class RecordLocks: Sendable {
         var active = 0
         var moving = false
         var drained: CheckedContinuation<Void, Never>?
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Tasks waiting for the move to end, each by a number of its own.
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
     }
 
     private struct State {
@@ -30,6 +31,7 @@ package final class RecordLocks: Sendable {
         var changedAt: [Int64: UInt64] = [:]
         /// Every record may have changed up to this epoch.
         var floor: UInt64 = 0
+        var lastWaiter: UInt64 = 0
 
         /// Whether `record`'s mapping, read at `epoch`, has not changed since.
         func isCurrent(_ record: Int64, readAt epoch: UInt64) -> Bool {
@@ -91,20 +93,34 @@ package final class RecordLocks: Sendable {
     }
 
     /// Waits until no move of `record` is under way.
-    package func waitWhileMoving(_ record: Int64) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                guard state.records[record]?.moving == true else { return true }
-                state.records[record]!.waiters.append(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
+    /// - Throws: `CancellationError` when the task is cancelled first (its client went away).
+    package func waitWhileMoving(_ record: Int64) async throws {
+        let waiter = state.withLock { state in
+            state.lastWaiter &+= 1
+            return state.lastWaiter
         }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    guard !Task.isCancelled, var entry = state.records[record], entry.moving else { return true }
+                    entry.waiters[waiter] = continuation
+                    state.records[record] = entry
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let continuation = state.withLock { $0.records[record]?.waiters.removeValue(forKey: waiter) }
+            continuation?.resume(throwing: CancellationError())
+        }
+        try Task.checkCancellation()
     }
 
     /// Runs `move` with `record` held alone: new requests wait, requests under way finish first.
+    /// - Throws: `CancellationError` when the task is cancelled while another move holds the
+    ///   record; then nothing was held.
     package func moving<T>(_ record: Int64, _ move: () async throws -> T) async throws -> T {
-        await claim(record)
+        try await claim(record)
         defer { finishMoving(record) }
         return try await move()
     }
@@ -112,16 +128,20 @@ package final class RecordLocks: Sendable {
     /// Runs `move` with every one of `records` held alone, as `moving` holds one: claimed in
     /// ascending order, so two movers never wait on each other; requests for other records go on.
     package func moving<T>(all records: [Int64], _ move: () async throws -> T) async throws -> T {
-        let ordered = Array(Set(records)).sorted()
-        for record in ordered { await claim(record) }
-        defer { for record in ordered { finishMoving(record) } }
+        var claimed: [Int64] = []
+        defer { for record in claimed { finishMoving(record) } }
+        for record in Set(records).sorted() {
+            try await claim(record)
+            claimed.append(record)
+        }
         return try await move()
     }
 
-    /// Marks `record` moving once no other move holds it, then waits for its requests to end.
-    private func claim(_ record: Int64) async {
+    /// Marks `record` moving once no other move holds it, then waits for its requests to end
+    /// (each ends within its statement timeout).
+    private func claim(_ record: Int64) async throws {
         while true {
-            await waitWhileMoving(record)
+            try await waitWhileMoving(record)
             let claimed = state.withLock { state -> Bool in
                 guard state.records[record]?.moving != true else { return false }
                 state.records[record, default: RecordState()].moving = true
@@ -131,8 +151,9 @@ package final class RecordLocks: Sendable {
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let drainedNow = state.withLock { state -> Bool in
-                guard state.records[record]!.active > 0 else { return true }
-                state.records[record]!.drained = continuation
+                guard var entry = state.records[record], entry.active > 0 else { return true }
+                entry.drained = continuation
+                state.records[record] = entry
                 return false
             }
             if drainedNow { continuation.resume() }
@@ -166,9 +187,9 @@ package final class RecordLocks: Sendable {
     }
 
     private func finishMoving(_ record: Int64, changesMappings: Bool = true) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             if changesMappings { state.changed(record) }
-            let waiters = state.records[record]?.waiters ?? []
+            let waiters = state.records[record]?.waiters.values.map { $0 } ?? []
             state.records[record] = nil
             return waiters
         }

@@ -145,6 +145,13 @@ extension ShardCoordinator {
                 if let reason = opened.unavailableReason, opened.backendKind == .sqlite {
                     throw CollegeDBError(.shardUnavailable, reason)
                 }
+                do {
+                    try await prepareNewShard(opened)
+                } catch {
+                    // Never published: its closing error would hide why it was refused.
+                    try? await opened.shutDown()
+                    throw error
+                }
                 databases.append(opened)
                 added.append(descriptor.name)
             }

@@ -23,6 +23,9 @@ package actor ShardCoordinator {
     /// The shard whose existing keys an online adoption is mapping: until it ends, keys without
     /// a mapping are read from it and allocated to it, so that none of its rows is missed.
     nonisolated let adopting = Mutex<String?>(nil)
+    /// What a shard opened while running (registered, or added by a reload) goes through before
+    /// it is published: the schema changes it lacks.
+    private nonisolated let newShardPreparation = Mutex<(@Sendable (any ShardBackend) async throws -> Void)?>(nil)
 
     init(
         registry: ShardRegistry,
@@ -36,6 +39,18 @@ package actor ShardCoordinator {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+    }
+
+    /// Sets what a shard opened while running goes through before it is published.
+    package nonisolated func preparingNewShards(_ prepare: @escaping @Sendable (any ShardBackend) async throws -> Void)
+    {
+        newShardPreparation.withLock { $0 = prepare }
+    }
+
+    /// Runs the preparation of a shard opened while running, if one is set.
+    func prepareNewShard(_ shard: any ShardBackend) async throws {
+        guard let prepare = newShardPreparation.withLock({ $0 }) else { return }
+        try await prepare(shard)
     }
 
     /// Answers once the actor is free: a liveness check for the watchdog.

@@ -1,12 +1,14 @@
 import Synchronization
 
-/// Runs the engine's long work (rebalancing; adoption next) in the background: at most one job
-/// per kind at a time, each told to stop between its steps rather than cut short, so that what
+/// Runs the engine's long work (rebalancing, adoption, schema changes) in the background: at
+/// most one job per kind at a time, each told to stop between its steps rather than cut short, so that what
 /// it persisted is always whole. Jobs persist their own progress and resume from it.
 package final class JobRunner: Sendable {
     /// What a running job checks between its steps.
     package final class Control: Sendable {
         private let requested = Mutex<RebalanceState?>(nil)
+        /// Whether the job runs once more when it ends (``JobRunner/startOrRepeat(kind:id:_:)``).
+        fileprivate let passRequested = Mutex(false)
 
         /// The state the job should stop in, once asked to stop.
         package var stopRequest: RebalanceState? { requested.withLock { $0 } }
@@ -30,16 +32,44 @@ package final class JobRunner: Sendable {
     package func start(kind: String, id: Int64, _ body: @escaping @Sendable (Control) async -> Void) -> Bool {
         running.withLock { running in
             guard running[kind] == nil else { return false }
-            let control = Control()
-            let task = Task {
-                await body(control)
-                self.running.withLock { running in
-                    if running[kind]?.id == id { running[kind] = nil }
-                }
-            }
-            running[kind] = Running(id: id, control: control, task: task)
+            running[kind] = launch(kind: kind, id: id, body)
             return true
         }
+    }
+
+    /// Starts `body` as the job `id` of `kind`, or, when a job of that kind runs, has it run
+    /// its body once more after it ends (unless it was asked to stop): work that arrives while a
+    /// job finishes is never left for nobody.
+    package func startOrRepeat(kind: String, id: Int64, _ body: @escaping @Sendable (Control) async -> Void) {
+        running.withLock { running in
+            if let job = running[kind] {
+                job.control.passRequested.withLock { $0 = true }
+            } else {
+                running[kind] = launch(kind: kind, id: id, body)
+            }
+        }
+    }
+
+    /// Runs `body` until it ends with no further pass asked for; call it holding `running`.
+    private func launch(kind: String, id: Int64, _ body: @escaping @Sendable (Control) async -> Void) -> Running {
+        let control = Control()
+        let task = Task {
+            var again = true
+            while again {
+                await body(control)
+                // Decided under the same lock as the requests, so that none is lost.
+                again = self.running.withLock { running in
+                    let requested = control.passRequested.withLock { requested in
+                        defer { requested = false }
+                        return requested
+                    }
+                    if requested, control.stopRequest == nil { return true }
+                    if running[kind]?.id == id { running[kind] = nil }
+                    return false
+                }
+            }
+        }
+        return Running(id: id, control: control, task: task)
     }
 
     /// The id of the job of `kind` that runs now.

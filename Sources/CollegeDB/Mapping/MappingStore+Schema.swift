@@ -12,7 +12,8 @@ extension MappingStore {
     /// `move_intent` holds each `reassignShard`, and each batch of a rebalance, until it is
     /// done. `rebalance_plan` and `rebalance_move` hold rebalance plans, their moves and their
     /// progress; `draining_shard` the shards a drain plan keeps from new keys; `shard_adoption`
-    /// whether each shard's existing rows were adopted (or it never needed it).
+    /// whether each shard's existing rows were adopted (or it never needed it); `schema_change`
+    /// and `schema_change_shard` the schema changes and the shards that have each.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -184,6 +185,9 @@ extension MappingStore {
                     UPDATE shard_stats SET error_count = 0 WHERE typeof(error_count) <> 'integer';
                     """
             )
+        }
+        migrator.registerMigration("v8") { db in
+            try db.execute(sql: schemaChangeTables)
         }
         return migrator
     }

@@ -194,6 +194,47 @@ public final class PostgresShard: ShardBackend {
         }
     }
 
+    /// Runs schema change `name` under the shard's ledger lock (daemons of a shared catalog
+    /// take turns), unless its ledger has it, and notes it there, in one transaction.
+    public func applySchemaChange(name: String, sql: String, limits: QueryLimits) async throws -> Bool {
+        let texts = try PostgresStatementText.statements(in: sql).map { try checked(SQLStatement(sql: $0)) }
+        guard !texts.isEmpty else { throw CollegeDBError.invalidParams("sql: no SQL statement given") }
+        let literal = ShardSchemaLedger.literal(name)
+        return try await measured {
+            try await withClientSession { connection in
+                try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
+                    try await connection.query(
+                        "SELECT pg_advisory_xact_lock(\(Self.schemaLedgerLock))",
+                        logger: self.logger
+                    )
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: ShardSchemaLedger.createTable),
+                        logger: self.logger
+                    )
+                    let found = try await connection.query(
+                        PostgresQuery(unsafeSQL: "SELECT 1 FROM \(ShardSchemaLedger.table) WHERE name = \(literal)"),
+                        logger: self.logger
+                    )
+                    for try await _ in found { return false }
+                    for text in texts { _ = try await self.run(text, [], rowLimit: 0, on: connection) }
+                    try await connection.query(
+                        PostgresQuery(
+                            unsafeSQL: """
+                                INSERT INTO \(ShardSchemaLedger.table) (name, applied_at)
+                                VALUES (\(literal), \(MappingStore.nowMilliseconds()))
+                                """
+                        ),
+                        logger: self.logger
+                    )
+                    return true
+                }
+            }
+        }
+    }
+
+    /// The advisory lock of a shard's schema ledger.
+    static let schemaLedgerLock: Int64 = 0x636f_6c6c_6c65_6467  // "collledg"
+
     // MARK: The daemon's own work
 
     /// `pg_database_size` of the shard's database.

@@ -17,20 +17,18 @@ struct PostgresShardMover: ShardMover {
         try await mover.move(key: key, recordID: recordID, from: source, to: target, table: table)
     }
 
-    func move(planID: Int64, records: [Int64]) async throws -> MoveBatchOutcome {
+    func findKeyTexts(of records: [Int64], in keyTexts: KeyTextCache) async throws {
+        _ = try await texts(of: records, in: keyTexts)
+    }
+
+    func move(planID: Int64, records: [Int64], keyTexts: KeyTextCache) async throws -> MoveBatchOutcome {
         var outcome = MoveBatchOutcome()
         let catalog = context.catalog
         let current = try await BlockingWork.run { try catalog.shards(ofRecords: records) }
         let (moving, skipped) = MoveBatchOutcome.stillOn(source.name, records, current: current)
         outcome.skipped = skipped
         guard !moving.isEmpty else { return outcome }
-        let stored = try await BlockingWork.run { try catalog.storedKeys(ofRecords: moving) }
-        let (ownership, source) = (context.ownership, source)
-        let keyTexts = context.keyTexts ?? KeyTextCache(store: catalog, planID: planID)
-        let texts = try await BlockingWork.runLong {
-            let tables = try source.owningTables(ownership: ownership)
-            return try keyTexts.texts(of: stored.keys, on: source, tables: tables)
-        }
+        let (stored, texts) = try await self.texts(of: moving, in: keyTexts)
         var keys: [String: Int64] = [:]
         var unresolved: [DatabaseValue: Int64] = [:]
         for (key, record) in stored {
@@ -45,10 +43,25 @@ struct PostgresShardMover: ShardMover {
             table: nil,
             planID: planID
         )
-        outcome.moved = moved.moved.count
         outcome.rows = moved.rows
         outcome.skipped += moved.gone.map { ($0, "it moved or was removed after planning") }
         return outcome
+    }
+
+    /// The stored keys of `records`, and the plain text of those found on the source (from the
+    /// cache when it has them).
+    private func texts(
+        of records: [Int64],
+        in keyTexts: KeyTextCache
+    ) async throws -> (stored: [DatabaseValue: Int64], texts: [DatabaseValue: String]) {
+        let catalog = context.catalog
+        let stored = try await BlockingWork.run { try catalog.storedKeys(ofRecords: records) }
+        let (ownership, source) = (context.ownership, source)
+        let texts = try await BlockingWork.runLong {
+            let tables = try source.owningTables(ownership: ownership)
+            return try keyTexts.texts(of: stored.keys, on: source, tables: tables)
+        }
+        return (stored, texts)
     }
 
     func recover(_ intent: MappingStore.MoveIntent) async throws {

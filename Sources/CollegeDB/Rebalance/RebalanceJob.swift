@@ -12,6 +12,10 @@ struct RebalanceJob: Sendable {
     let locks: RecordLocks
     /// What the shards' movers need.
     let moveContext: MoveContext
+    /// The plain text of the plan's keys, to find their rows by.
+    let keyTexts: KeyTextCache
+    /// Brings a target shard up to date (the schema changes it lacks) before rows move to it.
+    let prepareTarget: @Sendable (any ShardBackend) async throws -> Void
     /// The records left on the plan's drained shards, as moves off them (none for a plan that
     /// drains nothing).
     let drainLeftovers: @Sendable () async throws -> [RebalancePlanner.Move]
@@ -152,38 +156,42 @@ struct RebalanceJob: Sendable {
             }
             return 0
         }
-        let outcome = try await move(batch.records, by: mover)
-        try await BlockingWork.run {
-            try store.skipMoves(ofPlan: planID, outcome.skipped)
-            for (record, reason) in outcome.skipped where reason.hasPrefix(RebalanceVerdict.copyFailure) {
-                try store.appendPlanError(planID, "record \(record): \(reason)")
-            }
-        }
-        return outcome.rows
+        try await prepareTarget(target)
+        try await mover.findKeyTexts(of: batch.records, in: keyTexts)
+        return try await move(batch.records, by: mover)
     }
 
-    /// Moves `records` with `mover` as one batch, holding them; when the batch fails as a whole
-    /// (a row the target refuses), its records move one by one, so that only the failing ones
-    /// are skipped. An error of a shard, the disk or the catalog stops the job.
-    private func move(_ records: [Int64], by mover: any ShardMover) async throws -> MoveBatchOutcome {
-        let planID = self.planID
-        var outcome = MoveBatchOutcome()
+    /// Moves `records` with `mover` as one batch, holding them, and returns the rows moved;
+    /// when the batch fails as a whole (a row the target refuses), its records move one by one,
+    /// so that only the failing ones are skipped. Skips are persisted group by group; an error
+    /// of a shard, the disk or the catalog stops the job.
+    private func move(_ records: [Int64], by mover: any ShardMover) async throws -> Int {
+        let (store, planID, keyTexts) = (self.store, self.planID, self.keyTexts)
+        var rows = 0
         var pending = [records]
         var singly = false
         while let group = pending.popLast() {
             do {
-                outcome += try await locks.moving(all: group) { try await mover.move(planID: planID, records: group) }
+                let outcome = try await locks.moving(all: group) {
+                    try await mover.move(planID: planID, records: group, keyTexts: keyTexts)
+                }
+                rows += outcome.rows
+                try await BlockingWork.run { try store.skipMoves(ofPlan: planID, outcome.skipped) }
             } catch {
                 if let stop = mover.stoppingError(error) { throw stop }
-                guard !singly, group.count > 1 else {
-                    outcome.skipped += group.map { ($0, RebalanceVerdict.copyFailure + mover.describe(error)) }
+                guard singly || group.count == 1 else {
+                    singly = true
+                    pending = group.map { [$0] }
                     continue
                 }
-                singly = true
-                pending = group.map { [$0] }
+                let reason = RebalanceVerdict.copyFailure + mover.describe(error)
+                try await BlockingWork.run {
+                    try store.skipMoves(ofPlan: planID, group.map { ($0, reason) })
+                    for record in group { try store.appendPlanError(planID, "record \(record): \(reason)") }
+                }
             }
         }
-        return outcome
+        return rows
     }
 
     static func metadata(_ status: RebalanceStatus) -> Logger.Metadata {

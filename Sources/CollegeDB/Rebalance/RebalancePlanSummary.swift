@@ -15,6 +15,10 @@ public struct RebalancePlanSummary: Sendable, Hashable {
     public var createdAt: Int64
     /// Rows found on a shard whose key has no mapping at all: reported, never moved or deleted.
     public var unmappedRows: Int
+    /// Rows whose primary key is already taken on the shard they would move to, by table, as
+    /// ``CollegeDB/rebalanceDryRun(planID:)`` finds them; nil when they could not be looked for
+    /// (a shard that did not answer) or were not (a plan of the automatic rebalance).
+    public var conflicts: [RebalanceDryRun.KeyConflict]?
 }
 
 /// One record's move in a plan.

@@ -41,7 +41,8 @@ extension CollegeDB {
     /// all onto it. Under the other strategies, records move from the most to the least loaded
     /// shard until the most loaded is within `tolerance` of the mean. Every record on a `drain`
     /// shard moves, and from now on those shards take no new keys (until the plan is cancelled
-    /// or the shard is unregistered). At most `maxMoves` moves.
+    /// or the shard is unregistered). At most `maxMoves` moves. The summary names the rows
+    /// whose primary keys are already taken on their targets (``RebalancePlanSummary/conflicts``).
     public func generateRebalancePlan(
         maxMoves: Int? = nil,
         drain: [String] = [],
@@ -50,7 +51,17 @@ extension CollegeDB {
         guard tolerance >= 1, tolerance.isFinite else { throw CollegeDBError.invalidParams("tolerance: must be >= 1") }
         guard (maxMoves ?? 0) >= 0 else { throw CollegeDBError.invalidParams("maxMoves: must be >= 0") }
         let planned = try await planMoves(maxMoves: maxMoves, drain: drain, tolerance: tolerance)
-        return try await persist(planned, drain: drain, tolerance: tolerance, automatic: false)
+        var summary = try await persist(planned, drain: drain, tolerance: tolerance, automatic: false)
+        do {
+            summary.conflicts = try await rebalanceDryRun(planID: summary.planID).conflicts
+        } catch {
+            // The plan stands: its dry run may look again once the shard answers.
+            logger.warning(
+                "the new plan's key conflicts could not be looked for",
+                metadata: ["plan": "\(summary.planID)", "error": "\(error)"]
+            )
+        }
+        return summary
     }
 
     /// The moves a plan would hold, and the rows found without a mapping; changes nothing.
@@ -428,7 +439,9 @@ extension CollegeDB {
             store: store,
             registry: { coordinator.registry },
             locks: coordinator.locks,
-            moveContext: MoveContext(catalog: store, ownership: ownership, keyTexts: keyTexts, logger: logger),
+            moveContext: MoveContext(catalog: store, ownership: ownership, logger: logger),
+            keyTexts: keyTexts,
+            prepareTarget: { [self] target in try await self.catchUpSchema(of: target) },
             drainLeftovers: { [self] in try await self.drainLeftovers(ofPlan: planID) },
             drainResidue: { [self] in try await self.drainResidue(ofPlan: planID) },
             lease: lease,

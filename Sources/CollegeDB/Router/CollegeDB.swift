@@ -126,8 +126,10 @@ public final class CollegeDB: Sendable {
             logger: logger
         )
         database.followCatalogChanges()
+        coordinator.preparingNewShards { [weak database] shard in try await database?.catchUpSchema(of: shard) }
         await database.prepareIdentifiers(on: registry.shards)
         try await database.recoverMoves()
+        try await database.catchUpSchemasAtOpen()
         try await database.adoptAtOpen(progress: adoptionProgress)
         try await database.resumeRebalancing()
         return database
@@ -373,7 +375,7 @@ public final class CollegeDB: Sendable {
             case .stale:
                 continue
             case .moving:
-                await locks.waitWhileMoving(record.id)
+                try await locks.waitWhileMoving(record.id)
             case .entered:
                 defer { locks.leave(record.id) }
                 let shard = try coordinator.registry.mappedDatabase(named: record.shard, key: key)

@@ -262,6 +262,22 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `script` as recorded schema change `name`, with `runScript`'s policy, unless the
+    /// shard's ledger (``ShardSchemaLedger``) has it, and notes it there, in the transaction
+    /// open on the connection. Returns whether it ran.
+    func runSchemaChange(_ script: String, name: String, timing: StatementTiming) throws -> Bool {
+        try executeInternal(ShardSchemaLedger.createTable)
+        let literal = ShardSchemaLedger.literal(name)
+        guard try scalarText("SELECT count(*) FROM \(ShardSchemaLedger.table) WHERE name = \(literal)") == "0" else {
+            return false
+        }
+        _ = try runScript(script, timing: timing)
+        try executeInternal(
+            "INSERT INTO \(ShardSchemaLedger.table) (name, applied_at) VALUES (\(literal), \(MappingStore.nowMilliseconds()))"
+        )
+        return true
+    }
+
     // MARK: The daemon's own statements
 
     /// Runs SQL the daemon wrote (transaction control, settings), outside the policy.

@@ -13,15 +13,21 @@ struct SQLiteShardMover: ShardMover {
         try await BlockingWork.run { try moveNow(key: key, recordID: recordID, table: table) }
     }
 
-    func move(planID: Int64, records: [Int64]) async throws -> MoveBatchOutcome {
-        // A batch's intent names a plan, which only the daemon's own mapping store records.
-        guard let store = context.catalog as? MappingStore else {
-            throw CollegeDBError(
-                .unsupportedOnBackend,
-                "rebalancing SQLite shards needs the daemon's own mapping store, not a shared catalog"
-            )
+    func findKeyTexts(of records: [Int64], in keyTexts: KeyTextCache) async throws {
+        let (store, source, ownership) = (context.catalog, source, context.ownership)
+        try await BlockingWork.runBackground {
+            let keys = try store.storedKeys(ofRecords: records)
+            let tables = try source.owningTables(only: nil, ownership: ownership)
+            _ = try keyTexts.texts(of: keys.keys, on: source, tables: tables)
         }
-        return try await BlockingWork.runBackground { try moveNow(planID: planID, records: records, store: store) }
+    }
+
+    func move(planID: Int64, records: [Int64], keyTexts: KeyTextCache) async throws -> MoveBatchOutcome {
+        // A batch's intent names its plan, which only the daemon's own mapping store records.
+        let store = try context.catalog.sqliteStore(for: "rebalancing SQLite shards")
+        return try await BlockingWork.runBackground {
+            try moveNow(planID: planID, records: records, store: store, keyTexts: keyTexts)
+        }
     }
 
     func recover(_ intent: MappingStore.MoveIntent) async throws {
@@ -51,7 +57,12 @@ struct SQLiteShardMover: ShardMover {
         return plan.rowCount
     }
 
-    private func moveNow(planID: Int64, records: [Int64], store: MappingStore) throws -> MoveBatchOutcome {
+    private func moveNow(
+        planID: Int64,
+        records: [Int64],
+        store: MappingStore,
+        keyTexts: KeyTextCache
+    ) throws -> MoveBatchOutcome {
         var outcome = MoveBatchOutcome()
         let current = try store.shards(ofRecords: records)
         let (moving, skipped) = MoveBatchOutcome.stillOn(source.name, records, current: current)
@@ -59,7 +70,6 @@ struct SQLiteShardMover: ShardMover {
         guard !moving.isEmpty else { return outcome }
         let keys = try store.storedKeys(ofRecords: moving)
         let tables = try source.owningTables(only: nil, ownership: context.ownership)
-        let keyTexts = context.keyTexts ?? KeyTextCache(store: store, planID: planID)
         let texts = Set(try keyTexts.texts(of: keys.keys, on: source, tables: tables).values)
         let plan = try source.rows(ofKeyTexts: texts, tables: tables)
         let moveID = try store.beginBatchMove(
@@ -81,8 +91,11 @@ struct SQLiteShardMover: ShardMover {
                 rows: plan.rowCount
             )
         }
-        try deleteFromSource(moveID: moveID, plan: plan)
-        outcome.moved = moving.count
+        do {
+            try deleteFromSource(moveID: moveID, plan: plan)
+        } catch {
+            throw MoveFinishFailure(error, source: source.name)
+        }
         outcome.rows = plan.rowCount
         return outcome
     }

@@ -43,6 +43,11 @@ package protocol ShardBackend: OwnedRowsScanning {
     /// Runs every statement of `script` in one transaction and returns how many ran.
     func executeScript(_ script: String, limits: QueryLimits) async throws -> Int
 
+    /// Runs recorded schema change `name` (the statements of `sql`, under the policy of
+    /// ``executeScript(_:limits:)``) and notes it in the shard's ledger (``ShardSchemaLedger``),
+    /// in one transaction; does nothing when the ledger has it. Returns whether it ran now.
+    func applySchemaChange(name: String, sql: String, limits: QueryLimits) async throws -> Bool
+
     /// The database's size in bytes: `page_count * page_size`, or `pg_database_size`.
     func measureSize() async throws -> Int64
 

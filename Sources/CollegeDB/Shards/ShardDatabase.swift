@@ -364,6 +364,17 @@ public final class ShardDatabase: ShardBackend {
         }
     }
 
+    public func applySchemaChange(name: String, sql: String, limits: QueryLimits) async throws -> Bool {
+        let clients = try clients()
+        return try await metrics.measure {
+            try await translatingFailures {
+                try await clients.writes.submit { writer in
+                    try writer.runSchemaChange(sql, name: name, timing: self.settings.timing(limits.forWrite))
+                }
+            }
+        }
+    }
+
     /// Write transactions committed for clients since the start, and the calls they carried:
     /// their ratio is the mean size of a group commit. Zero for a shard that does not serve.
     public var commitCounts: (commits: Int, calls: Int) {

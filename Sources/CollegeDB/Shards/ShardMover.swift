@@ -6,8 +6,6 @@ package struct MoveContext: Sendable {
     package let catalog: any MappingCatalog
     /// Table to owning column, beyond the default (tables whose primary key is `id`).
     package let ownership: [String: String]
-    /// The plain text of a rebalance plan's keys, to find their rows by; nil outside a plan.
-    package let keyTexts: KeyTextCache?
     /// Where a move that fails after its copy says what it left for the next start.
     package let logger: Logger
     package let killPoint: TestKillPoint
@@ -15,13 +13,11 @@ package struct MoveContext: Sendable {
     package init(
         catalog: any MappingCatalog,
         ownership: [String: String],
-        keyTexts: KeyTextCache? = nil,
         logger: Logger,
         killPoint: TestKillPoint = .fromEnvironment
     ) {
         self.catalog = catalog
         self.ownership = ownership
-        self.keyTexts = keyTexts
         self.logger = logger
         self.killPoint = killPoint
     }
@@ -29,18 +25,10 @@ package struct MoveContext: Sendable {
 
 /// What one batch of a plan's moves did.
 package struct MoveBatchOutcome: Sendable {
-    /// Records moved.
-    package var moved = 0
-    /// Rows that went with them.
+    /// Rows that moved.
     package var rows = 0
     /// Records left where they are, each with why.
     package var skipped: [(record: Int64, reason: String)] = []
-
-    package static func += (outcome: inout MoveBatchOutcome, other: MoveBatchOutcome) {
-        outcome.moved += other.moved
-        outcome.rows += other.rows
-        outcome.skipped += other.skipped
-    }
 
     /// Which of a plan's `records` are still on `source` (by `current`, their shards now), and
     /// why each of the others is skipped.
@@ -68,14 +56,21 @@ package struct MoveBatchOutcome: Sendable {
 /// the rebalance job, the recovery at start) hold the records and never ask which backend it is.
 package protocol ShardMover: Sendable {
     /// Moves the rows `key` owns (in `table` only, if given) and then record `recordID`'s
-    /// mapping; returns how many rows moved. Call it while the record is held.
-    /// - Throws: `MAPPING_NOT_FOUND` when the record is no longer on the source.
+    /// mapping; returns how many rows moved. Call it while the record is held, having checked
+    /// that the catalog puts it on the source (another daemon of a shared catalog may move it
+    /// meanwhile: a PostgreSQL mover then throws `MAPPING_NOT_FOUND`).
     func move(key: String, recordID: Int64, table: String?) async throws -> Int
 
-    /// Moves `records` of plan `planID` as one batch: all of them or, on an error, none.
-    /// Records no longer on the source (moved or deleted since planning) are skipped, never
-    /// clobbered. Call it while every record is held.
-    func move(planID: Int64, records: [Int64]) async throws -> MoveBatchOutcome
+    /// Finds the plain text of `records`' keys on the source (a scan of its owning columns
+    /// when the catalog keeps digests), so that moving them holds them only for the move.
+    /// Call it before holding them.
+    func findKeyTexts(of records: [Int64], in keyTexts: KeyTextCache) async throws
+
+    /// Moves `records` of a plan as one batch: before the flip, an error leaves every record
+    /// where it was; after it, the batch throws ``MoveFinishFailure`` and the next start
+    /// finishes the move. Records no longer on the source (moved or deleted since planning)
+    /// are skipped, never clobbered. Call it while every record is held.
+    func move(planID: Int64, records: [Int64], keyTexts: KeyTextCache) async throws -> MoveBatchOutcome
 
     /// Finishes or undoes a move a crash interrupted: completes one whose flip committed and
     /// undoes one whose flip did not.
@@ -98,12 +93,27 @@ extension ShardMover {
     /// The error as the engine describes it.
     package func describe(_ error: any Error) -> String { "\(error)" }
 
-    /// `error` when it says that a shard does not serve, the disk is full, the catalog fails or
-    /// the backend cannot move these rows at all.
+    /// `error` when it says that a shard does not serve, the disk is full, the catalog fails,
+    /// the backend cannot move these rows at all, or a flipped move could not finish.
     func failureOfShardOrCatalog(_ error: any Error) -> CollegeDBError? {
+        if let error = error as? MoveFinishFailure { return error.error }
         guard let error = error as? CollegeDBError,
             [.shardUnavailable, .storageFull, .mappingStoreFailed, .unsupportedOnBackend].contains(error.code)
         else { return nil }
         return error
+    }
+}
+
+/// A move that failed after its flip: the records are on the target, and their rows still on
+/// the source until the next start deletes them (its intent says which). It stops a rebalance
+/// job, since its records are neither moved whole nor left where they were.
+package struct MoveFinishFailure: Error {
+    package let error: CollegeDBError
+
+    init(_ error: any Error, source: String) {
+        self.error = CollegeDBError(
+            .queryFailed,
+            "moved records' rows could not be deleted from shard '\(source)'; the next start deletes them: \(error)"
+        )
     }
 }

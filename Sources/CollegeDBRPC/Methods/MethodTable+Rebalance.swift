@@ -46,7 +46,8 @@ extension MethodTable {
                     "{maxMoves, drain: [shard], tolerance}: drained shards lose every record and take no new keys"
                 )
             ],
-            result: "{planId, moves, byPair: [{from, to, records}], createdAt, unmappedRows}",
+            result:
+                "{planId, moves, byPair: [{from, to, records}], createdAt, unmappedRows, conflicts: [{table, column, rows}]}",
             administrative: true
         ) { arguments, database in
             var maxMoves: Int?
@@ -96,6 +97,7 @@ extension MethodTable {
                 ),
                 ("createdAt", .integer(summary.createdAt)),
                 ("unmappedRows", .integer(Int64(summary.unmappedRows))),
+                ("conflicts", summary.conflicts.map(keyConflicts) ?? .null),
             ])
         },
         RPCMethod(
@@ -171,14 +173,7 @@ extension MethodTable {
             guard case .object(var members) = status(try await database.rebalanceStatus(planID: planID)) else {
                 return .null
             }
-            let conflicts = JSONValue.array(
-                preview.conflicts.map { conflict in
-                    .object([
-                        ("table", .string(conflict.table)), ("column", .string(conflict.column)),
-                        ("rows", .integer(Int64(conflict.rows))),
-                    ])
-                }
-            )
+            let conflicts = keyConflicts(preview.conflicts)
             members.append(
                 (
                     "dryRun",
@@ -236,5 +231,17 @@ extension MethodTable {
         case .integer?, .double?, .number?: return value?.doubleValue
         default: throw .invalidParams("\(name): must be a number")
         }
+    }
+
+    /// Rows whose primary keys are taken on their targets, as `[{table, column, rows}]`.
+    private static func keyConflicts(_ conflicts: [RebalanceDryRun.KeyConflict]) -> JSONValue {
+        .array(
+            conflicts.map { conflict in
+                .object([
+                    ("table", .string(conflict.table)), ("column", .string(conflict.column)),
+                    ("rows", .integer(Int64(conflict.rows))),
+                ])
+            }
+        )
     }
 }

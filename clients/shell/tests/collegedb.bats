@@ -134,6 +134,33 @@ teardown_file() {
     [ "$status" -eq 1 ]
 }
 
+@test "schema changes: from a file or standard input, with a canary, followed to done" {
+    c="$COLLEGEDB"
+    printf 'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n' >"$DAEMON_DIR/notes.sql"
+    [ "$("$c" schema-change notes "$DAEMON_DIR/notes.sql" | jq -r .name)" = "notes" ]
+    echo "ALTER TABLE notes ADD COLUMN at INTEGER" | "$c" schema-change notes-at - --canary 1 >/dev/null
+    for _ in $(seq 200); do
+        [ "$("$c" schema-status notes-at | jq -r .state)" = "paused" ] && break
+        sleep 0.05
+    done
+    [ "$("$c" schema-status notes-at | jq -c '[.state, .applied, .pending]')" = '["paused",1,2]' ]
+    echo "ALTER TABLE notes ADD COLUMN at INTEGER" | "$c" schema-change notes-at - >/dev/null
+    for _ in $(seq 200); do
+        [ "$("$c" schema-status | jq -r .state)" = "done" ] && break
+        sleep 0.05
+    done
+    [ "$("$c" schema-status | jq -c '[.name, .state, .applied]')" = '["notes-at","done",3]' ]
+    [ "$("$c" --json schema-changes | jq -c 'map(.name)')" = '["notes","notes-at"]' ]
+    [ "$("$c" all-all-shards "SELECT count(*) AS n FROM pragma_table_info('notes') WHERE name = 'at'" | jq '[.[].results[0].n] | add')" = "3" ]
+    run "$c" schema-change notes "$DAEMON_DIR/missing.sql"
+    [ "$status" -eq 2 ]
+    run "$c" schema-change notes-at - --canary 0 </dev/null
+    [ "$status" -eq 2 ]
+    run "$c" schema-change notes - <<<"CREATE TABLE other (id INTEGER)"
+    [ "$status" -eq 1 ]
+    [[ $output == *"INVALID_PARAMS"* ]]
+}
+
 @test "status shows each shard with a bar and the imbalance" {
     run script -qec "'$COLLEGEDB' status" /dev/null
     [ "$status" -eq 0 ]

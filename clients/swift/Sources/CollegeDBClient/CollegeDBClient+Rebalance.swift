@@ -34,6 +34,19 @@ extension CollegeDBClient {
         public let createdAt: Int64
         /// Rows whose key has no mapping: reported, never moved or deleted.
         public let unmappedRows: Int
+        /// Rows whose primary key is already taken on the shard they would move to; nil when
+        /// the daemon could not look (a shard that did not answer: ask again with a dry run).
+        public let conflicts: [KeyConflict]?
+    }
+
+    /// Rows of one table whose primary keys are already taken on the shards they would move
+    /// to: such rows are never overwritten, so their records do not move and the plan ends
+    /// `failed`. Key them with `collegedb_id()` to avoid it.
+    public struct KeyConflict: Decodable, Sendable, Hashable {
+        public let table: String
+        /// The primary key's column.
+        public let column: String
+        public let rows: Int
     }
 
     public struct RebalanceMovesPage: Decodable, Sendable, Hashable {
@@ -76,6 +89,8 @@ extension CollegeDBClient {
         public let records: Int
         public let rows: Int
         public let skipped: Int
+        /// Rows whose primary key is already taken on the shard they would move to.
+        public let conflicts: [KeyConflict]
     }
 
     public func analyzeShardDistribution(tolerance: Double = 1.1) async throws -> ShardDistribution {

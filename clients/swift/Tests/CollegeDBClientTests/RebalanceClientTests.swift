@@ -27,11 +27,13 @@ import Testing
         let onDrained = try #require(before.shards.first { $0.shard == "db-3" }).records
         #expect(plan.moves == Int(onDrained))
         #expect(plan.byPair.allSatisfy { $0.from == "db-3" })
+        #expect(plan.conflicts == [], "every post has an id no other shard uses")
         let page = try await client.listRebalanceMoves(planId: plan.planId, limit: 5)
         #expect(page.moves.count == min(5, plan.moves))
         #expect(page.moves.allSatisfy { $0.state == "pending" && $0.key?.count == 64 })
         let preview = try await client.rebalanceDryRun(planId: plan.planId)
         #expect(preview.records == plan.moves && preview.rows == 2 * plan.moves && preview.skipped == 0)
+        #expect(preview.conflicts.isEmpty)
 
         let started = try await client.executeRebalance(planId: plan.planId)
         #expect(["running", "done"].contains(started.state))

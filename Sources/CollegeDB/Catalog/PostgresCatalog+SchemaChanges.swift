@@ -1,0 +1,137 @@
+import PostgresNIO
+
+/// Schema changes in the shared catalog: `collegedb.schema_change` and
+/// `collegedb.schema_change_shard`. Daemons recording changes at once take turns
+/// (``schemaChangeLock``), so that a name is recorded once.
+extension PostgresCatalog {
+    /// The advisory lock of recording a schema change.
+    static let schemaChangeLock: Int64 = 0x636f_6c6c_7363_6863  // "collschc"
+
+    private typealias SchemaChangeColumns = (Int64, String, String, String, Int64?, String, Int64)
+
+    package func recordSchemaChange(name: String, sql: String, canary: Int?) throws -> SchemaChange {
+        let canaryValue = canary.map(Int64.init)
+        let now = MappingStore.nowMilliseconds()
+        let row: SchemaChangeColumns = try run { connection in
+            try await self.transaction(on: connection) {
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(Self.schemaChangeLock))",
+                    logger: self.logger
+                )
+                let existing = try await connection.query(
+                    """
+                    SELECT id, name, sql, state, canary, failures, created_at
+                    FROM collegedb.schema_change WHERE name = \(name)
+                    """,
+                    logger: self.logger
+                )
+                for try await found in existing.decode(SchemaChangeColumns.self) {
+                    guard found.2 == sql else { throw SchemaChangeRules.otherSQL(name) }
+                    guard found.3 != SchemaChangeState.done.rawValue else { return found }
+                    try await connection.query(
+                        """
+                        UPDATE collegedb.schema_change SET state = 'running', canary = \(canaryValue)
+                        WHERE id = \(found.0)
+                        """,
+                        logger: self.logger
+                    )
+                    return (
+                        found.0, found.1, found.2, SchemaChangeState.running.rawValue, canaryValue, found.5, found.6
+                    )
+                }
+                let inserted = try await connection.query(
+                    """
+                    INSERT INTO collegedb.schema_change (name, sql, state, canary, created_at)
+                    VALUES (\(name), \(sql), 'running', \(canaryValue), \(now))
+                    RETURNING id, name, sql, state, canary, failures, created_at
+                    """,
+                    logger: self.logger
+                )
+                for try await row in inserted.decode(SchemaChangeColumns.self) { return row }
+                throw CollegeDBError(.mappingStoreFailed, "the catalog recorded schema change '\(name)' without a row")
+            }
+        }
+        return try Self.schemaChange(row)
+    }
+
+    package func schemaChanges() throws -> [SchemaChange] {
+        let rows: [SchemaChangeColumns] = try run { connection in
+            var found: [SchemaChangeColumns] = []
+            let rows = try await connection.query(
+                "SELECT id, name, sql, state, canary, failures, created_at FROM collegedb.schema_change ORDER BY id",
+                logger: self.logger
+            )
+            for try await row in rows.decode(SchemaChangeColumns.self) { found.append(row) }
+            return found
+        }
+        return try rows.map(Self.schemaChange)
+    }
+
+    package func setSchemaChangeState(
+        _ id: Int64,
+        _ state: SchemaChangeState,
+        failures: [SchemaChangeFailure]
+    ) throws {
+        let failures = SchemaChangeFailure.encoded(failures)
+        try run { connection in
+            try await connection.query(
+                "UPDATE collegedb.schema_change SET state = \(state.rawValue), failures = \(failures) WHERE id = \(id)",
+                logger: self.logger
+            )
+        }
+    }
+
+    package func shards(withSchemaChange id: Int64) throws -> Set<String> {
+        try run { connection in
+            var shards: Set<String> = []
+            let rows = try await connection.query(
+                "SELECT shard FROM collegedb.schema_change_shard WHERE change_id = \(id)",
+                logger: self.logger
+            )
+            for try await shard in rows.decode(String.self) { shards.insert(shard) }
+            return shards
+        }
+    }
+
+    package func schemaChanges(appliedOn shard: String) throws -> Set<Int64> {
+        try run { connection in
+            var changes: Set<Int64> = []
+            let rows = try await connection.query(
+                "SELECT change_id FROM collegedb.schema_change_shard WHERE shard = \(shard)",
+                logger: self.logger
+            )
+            for try await change in rows.decode(Int64.self) { changes.insert(change) }
+            return changes
+        }
+    }
+
+    package func markSchemaChangeApplied(_ id: Int64, shard: String) throws {
+        let now = MappingStore.nowMilliseconds()
+        try run { connection in
+            try await connection.query(
+                """
+                INSERT INTO collegedb.schema_change_shard (change_id, shard, applied_at)
+                VALUES (\(id), \(shard), \(now)) ON CONFLICT DO NOTHING
+                """,
+                logger: self.logger
+            )
+        }
+    }
+
+    private static func schemaChange(_ row: SchemaChangeColumns) throws -> SchemaChange {
+        SchemaChange(
+            id: row.0,
+            name: row.1,
+            sql: row.2,
+            state: try SchemaChangeRules.state(row.3),
+            canary: try row.4.map { canary in
+                guard let value = Int(exactly: canary) else {
+                    throw CollegeDBError(.mappingStoreFailed, "a schema change's canary in the catalog is out of range")
+                }
+                return value
+            },
+            failures: try SchemaChangeFailure.decoded(row.5),
+            createdAt: row.6
+        )
+    }
+}

@@ -1,0 +1,89 @@
+import Logging
+
+/// Applies recorded schema changes to every shard, one change at a time in the order recorded:
+/// a change that is paused (canary) or failed holds every later one back. Each shard runs a
+/// change in one transaction with its ledger row (``ShardSchemaLedger``), so a pass cut short
+/// by a stop or a crash resumes where it was and never applies a change twice; shards
+/// registered while a pass runs are applied in the next round of the same pass.
+struct SchemaChangeJob: Sendable {
+    let catalog: any MappingCatalog
+    let registry: @Sendable () -> ShardRegistry
+    let limits: QueryLimits
+    let logger: Logger
+
+    func run(_ control: JobRunner.Control) async {
+        let catalog = self.catalog
+        do {
+            while control.stopRequest == nil {
+                let changes = try await BlockingWork.run { try catalog.schemaChanges() }
+                guard let change = changes.first(where: { $0.state != .done }), change.state == .running else { return }
+                guard let state = try await apply(change, control) else { return }
+                try await BlockingWork.run {
+                    try catalog.setSchemaChangeState(change.id, state.state, failures: state.failures)
+                }
+                logger.notice(
+                    "schema change \(state.state.rawValue)",
+                    metadata: [
+                        "change": "\(change.name)",
+                        "failures": "\(state.failures.map { "\($0.shard): \($0.error)" }.joined(separator: "; "))",
+                    ]
+                )
+                guard state.state == .done else { return }
+            }
+        } catch {
+            // The catalog failed: the change stays running and the next start goes on with it.
+            logger.error("schema changes stopped by an error", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Applies `change` to every shard that lacks it; returns the state it ends in with its
+    /// failures, or nil when asked to stop first (it stays running).
+    private func apply(
+        _ change: SchemaChange,
+        _ control: JobRunner.Control
+    ) async throws -> (state: SchemaChangeState, failures: [SchemaChangeFailure])? {
+        let catalog = self.catalog
+        var failures: [SchemaChangeFailure] = []
+        var failed = Set<String>()
+        while true {
+            let have = try await BlockingWork.run { try catalog.shards(withSchemaChange: change.id) }
+            let lacking = registry().shards.filter { !have.contains($0.name) && !failed.contains($0.name) }
+            guard !lacking.isEmpty else { return (failures.isEmpty ? .done : .failed, failures) }
+            var applied = have.count
+            for shard in lacking {
+                guard control.stopRequest == nil else { return nil }
+                if let canary = change.canary, applied >= canary { return (.paused, failures) }
+                do {
+                    try await Self.apply(change, to: shard, catalog: catalog, limits: limits)
+                    applied += 1
+                } catch let error as CollegeDBError where error.code == .mappingStoreFailed {
+                    throw error
+                } catch {
+                    failures.append(SchemaChangeFailure(shard: shard.name, error: Self.describe(error)))
+                    failed.insert(shard.name)
+                }
+            }
+        }
+    }
+
+    /// Applies `change` to `shard` (unless its ledger has it) and notes in the catalog that the
+    /// shard has it.
+    /// - Throws: `SHARD_UNAVAILABLE` for a shard that does not serve; the shard's error.
+    static func apply(
+        _ change: SchemaChange,
+        to shard: any ShardBackend,
+        catalog: any MappingCatalog,
+        limits: QueryLimits
+    ) async throws {
+        if let reason = shard.unavailableReason {
+            throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' is unavailable: \(reason)")
+        }
+        _ = try await shard.applySchemaChange(name: change.name, sql: change.sql, limits: limits)
+        try await BlockingWork.run { try catalog.markSchemaChangeApplied(change.id, shard: shard.name) }
+    }
+
+    /// The error as a failure shows it.
+    static func describe(_ error: any Error) -> String {
+        (error as? CollegeDBError)?.message ?? "\(error)"
+    }
+}
