@@ -30,6 +30,14 @@ struct CollegeDBBenchmark {
             try await RebalanceBenchmark.run(records: records, seconds: seconds)
             return
         }
+        if arguments.count > 1, arguments[1] == "backup" {
+            try await BackupBenchmark.run(
+                records: option("--records", in: arguments).flatMap(Int.init) ?? 300_000,
+                runs: max(1, option("--runs", in: arguments).flatMap(Int.init) ?? 5),
+                writers: max(0, option("--writers", in: arguments).flatMap(Int.init) ?? 4)
+            )
+            return
+        }
         if arguments.count > 1, arguments[1] == "adoption" {
             try await AdoptionBenchmark.run(keyCount: option("--keys", in: arguments).flatMap(Int.init) ?? 1_000_000)
             return

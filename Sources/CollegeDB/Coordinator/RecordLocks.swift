@@ -55,6 +55,8 @@ package final class RecordLocks: Sendable {
     static let changesRemembered = 100_000
 
     private let state = Mutex(State())
+    /// Holds every move while a backup copies.
+    package let movePause = MovePause()
 
     package init() {}
 
@@ -117,24 +119,29 @@ package final class RecordLocks: Sendable {
     }
 
     /// Runs `move` with `record` held alone: new requests wait, requests under way finish first.
+    /// A move waits while a backup holds moves (``movePause``).
     /// - Throws: `CancellationError` when the task is cancelled while another move holds the
     ///   record; then nothing was held.
     package func moving<T>(_ record: Int64, _ move: () async throws -> T) async throws -> T {
-        try await claim(record)
-        defer { finishMoving(record) }
-        return try await move()
+        try await movePause.duringMove {
+            try await claim(record)
+            defer { finishMoving(record) }
+            return try await move()
+        }
     }
 
     /// Runs `move` with every one of `records` held alone, as `moving` holds one: claimed in
     /// ascending order, so two movers never wait on each other; requests for other records go on.
     package func moving<T>(all records: [Int64], _ move: () async throws -> T) async throws -> T {
-        var claimed: [Int64] = []
-        defer { for record in claimed { finishMoving(record) } }
-        for record in Set(records).sorted() {
-            try await claim(record)
-            claimed.append(record)
+        try await movePause.duringMove {
+            var claimed: [Int64] = []
+            defer { for record in claimed { finishMoving(record) } }
+            for record in Set(records).sorted() {
+                try await claim(record)
+                claimed.append(record)
+            }
+            return try await move()
         }
-        return try await move()
     }
 
     /// Marks `record` moving once no other move holds it, then waits for its requests to end

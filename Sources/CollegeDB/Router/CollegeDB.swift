@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// The sharded database: routes each statement to a shard by key, through the mapping store or,
 /// for an unmapped key, a strategy. Safe to share across tasks; usable in-process.
@@ -11,8 +12,10 @@ public final class CollegeDB: Sendable {
     /// Hot mappings in memory; see ``MappingCache`` for why it cannot serve a stale shard.
     let mappingCache: MappingCache
     let startedAt = ContinuousClock.now
-    /// The background jobs (rebalancing).
+    /// The background jobs (rebalancing, adoption, schema changes, backups).
     let jobs = JobRunner()
+    /// How far the backup under way is.
+    let backupProgress = Mutex<BackupProgress?>(nil)
 
     /// The daemon's version, reported by `health`.
     public static let version = "0.1.0"
@@ -78,6 +81,12 @@ public final class CollegeDB: Sendable {
         }
         let (lock, store, configuration, descriptors, databases, draining) = try await BlockingWork.run {
             let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+            for leftover in try BackupLeftovers(dataDirectory: configuration.dataDirectory).removeLeftovers() {
+                logger.notice(
+                    "removed the temporary directory of a backup a stop cut short",
+                    metadata: ["directory": "\(leftover)"]
+                )
+            }
             let store = try configuration.openCatalog(logger: logger)
             // collegedb_id() on every SQLite shard opened from here on, with the catalog's counters.
             var configuration = configuration

@@ -101,6 +101,11 @@ package protocol ShardBackend: OwnedRowsScanning {
 
     /// What adopting the existing tables of the shard reads; nil when the backend cannot adopt.
     var adoptable: (any AdoptableShard)? { get }
+
+    /// Copies the database to a new file at `path` while it serves (SQLite's online backup
+    /// API, from one read snapshot: writers do not wait) and returns the bytes written; nil
+    /// when the backend is not copied by the daemon (a PostgreSQL database).
+    func backUp(to path: String) async throws -> Int64?
 }
 
 extension ShardBackend {
@@ -131,6 +136,9 @@ extension ShardBackend {
 
     /// No adoption.
     package var adoptable: (any AdoptableShard)? { nil }
+
+    /// Not copied by the daemon.
+    package func backUp(to path: String) async throws -> Int64? { nil }
 }
 
 /// How much of a shard's connection pool is in use.

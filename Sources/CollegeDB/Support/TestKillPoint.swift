@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Test-only: `COLLEGEDB_TEST_KILL_AT` names a step of a move (`after-intent`, `after-copy`,
-/// `after-flip`, `after-delete`) at which the process kills itself with SIGKILL, so that tests
+/// `after-flip`, `after-delete`) or of a backup (`backup-copied`: every file copied, not yet
+/// renamed into place) at which the process kills itself with SIGKILL, so that tests
 /// can prove recovery from a crash at each step. Only debug builds (which the tests run) read
 /// the variable; a release build has no kill point, whatever its environment says.
 package struct TestKillPoint: Sendable {

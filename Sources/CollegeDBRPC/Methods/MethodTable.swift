@@ -16,7 +16,7 @@ package struct MethodTable: Sendable {
     /// The engine's methods: every method of the contract that the engine serves by itself.
     static var engineMethods: [RPCMethod] {
         keyedMethods + shardMethods + federationMethods + coordinatorMethods + registryMethods + mappingMethods
-            + rebalanceMethods + adoptionMethods + schemaChangeMethods
+            + rebalanceMethods + adoptionMethods + schemaChangeMethods + backupMethods
     }
 
     /// The engine's methods, `rpc.discover` included: what an engine serves in process, without

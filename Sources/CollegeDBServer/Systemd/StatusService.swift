@@ -30,7 +30,8 @@ package struct StatusService: Service {
     /// A one-line summary, such as `3 shards, 1200 keys, 4 connections`, and a running
     /// rebalance's progress, such as `; rebalance 2: 40% (800/2000 records), 5100 rows/s` (`automatic rebalance`
     /// for a plan the engine made by itself), a schema change being applied, such as
-    /// `; schema change add-email: 120/300 shards`, then the note, if any, such as
+    /// `; schema change add-email: 120/300 shards`, a backup under way (`; backup: 3/10 shards`),
+    /// then the note, if any, such as
     /// `; reload refused: …`.
     package func summary() async -> String {
         let shards = database.coordinator.registry.shards.count
@@ -49,6 +50,9 @@ package struct StatusService: Service {
         }
         if let change = await database.runningSchemaChange() {
             line += "; schema change \(change.name): \(change.applied)/\(change.shards) shards"
+        }
+        if let backup = database.runningBackup() {
+            line += "; backup: \(backup.copied)/\(backup.shards) shards"
         }
         if let note = note.current { line += "; \(note)" }
         return line

@@ -161,6 +161,25 @@ teardown_file() {
     [[ $output == *"INVALID_PARAMS"* ]]
 }
 
+@test "backup makes a data directory another daemon starts on" {
+    c="$COLLEGEDB"
+    "$c" run 77 "INSERT OR REPLACE INTO users VALUES (77, 'Backed Up')" >/dev/null
+    [ "$("$c" backup "$DAEMON_DIR/backup-1" | jq -c '[.shards, .skipped]')" = '[["db-1","db-2","db-3"],[]]' ]
+    [ -f "$DAEMON_DIR/backup-1/mapping.sqlite" ]
+    run "$c" backup "$DAEMON_DIR/backup-1"
+    [ "$status" -eq 1 ]
+    [[ $output == *"exists already"* ]]
+    run "$c" backup relative/dir
+    [ "$status" -eq 2 ]
+    local binary="${COLLEGEDBD_BINARY:-$ROOT/.build/debug/collegedbd}"
+    "$binary" --data-dir "$DAEMON_DIR/backup-1" --socket "$DAEMON_DIR/r.sock" --owner posts=user_id --log-level warning \
+        2>"$DAEMON_DIR/restored.log" &
+    local restored=$!
+    for _ in $(seq 200); do [ -S "$DAEMON_DIR/r.sock" ] && break; sleep 0.05; done
+    [ "$("$c" --socket "$DAEMON_DIR/r.sock" first 77 "SELECT name FROM users WHERE id = 77" | jq -r .name)" = "Backed Up" ]
+    kill "$restored" && wait "$restored" 2>/dev/null || true
+}
+
 @test "status shows each shard with a bar and the imbalance" {
     run script -qec "'$COLLEGEDB' status" /dev/null
     [ "$status" -eq 0 ]

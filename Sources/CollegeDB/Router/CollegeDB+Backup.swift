@@ -1,0 +1,196 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Online backups: the mapping store and every SQLite shard copied into a new data directory
+/// while the daemon serves.
+///
+/// Why the copy is consistent: each shard is copied from one read snapshot taken after the
+/// call began, so every write acknowledged before the call is in it. Moves of rows between
+/// shards are held for the whole backup (``MovePause``: moves under way finish first), so no
+/// record's rows change shard between two shards' copies. The mapping store is copied last:
+/// a row in a shard's copy was written after its record was mapped, so its mapping is in the
+/// store's copy, and no row of the backup is left without one. A key first mapped during the
+/// backup may be in the store's copy with its rows missing (written after its shard was
+/// copied): the same as a key allocated but not yet written, which reads as empty.
+extension CollegeDB {
+    static let backupJobKind = "backup"
+
+    /// Copies the mapping store and every SQLite shard into a new directory `directory` (an
+    /// absolute path that does not exist yet, whose parent does), written beside it under a
+    /// temporary name and renamed into place once whole: a directory at `directory` is always a
+    /// whole backup, and a crash leaves only the temporary one, removed at the next start. The
+    /// backup is a data directory: `collegedbd --data-dir DIRECTORY` starts on it.
+    /// - Throws: `INVALID_PARAMS` for a relative, existing or unreachable path, or one inside the
+    ///   data directory; `MIGRATION_IN_PROGRESS` while another backup runs; a shard's or the
+    ///   disk's error, after which nothing is left at `directory`.
+    public func backup(directory: String) async throws -> Backup {
+        let dataDirectory = await coordinator.configuration.dataDirectory
+        let directory = try Self.checkBackupDirectory(directory, dataDirectory: dataDirectory)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Backup, any Error>) in
+            let started = jobs.start(kind: Self.backupJobKind, id: 0) { _ in
+                do {
+                    continuation.resume(
+                        returning: try await self.makeBackup(at: directory, dataDirectory: dataDirectory)
+                    )
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+                self.backupProgress.withLock { $0 = nil }
+            }
+            if !started {
+                continuation.resume(
+                    throwing: CollegeDBError(.migrationInProgress, "another backup is running; wait for it to finish")
+                )
+            }
+        }
+    }
+
+    /// How far the backup under way is; nil when none runs.
+    public func runningBackup() -> BackupProgress? { backupProgress.withLock { $0 } }
+
+    private func makeBackup(at directory: String, dataDirectory: String) async throws -> Backup {
+        let began = ContinuousClock.now
+        let leftovers = BackupLeftovers(dataDirectory: dataDirectory)
+        let temporary = BackupLeftovers.temporaryPath(for: directory)
+        try await BlockingWork.run {
+            try leftovers.add(temporary)
+            // The backup holds every row: only the daemon's user may read it.
+            try FileManager.default.createDirectory(
+                atPath: temporary,
+                withIntermediateDirectories: false,
+                attributes: [.posixPermissions: 0o700]
+            )
+        }
+        do {
+            var backup = try await coordinator.locks.movePause.pausingMoves {
+                try await copy(into: temporary, directory: directory, dataDirectory: dataDirectory)
+            }
+            TestKillPoint.fromEnvironment.reached("backup-copied")
+            try await BlockingWork.run {
+                try Self.syncDirectory(temporary)
+                guard rename(temporary, directory) == 0 else {
+                    throw CollegeDBError.invalidParams(
+                        "directory: \(directory) cannot be made: \(String(cString: strerror(errno)))"
+                    )
+                }
+                try Self.syncDirectory((directory as NSString).deletingLastPathComponent)
+                try leftovers.remove(temporary)
+            }
+            backup.seconds = (ContinuousClock.now - began).fractionalSeconds
+            logger.notice(
+                "backup made",
+                metadata: [
+                    "directory": "\(directory)", "shards": "\(backup.shards.count)", "bytes": "\(backup.bytes)",
+                    "skipped": "\(backup.skipped.joined(separator: ","))",
+                ]
+            )
+            return backup
+        } catch {
+            do {
+                try await BlockingWork.run {
+                    try? FileManager.default.removeItem(atPath: temporary)
+                    try leftovers.remove(temporary)
+                }
+            } catch let cleanup {
+                logger.error(
+                    "a failed backup's temporary directory is left for the next start",
+                    metadata: ["directory": "\(temporary)", "error": "\(cleanup)"]
+                )
+            }
+            throw error
+        }
+    }
+
+    /// Copies every SQLite shard, then the mapping store, into `temporary`.
+    private func copy(into temporary: String, directory: String, dataDirectory: String) async throws -> Backup {
+        let registry = coordinator.registry
+        var backup = Backup(directory: directory, shards: [], skipped: [], bytes: 0, seconds: 0)
+        var relocated: [String: String?] = [:]
+        backupProgress.withLock { $0 = BackupProgress(directory: directory, copied: 0, shards: registry.shards.count) }
+        for shard in registry.shards {
+            if let reason = shard.unavailableReason, shard.backendKind == .sqlite {
+                throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' cannot be copied: \(reason)")
+            }
+            let place = Self.backupPlace(of: shard, dataDirectory: dataDirectory)
+            guard let bytes = try await shard.backUp(to: temporary + "/" + place.file) else {
+                backup.skipped.append(shard.name)
+                continue
+            }
+            backup.bytes += bytes
+            backup.shards.append(shard.name)
+            relocated[shard.name] = place.isDefault ? String?.none : directory + "/" + place.file
+            backupProgress.withLock { $0?.copied += 1 }
+        }
+        guard let store = catalog as? MappingStore else {
+            backup.skipped.append("catalog")
+            return backup
+        }
+        let relocatedShards = relocated
+        backup.bytes += try await BlockingWork.runLong {
+            try store.backUp(to: temporary + "/mapping.sqlite", relocated: relocatedShards)
+        }
+        let secret = dataDirectory + "/mapping.key"
+        if FileManager.default.fileExists(atPath: secret) {
+            try await BlockingWork.run {
+                try FileManager.default.copyItem(atPath: secret, toPath: temporary + "/mapping.key")
+            }
+        }
+        return backup
+    }
+
+    /// Where a shard's copy goes inside a backup: a file under the data directory at the same
+    /// place, any other at the default place (`shards/NAME.sqlite`).
+    private static func backupPlace(
+        of shard: any ShardBackend,
+        dataDirectory: String
+    ) -> (file: String, isDefault: Bool) {
+        let defaultFile = "shards/\(shard.name).sqlite"
+        let prefix = dataDirectory.hasSuffix("/") ? dataDirectory : dataDirectory + "/"
+        guard shard.location.hasPrefix(prefix) else { return (defaultFile, true) }
+        let file = String(shard.location.dropFirst(prefix.count))
+        return (file, file == defaultFile)
+    }
+
+    /// `directory` made absolute and clean, once checked.
+    private static func checkBackupDirectory(_ directory: String, dataDirectory: String) throws -> String {
+        guard directory.hasPrefix("/") else {
+            throw CollegeDBError.invalidParams("directory: must be an absolute path")
+        }
+        guard !directory.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw CollegeDBError.invalidParams("directory: control characters are not allowed")
+        }
+        let clean = URL(fileURLWithPath: directory).standardizedFileURL.path
+        guard clean != "/" else { throw CollegeDBError.invalidParams("directory: must not be /") }
+        var status = stat()
+        guard lstat(clean, &status) != 0, errno == ENOENT else {
+            throw CollegeDBError.invalidParams(
+                "directory: \(clean) exists already; a backup is made in a new directory"
+            )
+        }
+        let parent = (clean as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CollegeDBError.invalidParams("directory: its parent \(parent) is not a directory")
+        }
+        let data = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+        guard clean != data, !clean.hasPrefix(data + "/") else {
+            throw CollegeDBError.invalidParams("directory: must be outside the data directory \(data)")
+        }
+        return clean
+    }
+
+    /// Makes a directory's entries durable.
+    private static func syncDirectory(_ path: String) throws {
+        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else {
+            throw CollegeDBError(.internalError, "cannot open \(path) to sync it: \(String(cString: strerror(errno)))")
+        }
+        defer { Glibc.close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw CollegeDBError(.internalError, "cannot sync \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
