@@ -15,6 +15,15 @@ struct DaemonSettings: Sendable {
 
     static let defaultDataDirectory = "collegedb-data"
 
+    /// The first of systemd's `$STATE_DIRECTORY` (a colon-separated list when the unit names
+    /// several, as the package's does: the data, then the backups), or nil when it is unset.
+    static func firstStateDirectory(_ environment: [String: String]) -> String? {
+        guard let directories = environment["STATE_DIRECTORY"],
+            let first = directories.split(separator: ":", omittingEmptySubsequences: true).first
+        else { return nil }
+        return String(first)
+    }
+
     /// `activation` holds the sockets systemd passed; with one, `--socket` is not bound.
     init(
         options: DaemonOptions,
@@ -24,7 +33,8 @@ struct DaemonSettings: Sendable {
     ) throws {
         let file = file ?? ConfigFile.empty
         let dataDirectory = Self.absolute(
-            options.dataDirectory ?? file.dataDirectory ?? environment["STATE_DIRECTORY"] ?? Self.defaultDataDirectory
+            options.dataDirectory ?? file.dataDirectory ?? Self.firstStateDirectory(environment)
+                ?? Self.defaultDataDirectory
         )
 
         var shards: [ShardDescriptor]

@@ -47,6 +47,25 @@ import Testing
         #expect(flagged.database.maxDatabaseSize == 5)
     }
 
+    @Test func theDataDirectoryIsTheFirstOfSystemdsStateDirectories() throws {
+        func dataDirectory(_ environment: [String: String], _ flags: [String] = []) throws -> String {
+            try DaemonSettings(
+                options: try DaemonOptions.parse(flags),
+                file: try file("{}"),
+                activation: .init(sockets: []),
+                environment: environment
+            ).database.dataDirectory
+        }
+        // The package's unit names two state directories: the data, then the backups.
+        #expect(
+            try dataDirectory(["STATE_DIRECTORY": "/var/lib/collegedb:/var/lib/collegedb-backups"])
+                == "/var/lib/collegedb"
+        )
+        #expect(try dataDirectory(["STATE_DIRECTORY": "/var/lib/collegedb"]) == "/var/lib/collegedb")
+        #expect(try dataDirectory([:]).hasSuffix("/" + DaemonSettings.defaultDataDirectory))
+        #expect(try dataDirectory(["STATE_DIRECTORY": "/a:/b"], ["--data-dir", "/c"]) == "/c")
+    }
+
     @Test func connectionLimitsComeFromFlagsOverTheFile() throws {
         #expect(try settings([]).server.connectionLimits == ConnectionLimits(maximum: 1024, maximumPerUser: 256))
         let text = #"{"maxConnections": 50, "maxConnectionsPerUser": 5}"#
