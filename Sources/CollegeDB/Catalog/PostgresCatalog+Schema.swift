@@ -205,7 +205,8 @@ extension PostgresCatalog {
             state text NOT NULL CHECK (state IN ('running', 'paused', 'done', 'failed')),
             canary bigint,
             failures text NOT NULL DEFAULT '[]',
-            created_at bigint NOT NULL
+            created_at bigint NOT NULL,
+            attempt bigint NOT NULL DEFAULT 0
         )
         """,
         """

@@ -7,7 +7,7 @@ extension PostgresCatalog {
     /// The advisory lock of recording a schema change.
     static let schemaChangeLock: Int64 = 0x636f_6c6c_7363_6863  // "collschc"
 
-    private typealias SchemaChangeColumns = (Int64, String, String, String, Int64?, String, Int64)
+    private typealias SchemaChangeColumns = (Int64, String, String, String, Int64?, String, Int64, Int64)
 
     package func recordSchemaChange(name: String, sql: String, canary: Int?) throws -> SchemaChange {
         let canaryValue = canary.map(Int64.init)
@@ -20,30 +20,30 @@ extension PostgresCatalog {
                 )
                 let existing = try await connection.query(
                     """
-                    SELECT id, name, sql, state, canary, failures, created_at
+                    SELECT id, name, sql, state, canary, failures, created_at, attempt
                     FROM collegedb.schema_change WHERE name = \(name)
                     """,
                     logger: self.logger
                 )
                 for try await found in existing.decode(SchemaChangeColumns.self) {
-                    guard found.2 == sql else { throw SchemaChangeRules.otherSQL(name) }
+                    guard SchemaChangeRules.sameText(found.2, sql) else { throw SchemaChangeRules.otherSQL(name) }
                     guard found.3 != SchemaChangeState.done.rawValue else { return found }
                     try await connection.query(
                         """
-                        UPDATE collegedb.schema_change SET state = 'running', canary = \(canaryValue)
+                        UPDATE collegedb.schema_change
+                        SET state = 'running', canary = \(canaryValue), failures = '[]', attempt = attempt + 1
                         WHERE id = \(found.0)
                         """,
                         logger: self.logger
                     )
-                    return (
-                        found.0, found.1, found.2, SchemaChangeState.running.rawValue, canaryValue, found.5, found.6
-                    )
+                    let running = SchemaChangeState.running.rawValue
+                    return (found.0, found.1, found.2, running, canaryValue, "[]", found.6, found.7 + 1)
                 }
                 let inserted = try await connection.query(
                     """
                     INSERT INTO collegedb.schema_change (name, sql, state, canary, created_at)
                     VALUES (\(name), \(sql), 'running', \(canaryValue), \(now))
-                    RETURNING id, name, sql, state, canary, failures, created_at
+                    RETURNING id, name, sql, state, canary, failures, created_at, attempt
                     """,
                     logger: self.logger
                 )
@@ -58,7 +58,10 @@ extension PostgresCatalog {
         let rows: [SchemaChangeColumns] = try run { connection in
             var found: [SchemaChangeColumns] = []
             let rows = try await connection.query(
-                "SELECT id, name, sql, state, canary, failures, created_at FROM collegedb.schema_change ORDER BY id",
+                """
+                SELECT id, name, sql, state, canary, failures, created_at, attempt
+                FROM collegedb.schema_change ORDER BY id
+                """,
                 logger: self.logger
             )
             for try await row in rows.decode(SchemaChangeColumns.self) { found.append(row) }
@@ -70,14 +73,20 @@ extension PostgresCatalog {
     package func setSchemaChangeState(
         _ id: Int64,
         _ state: SchemaChangeState,
-        failures: [SchemaChangeFailure]
-    ) throws {
+        failures: [SchemaChangeFailure],
+        ifAttempt attempt: Int64
+    ) throws -> Bool {
         let failures = SchemaChangeFailure.encoded(failures)
-        try run { connection in
-            try await connection.query(
-                "UPDATE collegedb.schema_change SET state = \(state.rawValue), failures = \(failures) WHERE id = \(id)",
+        return try run { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE collegedb.schema_change SET state = \(state.rawValue), failures = \(failures)
+                WHERE id = \(id) AND attempt = \(attempt) RETURNING id
+                """,
                 logger: self.logger
             )
+            for try await _ in rows { return true }
+            return false
         }
     }
 
@@ -131,7 +140,8 @@ extension PostgresCatalog {
                 return value
             },
             failures: try SchemaChangeFailure.decoded(row.5),
-            createdAt: row.6
+            createdAt: row.6,
+            attempt: row.7
         )
     }
 }

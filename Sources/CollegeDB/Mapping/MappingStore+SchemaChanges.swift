@@ -12,7 +12,8 @@ extension MappingStore {
             state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'done', 'failed')),
             canary INTEGER,
             failures TEXT NOT NULL DEFAULT '[]',
-            created_at INTEGER NOT NULL
+            created_at INTEGER NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE schema_change_shard (
             change_id INTEGER NOT NULL REFERENCES schema_change (id),
@@ -23,7 +24,7 @@ extension MappingStore {
         CREATE INDEX schema_change_shard_by_shard ON schema_change_shard (shard, change_id);
         """
 
-    private static let schemaChangeColumns = "id, name, sql, state, canary, failures, created_at"
+    private static let schemaChangeColumns = "id, name, sql, state, canary, failures, created_at, attempt"
 
     package func recordSchemaChange(name: String, sql: String, canary: Int?) throws -> SchemaChange {
         try guarded {
@@ -34,12 +35,17 @@ extension MappingStore {
                     arguments: [name]
                 ) {
                     var change = try Self.schemaChange(row)
-                    guard change.sql == sql else { throw SchemaChangeRules.otherSQL(name) }
+                    guard SchemaChangeRules.sameText(change.sql, sql) else { throw SchemaChangeRules.otherSQL(name) }
                     guard change.state != .done else { return change }
                     change.state = .running
                     change.canary = canary
+                    change.failures = []
+                    change.attempt += 1
                     try db.execute(
-                        sql: "UPDATE schema_change SET state = 'running', canary = ? WHERE id = ?",
+                        sql: """
+                            UPDATE schema_change SET state = 'running', canary = ?, failures = '[]', attempt = attempt + 1
+                            WHERE id = ?
+                            """,
                         arguments: [canary, change.id]
                     )
                     return change
@@ -57,7 +63,8 @@ extension MappingStore {
                     state: .running,
                     canary: canary,
                     failures: [],
-                    createdAt: now
+                    createdAt: now,
+                    attempt: 0
                 )
             }
         }
@@ -75,14 +82,16 @@ extension MappingStore {
     package func setSchemaChangeState(
         _ id: Int64,
         _ state: SchemaChangeState,
-        failures: [SchemaChangeFailure]
-    ) throws {
+        failures: [SchemaChangeFailure],
+        ifAttempt attempt: Int64
+    ) throws -> Bool {
         try guarded {
             try pool.write { db in
                 try db.execute(
-                    sql: "UPDATE schema_change SET state = ?, failures = ? WHERE id = ?",
-                    arguments: [state.rawValue, SchemaChangeFailure.encoded(failures), id]
+                    sql: "UPDATE schema_change SET state = ?, failures = ? WHERE id = ? AND attempt = ?",
+                    arguments: [state.rawValue, SchemaChangeFailure.encoded(failures), id, attempt]
                 )
+                return db.changesCount > 0
             }
         }
     }
@@ -135,7 +144,8 @@ extension MappingStore {
             state: try SchemaChangeRules.state(state),
             canary: try row.decode(atIndex: 4),
             failures: try SchemaChangeFailure.decoded(try row.decode(atIndex: 5)),
-            createdAt: try row.decode(atIndex: 6)
+            createdAt: try row.decode(atIndex: 6),
+            attempt: try row.decode(atIndex: 7)
         )
     }
 }

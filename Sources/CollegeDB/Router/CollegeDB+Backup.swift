@@ -91,7 +91,10 @@ extension CollegeDB {
         } catch {
             do {
                 try await BlockingWork.run {
-                    try? FileManager.default.removeItem(atPath: temporary)
+                    if FileManager.default.fileExists(atPath: temporary) {
+                        try FileManager.default.removeItem(atPath: temporary)
+                    }
+                    // Listed until it is gone: the next start removes what could not be.
                     try leftovers.remove(temporary)
                 }
             } catch let cleanup {

@@ -33,7 +33,7 @@ extension CollegeDB {
             guard let latest = changes.last else { return nil }
             return try await status(of: latest)
         }
-        guard let change = changes.first(where: { $0.name == name }) else {
+        guard let change = changes.first(where: { SchemaChangeRules.sameText($0.name, name) }) else {
             throw CollegeDBError.invalidParams("name: no schema change named '\(name)'")
         }
         return try await status(of: change)
@@ -67,16 +67,18 @@ extension CollegeDB {
         jobs.startOrRepeat(kind: Self.schemaChangeJobKind, id: 0) { control in await job.run(control) }
     }
 
-    /// Applies to `shard`, in order, every change it lacks, up to the first that is paused or
-    /// failed (which holds later ones back).
+    /// Applies to `shard`, in order, every change it lacks that is done, and (with
+    /// `includingRunning`) every one being applied without a canary, up to the first other one
+    /// (a paused, failed or canaried change holds later ones back).
     /// - Throws: the error of a change that fails on the shard.
-    func catchUpSchema(of shard: any ShardBackend) async throws {
+    func catchUpSchema(of shard: any ShardBackend, includingRunning: Bool = true) async throws {
         let catalog = self.catalog
         let changes = try await BlockingWork.run { try catalog.schemaChanges() }
         guard !changes.isEmpty else { return }
         let have = try await BlockingWork.run { try catalog.schemaChanges(appliedOn: shard.name) }
         for change in changes {
-            guard change.state == .done || change.state == .running else { return }
+            let due = change.state == .done || (includingRunning && change.state == .running && change.canary == nil)
+            guard due else { return }
             guard !have.contains(change.id) else { continue }
             do {
                 try await SchemaChangeJob.apply(change, to: shard, catalog: catalog, limits: QueryLimits())
@@ -89,16 +91,23 @@ extension CollegeDB {
         }
     }
 
-    /// Brings every shard up to date when the engine opens, before it serves, and resumes a
-    /// change a stop or a crash left running. A shard that cannot be brought up to date is
-    /// logged and serves as it is; the change's next pass names it.
-    func catchUpSchemasAtOpen() async throws {
+    /// Brings every shard up to date with the changes that are done when the engine opens,
+    /// before it serves, and resumes in the background a change a stop or a crash left running.
+    /// Nothing here keeps the daemon from starting: a shard that cannot be brought up to date,
+    /// or a catalog whose changes cannot be read, is logged and the daemon serves.
+    func catchUpSchemasAtOpen() async {
         let catalog = self.catalog
-        let changes = try await BlockingWork.run { try catalog.schemaChanges() }
+        let changes: [SchemaChange]
+        do {
+            changes = try await BlockingWork.run { try catalog.schemaChanges() }
+        } catch {
+            logger.error("the recorded schema changes cannot be read", metadata: ["error": "\(error)"])
+            return
+        }
         guard !changes.isEmpty else { return }
         for shard in coordinator.registry.shards where shard.unavailableReason == nil {
             do {
-                try await catchUpSchema(of: shard)
+                try await catchUpSchema(of: shard, includingRunning: false)
             } catch {
                 logger.error(
                     "a shard lacks a schema change",

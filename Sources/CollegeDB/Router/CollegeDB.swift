@@ -138,7 +138,7 @@ public final class CollegeDB: Sendable {
         coordinator.preparingNewShards { [weak database] shard in try await database?.catchUpSchema(of: shard) }
         await database.prepareIdentifiers(on: registry.shards)
         try await database.recoverMoves()
-        try await database.catchUpSchemasAtOpen()
+        await database.catchUpSchemasAtOpen()
         try await database.adoptAtOpen(progress: adoptionProgress)
         try await database.resumeRebalancing()
         return database

@@ -14,6 +14,9 @@ public struct SchemaChange: Sendable, Hashable {
     public var failures: [SchemaChangeFailure]
     /// Milliseconds since 1970.
     public var createdAt: Int64
+    /// How many times it was set running again: a pass writes how it ended only when no call
+    /// set the change running since the pass read it, so a retry or a "go on" is never lost.
+    public var attempt: Int64
 }
 
 /// Where a schema change is.

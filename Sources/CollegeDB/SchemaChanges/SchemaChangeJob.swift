@@ -18,9 +18,17 @@ struct SchemaChangeJob: Sendable {
                 let changes = try await BlockingWork.run { try catalog.schemaChanges() }
                 guard let change = changes.first(where: { $0.state != .done }), change.state == .running else { return }
                 guard let state = try await apply(change, control) else { return }
-                try await BlockingWork.run {
-                    try catalog.setSchemaChangeState(change.id, state.state, failures: state.failures)
+                let written = try await BlockingWork.run {
+                    try catalog.setSchemaChangeState(
+                        change.id,
+                        state.state,
+                        failures: state.failures,
+                        ifAttempt: change.attempt
+                    )
                 }
+                // A call set the change running again (a retry, a new canary) during the pass:
+                // the next pass reads it as it is now.
+                guard written else { continue }
                 logger.notice(
                     "schema change \(state.state.rawValue)",
                     metadata: [
@@ -52,6 +60,8 @@ struct SchemaChangeJob: Sendable {
             var applied = have.count
             for shard in lacking {
                 guard control.stopRequest == nil else { return nil }
+                // Unregistered during the pass: no longer the change's to reach.
+                guard (try? registry().database(named: shard.name)) === shard else { continue }
                 if let canary = change.canary, applied >= canary { return (.paused, failures) }
                 do {
                     try await Self.apply(change, to: shard, catalog: catalog, limits: limits)

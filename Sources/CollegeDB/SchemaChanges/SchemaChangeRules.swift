@@ -12,8 +12,32 @@ enum SchemaChangeRules {
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw CollegeDBError.invalidParams("name: control characters are not allowed")
         }
-        guard !sql.allSatisfy(\.isWhitespace) else { throw CollegeDBError.invalidParams("sql: no SQL statement given") }
+        let statements = PostgresStatementText.statements(in: sql)
+        guard !statements.isEmpty else { throw CollegeDBError.invalidParams("sql: no SQL statement given") }
+        // Refused on every shard by either backend's policy: recorded, such a change could only
+        // fail, and hold every later change back.
+        for statement in statements {
+            let keyword = PostgresStatementText(statement).firstKeyword
+            if refusedEverywhere.contains(keyword) {
+                throw CollegeDBError(
+                    .statementRefused,
+                    "\(keyword) is refused in a schema change: each shard runs the change in a transaction of its own"
+                )
+            }
+        }
         if let canary, canary < 1 { throw CollegeDBError.invalidParams("options.canary: must be >= 1") }
+    }
+
+    /// Statements no shard runs in a schema change: transaction control, attaching files,
+    /// `VACUUM`.
+    private static let refusedEverywhere: Set<String> = [
+        "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "ATTACH", "DETACH", "VACUUM",
+    ]
+
+    /// Whether two texts are the same bytes (Swift's `==` would call different Unicode
+    /// normalizations equal, which SQLite and PostgreSQL do not).
+    static func sameText(_ first: String, _ second: String) -> Bool {
+        first.utf8.elementsEqual(second.utf8)
     }
 
     /// The error for a name recorded with other SQL.

@@ -22,7 +22,8 @@ extension MethodTable {
                     case (_, .null): continue
                     case ("canary", .integer(let count)) where count >= 1 && count <= Int64(Int32.max):
                         canary = Int(count)
-                    case ("canary", _): throw JSONRPCError.invalidParams("options.canary: must be an integer >= 1")
+                    case ("canary", _):
+                        throw JSONRPCError.invalidParams("options.canary: must be an integer from 1 to \(Int32.max)")
                     default: throw JSONRPCError.invalidParams("options: unknown member '\(name)' (known: canary)")
                     }
                 }
