@@ -64,18 +64,31 @@ extension MethodTable {
         RPCMethod(
             "health",
             "The state of the mapping store and of each shard.",
-            result: "{status, shards, uptimeSeconds, version}"
+            result: "{status, shards, uptimeSeconds, version, backup?: {directory, copied, shards}}"
         ) {
             _,
             database in
             let report = await database.health()
-            return .object([
+            var members: [(String, JSONValue)] = [
                 ("status", .string(report.status.rawValue)),
                 ("mappingStore", .string(report.mappingStoreHealthy ? "ok" : "unavailable")),
                 ("shards", .object(report.shards.map { ($0.name, .string($0.health.rawValue)) })),
                 ("uptimeSeconds", .double(report.uptimeSeconds)),
                 ("version", .string(report.version)),
-            ])
+            ]
+            // A backup under way, for `collegedb top`.
+            if let backup = database.runningBackup() {
+                members.append(
+                    (
+                        "backup",
+                        .object([
+                            ("directory", .string(backup.directory)), ("copied", .integer(Int64(backup.copied))),
+                            ("shards", .integer(Int64(backup.shards))),
+                        ])
+                    )
+                )
+            }
+            return .object(members)
         },
     ]
 }
