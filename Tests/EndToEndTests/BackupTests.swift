@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -124,12 +125,18 @@ import Glibc
         let existing = parent.appendingPathComponent("existing")
         try FileManager.default.createDirectory(at: existing, withIntermediateDirectories: false)
         try Data("keep".utf8).write(to: existing.appendingPathComponent("file"))
+        try FileManager.default.createSymbolicLink(
+            at: parent.appendingPathComponent("link-to-data"),
+            withDestinationURL: daemon.directory.appendingPathComponent("data")
+        )
         for (path, message) in [
             (existing.path, "exists already"),
             ("relative/backup", "absolute path"),
             (daemon.directory.appendingPathComponent("data/backup").path, "outside the data directory"),
             (parent.appendingPathComponent("no/such/parent").path, "parent"),
             (parent.appendingPathComponent("bad\nname").path, "control characters"),
+            (parent.appendingPathComponent("link-to-data/backup").path, "outside the data directory"),
+            (parent.appendingPathComponent(String(repeating: "n", count: 240)).path, "too long"),
         ] {
             let response = try socket.call("backup", [path])
             let error = try #require(response["error"] as? [String: Any], "\(path)")
@@ -140,5 +147,37 @@ import Glibc
         #expect((unknown["error"] as? [String: Any])?["code"] as? Int == -32602)
         #expect(try String(contentsOf: existing.appendingPathComponent("file"), encoding: .utf8) == "keep")
         #expect(try FileManager.default.contentsOfDirectory(atPath: existing.path) == ["file"])
+    }
+
+    @Test func aBackupHoldsNoPathOfItsOwnAndOnlyItsOwnerMayReadIt() throws {
+        let daemon = try Daemon()
+        let socket = try daemon.connect()
+        let custom = daemon.directory.appendingPathComponent("data/custom/c.sqlite").path
+        _ = try socket.result("registerShard", ["custom", custom])
+        _ = try socket.result("createSchema", ["CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT)"])
+        _ = try socket.result("allShard", ["custom", "INSERT INTO notes VALUES ('n', 'before')"])
+        let (restore, path) = restoreDirectory()
+        _ = try socket.result("backup", [path])
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o700)
+        for file in ["mapping.sqlite", "shards/custom.sqlite", "shards/db-1.sqlite"] {
+            #expect(stat(path + "/" + file, &status) == 0 && status.st_mode & 0o777 == 0o600, "\(file)")
+        }
+        #expect(stat(path + "/shards", &status) == 0 && status.st_mode & 0o777 == 0o700)
+        // Moved elsewhere whole, the backup serves its own copy of every shard.
+        let moved = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: moved) }
+        try FileManager.default.copyItem(
+            at: restore.appendingPathComponent("data"),
+            to: moved.appendingPathComponent("data")
+        )
+        let restored = try Daemon(directory: moved)
+        let check = try restored.connect()
+        let row = try #require(check.result("firstShard", ["custom", "SELECT body FROM notes"]) as? [String: Any])
+        #expect(row["body"] as? String == "before")
+        _ = try check.result("allShard", ["custom", "UPDATE notes SET body = 'after'"])
+        let untouched = try DatabaseQueue(path: path + "/shards/custom.sqlite")
+        #expect(try untouched.read { try String.fetchOne($0, sql: "SELECT body FROM notes") } == "before")
+        try untouched.close()
     }
 }

@@ -79,6 +79,42 @@ import Testing
         #expect(left["n"] as? Int == onDrained["n"] as? Int)
     }
 
+    @Test func aPostgresCopyThatTheTargetChangesFailsItsBatchAndDeletesNothing() throws {
+        let (daemon, _) = try Backend.postgres.daemon(["--owner", "posts=user_id"])
+        let socket = try daemon.connect()
+        _ = try socket.result(
+            "createSchema",
+            [
+                "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT); CREATE TABLE posts (pid BIGINT PRIMARY KEY, user_id TEXT, body TEXT);"
+            ]
+        )
+        try UsersWithPosts.load(socket, users: 40, postKey: "collegedb_id()")
+        // A trigger on the targets changes every post inserted there: the copy is not the source.
+        for shard in ["db-1", "db-3"] {
+            _ = try socket.result(
+                "createSchema",
+                [
+                    """
+                    CREATE FUNCTION tamper() RETURNS trigger AS $$
+                    BEGIN NEW.body := NEW.body || ' (changed)'; RETURN NEW; END $$ LANGUAGE plpgsql;
+                    CREATE TRIGGER tamper BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION tamper();
+                    """,
+                    shard,
+                ]
+            )
+        }
+        let before = try rows(socket)
+        let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])
+        let planID = try #require(plan["planId"] as? Int)
+        #expect((plan["moves"] as? Int ?? 0) > 0)
+        _ = try socket.result("executeRebalance", [planID])
+        let status = try waitForEnd(socket, planID)
+        #expect(status["state"] as? String == "failed", "\(status)")
+        let errors = (status["errors"] as? [String] ?? []).joined(separator: "\n")
+        #expect(errors.contains("differs from its source"), "\(errors)")
+        #expect(try rows(socket) == before, "every row is still there, once, unchanged")
+    }
+
     /// Every user and post on every shard, as sorted text.
     private func rows(_ socket: LineSocket) throws -> [String] {
         var rows: [String] = []

@@ -10,7 +10,8 @@ extension ShardDatabase {
         try await BlockingWork.runLong {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
             )
             return try SQLiteFileCopy.copy(try self.pool, to: path)
         }
@@ -37,6 +38,13 @@ enum SQLiteFileCopy {
             // The copy is abandoned with the backup's temporary directory.
             try? copy.close()
             throw error
+        }
+        // Every row of the backup is in it: only the daemon's user may read it.
+        guard chmod(path, 0o600) == 0 else {
+            throw CollegeDBError(
+                .internalError,
+                "the backup's copy \(path) cannot be made private: \(String(cString: strerror(errno)))"
+            )
         }
         try sync(path)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber

@@ -219,7 +219,11 @@ struct PostgresRecordMover: Sendable {
         return false
     }
 
-    /// Inserts each table's rows (a JSON array of row objects) on `target`, in one transaction.
+    /// Inserts each table's rows (a JSON array of row objects) on `target`, in one transaction,
+    /// and checks in the same statement that the rows inserted are the rows read: as many, and
+    /// the same text (an md5 of every row, in order), so that a trigger or a default on the
+    /// target that changed them fails the copy, which then rolls back whole.
+    /// - Throws: `QUERY_FAILED` when a copy differs from its source.
     private static func insert(
         _ copies: [(table: MovePlan.Table, rows: String)],
         into target: PostgresShard
@@ -228,16 +232,28 @@ struct PostgresRecordMover: Sendable {
         try await target.withConnection { connection in
             try await target.transaction(on: connection) {
                 for (table, rows) in copies {
-                    try await connection.query(
+                    let name = table.name.quotedIdentifier
+                    let checked = try await connection.query(
                         PostgresQuery(
                             unsafeSQL: """
-                                INSERT INTO \(table.name.quotedIdentifier) OVERRIDING SYSTEM VALUE
-                                SELECT * FROM json_populate_recordset(NULL::\(table.name.quotedIdentifier), $1::json)
+                                WITH source AS (SELECT * FROM json_populate_recordset(NULL::\(name), $1::json)),
+                                inserted AS (INSERT INTO \(name) OVERRIDING SYSTEM VALUE SELECT * FROM source RETURNING *)
+                                SELECT (SELECT count(*) FROM source), (SELECT count(*) FROM inserted),
+                                    (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY s::text), '')) FROM source s)
+                                    = (SELECT md5(coalesce(string_agg(i::text, ',' ORDER BY i::text), '')) FROM inserted i)
                                 """,
                             binds: PostgresValues.bindings([.text(rows)])
                         ),
                         logger: target.logger
                     )
+                    for try await (read, written, same) in checked.decode((Int64, Int64, Bool).self)
+                    where read != written || !same {
+                        throw CollegeDBError(
+                            .queryFailed,
+                            "the copy of table '\(table.name)' on shard '\(target.name)' differs from its source "
+                                + "(\(written) row(s) written of \(read) read\(read == written ? ", their values changed" : ""))"
+                        )
+                    }
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 #if canImport(Glibc)
 import Glibc
@@ -55,16 +56,21 @@ extension CollegeDB {
         let began = ContinuousClock.now
         let leftovers = BackupLeftovers(dataDirectory: dataDirectory)
         let temporary = BackupLeftovers.temporaryPath(for: directory)
-        try await BlockingWork.run {
-            try leftovers.add(temporary)
-            // The backup holds every row: only the daemon's user may read it.
-            try FileManager.default.createDirectory(
-                atPath: temporary,
-                withIntermediateDirectories: false,
-                attributes: [.posixPermissions: 0o700]
-            )
-        }
         do {
+            try await BlockingWork.run {
+                try leftovers.add(temporary)
+                // The backup holds every row: only the daemon's user may read it.
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: temporary,
+                        withIntermediateDirectories: false,
+                        attributes: [.posixPermissions: 0o700]
+                    )
+                } catch {
+                    let reason = (error as NSError).localizedFailureReason ?? "\(error)"
+                    throw CollegeDBError.invalidParams("directory: cannot be made beside \(directory): \(reason)")
+                }
+            }
             var backup = try await coordinator.locks.movePause.pausingMoves {
                 try await copy(into: temporary, directory: directory, dataDirectory: dataDirectory)
             }
@@ -111,29 +117,39 @@ extension CollegeDB {
     private func copy(into temporary: String, directory: String, dataDirectory: String) async throws -> Backup {
         let registry = coordinator.registry
         var backup = Backup(directory: directory, shards: [], skipped: [], bytes: 0, seconds: 0)
-        var relocated: [String: String?] = [:]
         backupProgress.withLock { $0 = BackupProgress(directory: directory, copied: 0, shards: registry.shards.count) }
         for shard in registry.shards {
             if let reason = shard.unavailableReason, shard.backendKind == .sqlite {
                 throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' cannot be copied: \(reason)")
             }
-            let place = Self.backupPlace(of: shard, dataDirectory: dataDirectory)
-            guard let bytes = try await shard.backUp(to: temporary + "/" + place.file) else {
-                backup.skipped.append(shard.name)
-                continue
+            // Every shard's copy at the default place, so that the backup holds no path of its own
+            // and can be moved (or copied into place) whole.
+            let file = "shards/\(shard.name).sqlite"
+            let bytes: Int64
+            do {
+                guard let copied = try await shard.backUp(to: temporary + "/" + file) else {
+                    backup.skipped.append(shard.name)
+                    continue
+                }
+                bytes = copied
+            } catch {
+                throw Self.copyFailure(error, of: "shard '\(shard.name)'", in: directory)
             }
             backup.bytes += bytes
             backup.shards.append(shard.name)
-            relocated[shard.name] = place.isDefault ? String?.none : directory + "/" + place.file
             backupProgress.withLock { $0?.copied += 1 }
         }
         guard let store = catalog as? MappingStore else {
             backup.skipped.append("catalog")
             return backup
         }
-        let relocatedShards = relocated
-        backup.bytes += try await BlockingWork.runLong {
-            try store.backUp(to: temporary + "/mapping.sqlite", relocated: relocatedShards)
+        let copied = backup.shards
+        do {
+            backup.bytes += try await BlockingWork.runLong {
+                try store.backUp(to: temporary + "/mapping.sqlite", copied: copied)
+            }
+        } catch {
+            throw Self.copyFailure(error, of: "the mapping store", in: directory)
         }
         let secret = dataDirectory + "/mapping.key"
         if FileManager.default.fileExists(atPath: secret) {
@@ -144,20 +160,17 @@ extension CollegeDB {
         return backup
     }
 
-    /// Where a shard's copy goes inside a backup: a file under the data directory at the same
-    /// place, any other at the default place (`shards/NAME.sqlite`).
-    private static func backupPlace(
-        of shard: any ShardBackend,
-        dataDirectory: String
-    ) -> (file: String, isDefault: Bool) {
-        let defaultFile = "shards/\(shard.name).sqlite"
-        let prefix = dataDirectory.hasSuffix("/") ? dataDirectory : dataDirectory + "/"
-        guard shard.location.hasPrefix(prefix) else { return (defaultFile, true) }
-        let file = String(shard.location.dropFirst(prefix.count))
-        return (file, file == defaultFile)
+    /// The error for a copy that failed: `STORAGE_FULL` when the disk is full, naming what was
+    /// being copied and where.
+    private static func copyFailure(_ error: any Error, of what: String, in directory: String) -> any Error {
+        let full =
+            (error as? DatabaseError)?.resultCode == .SQLITE_FULL || (error as? CollegeDBError)?.code == .storageFull
+            || ((error as NSError).domain == NSPOSIXErrorDomain && (error as NSError).code == Int(ENOSPC))
+        guard full else { return error }
+        return CollegeDBError(.storageFull, "the backup's copy of \(what) does not fit on the disk of \(directory)")
     }
 
-    /// `directory` made absolute and clean, once checked.
+    /// `directory` made absolute and clean, its parent's links resolved, once checked.
     private static func checkBackupDirectory(_ directory: String, dataDirectory: String) throws -> String {
         guard directory.hasPrefix("/") else {
             throw CollegeDBError.invalidParams("directory: must be an absolute path")
@@ -165,20 +178,31 @@ extension CollegeDB {
         guard !directory.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw CollegeDBError.invalidParams("directory: control characters are not allowed")
         }
-        let clean = URL(fileURLWithPath: directory).standardizedFileURL.path
-        guard clean != "/" else { throw CollegeDBError.invalidParams("directory: must not be /") }
-        var status = stat()
-        guard lstat(clean, &status) != 0, errno == ENOENT else {
-            throw CollegeDBError.invalidParams(
-                "directory: \(clean) exists already; a backup is made in a new directory"
-            )
+        let standardized = URL(fileURLWithPath: directory).standardizedFileURL
+        guard standardized.path != "/" else { throw CollegeDBError.invalidParams("directory: must not be /") }
+        let name = standardized.lastPathComponent
+        // The temporary name beside it must fit too.
+        guard name.utf8.count + BackupLeftovers.marker.utf8.count + 10 <= Int(NAME_MAX) else {
+            throw CollegeDBError.invalidParams("directory: its last component is too long (at most 200 bytes)")
         }
-        let parent = (clean as NSString).deletingLastPathComponent
+        let parent = standardized.deletingLastPathComponent().resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CollegeDBError.invalidParams("directory: its parent \(parent) is not a directory")
         }
-        let data = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+        let clean = parent == "/" ? "/" + name : parent + "/" + name
+        var status = stat()
+        if lstat(clean, &status) == 0 {
+            throw CollegeDBError.invalidParams(
+                "directory: \(clean) exists already; a backup is made in a new directory"
+            )
+        }
+        guard errno == ENOENT else {
+            throw CollegeDBError.invalidParams(
+                "directory: \(clean) cannot be used: \(String(cString: strerror(errno)))"
+            )
+        }
+        let data = URL(fileURLWithPath: dataDirectory).standardizedFileURL.resolvingSymlinksInPath().path
         guard clean != data, !clean.hasPrefix(data + "/") else {
             throw CollegeDBError.invalidParams("directory: must be outside the data directory \(data)")
         }
