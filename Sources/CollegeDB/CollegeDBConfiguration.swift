@@ -156,6 +156,8 @@ public struct CollegeDBConfiguration: Sendable {
         let configured = configuredShards.filter { !changedAtRunTime.contains($0.name) }
         let added = registrations.filter(\.registered)
             .map { registration in
+                // A registered URL that no longer parses is opened as a file path, which the
+                // file check refuses: the shard is reported unavailable, and the others serve.
                 if let path = registration.path, PostgresShardAddress.isURL(path),
                     let address = try? PostgresShardAddress(url: path)
                 {

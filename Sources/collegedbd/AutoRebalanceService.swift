@@ -17,6 +17,7 @@ struct AutoRebalanceService: Service {
     static let idleInterval = Duration.seconds(10)
 
     func run() async throws {
+        // Ended by the graceful shutdown's cancellation, which is how this service stops.
         try? await cancelWhenGracefulShutdown {
             while true {
                 let policy = await database.coordinator.configuration.autoRebalance

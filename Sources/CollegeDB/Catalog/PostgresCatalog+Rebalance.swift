@@ -410,7 +410,7 @@ extension PostgresCatalog {
                     ),
                     as: String.self
                 )
-                var errors = (try? JSONDecoder().decode([String].self, from: Data((current ?? "[]").utf8))) ?? []
+                var errors = PlanErrors.decoded(current ?? "[]")
                 errors.append(message)
                 try await connection.query(
                     """
@@ -465,7 +465,7 @@ extension PostgresCatalog {
             skipped: Int(skipped),
             runningMilliseconds: milliseconds,
             throttle: throttle,
-            errors: (try? JSONDecoder().decode([String].self, from: Data(errors.utf8))) ?? [],
+            errors: PlanErrors.decoded(errors),
             automatic: automatic
         )
     }
@@ -531,6 +531,7 @@ extension PostgresCatalog {
                 lease.granted(granted)
                 guard granted else { return }
                 await lease.waitForRelease()
+                // A connection that broke has released the lock with its session.
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.rebalanceLock))", logger: logger)
             }
         }

@@ -278,6 +278,7 @@ package final class PostgresCatalog: MappingCatalog {
     }
 
     package func isHealthy() -> Bool {
+        // Any error is the answer: not healthy.
         (try? run { connection in
             try await Self.firstRow(connection.query("SELECT 1", logger: self.logger), as: Int.self)
         }) == 1
@@ -348,6 +349,7 @@ package final class PostgresCatalog: MappingCatalog {
                     )
                 }
                 listening(false)
+                // Cancelled, the loop ends at its next check; otherwise a pause before listening again.
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -463,6 +465,8 @@ package final class PostgresCatalog: MappingCatalog {
             try await connection.query("COMMIT", logger: logger)
             return value
         } catch {
+            // The body's error is the one to report; a connection whose ROLLBACK fails is dropped
+            // by the pool, which rolls the transaction back with the session.
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }

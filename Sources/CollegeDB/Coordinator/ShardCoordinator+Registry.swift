@@ -37,7 +37,7 @@ extension ShardCoordinator {
     /// a registration that is refused or cannot open its file leaves no file behind.
     package func register(_ name: String, path: String?) async throws {
         try ShardName.validate(name)
-        guard (try? registry.database(named: name)) == nil else {
+        guard registry.shard(named: name) == nil else {
             throw CollegeDBError(.shardExists, "a shard named '\(name)' is already known")
         }
         let descriptor: ShardDescriptor
@@ -126,7 +126,7 @@ extension ShardCoordinator {
         if descriptors.count > registry.shards.count { try configuration.checkDescriptors(for: descriptors) }
         for descriptor in descriptors {
             let location = configuration.location(of: descriptor)
-            if let existing = try? registry.database(named: descriptor.name) {
+            if let existing = registry.shard(named: descriptor.name) {
                 guard existing.location == location else {
                     throw CollegeDBError.invalidParams(
                         "moving shard '\(descriptor.name)' to \(location) needs a restart"

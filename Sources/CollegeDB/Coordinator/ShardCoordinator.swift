@@ -99,7 +99,7 @@ package actor ShardCoordinator {
     package func readTarget(key: String, kind: StrategyKind) async throws -> any ShardBackend {
         let registry = self.registry
         guard !registry.shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
-        if let adopting = adopting.withLock({ $0 }), let shard = try? registry.database(named: adopting) {
+        if let adopting = adopting.withLock({ $0 }), let shard = registry.shard(named: adopting) {
             return shard
         }
         let selection = ShardSelection(targetRegion: policy.targetRegion)

@@ -17,8 +17,13 @@ package struct ShardRegistry: Sendable {
 
     /// The shard named `name`, or `SHARD_NOT_FOUND`.
     package func database(named name: String) throws -> any ShardBackend {
-        guard let index = indexByName[name] else { throw CollegeDBError.shardNotFound(name) }
-        return shards[index]
+        guard let shard = shard(named: name) else { throw CollegeDBError.shardNotFound(name) }
+        return shard
+    }
+
+    /// The shard named `name`, or nil when none is known by that name.
+    package func shard(named name: String) -> (any ShardBackend)? {
+        indexByName[name].map { shards[$0] }
     }
 
     /// The shard a mapping points at, or `SHARD_UNAVAILABLE` when it is no longer configured.

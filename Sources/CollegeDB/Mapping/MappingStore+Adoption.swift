@@ -30,16 +30,16 @@ extension MappingStore {
                         arguments: [shard]
                     )
                 else { return nil }
-                let tables =
-                    (try? JSONDecoder().decode(
-                        [AdoptedTable].self,
-                        from: Data((try row.decode(String.self, forColumn: "tables")).utf8)
-                    )) ?? []
-                let sample =
-                    (try? JSONDecoder().decode(
-                        [AdoptionSummary.Conflict].self,
-                        from: Data((try row.decode(String.self, forColumn: "conflict_sample")).utf8)
-                    )) ?? []
+                let tables = try Self.decodedJSON(
+                    [AdoptedTable].self,
+                    try row.decode(String.self, forColumn: "tables"),
+                    what: "an adoption's tables"
+                )
+                let sample = try Self.decodedJSON(
+                    [AdoptionSummary.Conflict].self,
+                    try row.decode(String.self, forColumn: "conflict_sample"),
+                    what: "an adoption's conflicts"
+                )
                 return AdoptionRecord(
                     state: AdoptionState(rawValue: try row.decode(forColumn: "state")) ?? .adopting,
                     tables: tables,
@@ -190,6 +190,19 @@ extension MappingStore {
                 try db.execute(sql: "DELETE FROM record WHERE shard = ?", arguments: [shard])
                 return db.changesCount
             }
+        }
+    }
+
+    /// `text` decoded as JSON.
+    /// - Throws: `MAPPING_STORE_FAILED` naming `what` when it is not such a value.
+    static func decodedJSON<T: Decodable>(_ type: T.Type, _ text: String, what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch {
+            throw CollegeDBError(
+                .mappingStoreFailed,
+                "\(what) in the mapping store are not readable: \(text.prefix(200))"
+            )
         }
     }
 }

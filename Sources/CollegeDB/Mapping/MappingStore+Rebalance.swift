@@ -415,7 +415,7 @@ extension MappingStore {
                 let current =
                     try String.fetchOne(db, sql: "SELECT errors FROM rebalance_plan WHERE id = ?", arguments: [planID])
                     ?? "[]"
-                var errors = (try? JSONDecoder().decode([String].self, from: Data(current.utf8))) ?? []
+                var errors = PlanErrors.decoded(current)
                 errors.append(message)
                 try db.execute(
                     sql: "UPDATE rebalance_plan SET errors = ? WHERE id = ?",
@@ -456,10 +456,7 @@ extension MappingStore {
                     skipped: try row.decode(atIndex: 5),
                     runningMilliseconds: try row.decode(atIndex: 6),
                     throttle: try row.decode(atIndex: 7),
-                    errors: (try? JSONDecoder().decode(
-                        [String].self,
-                        from: Data((try row.decode(String.self, atIndex: 8)).utf8)
-                    )) ?? [],
+                    errors: PlanErrors.decoded(try row.decode(String.self, atIndex: 8)),
                     automatic: try row.decode(atIndex: 9)
                 )
             }
@@ -498,6 +495,7 @@ extension MappingStore {
     }
 
     static func json<T: Encodable>(_ value: T) -> String {
+        // The values encoded here are arrays of strings and integers, which always encode.
         String(decoding: (try? JSONEncoder().encode(value)) ?? Data("[]".utf8), as: UTF8.self)
     }
 }

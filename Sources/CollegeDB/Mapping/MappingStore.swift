@@ -235,6 +235,7 @@ package final class MappingStore: Sendable {
 
     /// Whether the store answers a trivial query.
     package func isHealthy() -> Bool {
+        // Any error is the answer: not healthy.
         (try? pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
     }
 

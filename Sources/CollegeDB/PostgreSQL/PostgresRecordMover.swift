@@ -128,7 +128,8 @@ struct PostgresRecordMover: Sendable {
                 do {
                     try await Self.insert(copies.map { ($0.table, $0.rows) }, into: target)
                 } catch {
-                    try? await BlockingWork.run { try catalog.finishMove(moveID) }
+                    // The target's transaction rolled back: only the intent is left.
+                    await Self.undo(moveID, copied: nil, on: target, catalog: catalog)
                     throw error
                 }
                 killPoint.reached("after-copy")
@@ -149,8 +150,7 @@ struct PostgresRecordMover: Sendable {
                         }
                     }
                 } catch {
-                    try? await Self.deleteRows(of: plan, on: target)
-                    try? await BlockingWork.run { try catalog.finishMove(moveID) }
+                    await Self.undo(moveID, copied: plan, on: target, catalog: catalog)
                     throw error
                 }
                 killPoint.reached("after-flip")
@@ -256,6 +256,26 @@ struct PostgresRecordMover: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Undoes a move that failed before its flip: deletes the copy of `copied` on `target` (when
+    /// one committed) and forgets the intent. Its own failure is logged, not thrown: the intent,
+    /// kept, has the next start finish the undo (``recover(_:source:target:)``).
+    private static func undo(
+        _ moveID: Int64,
+        copied plan: MovePlan?,
+        on target: PostgresShard,
+        catalog: any MappingCatalog
+    ) async {
+        do {
+            if let plan { try await deleteRows(of: plan, on: target) }
+            try await BlockingWork.run { try catalog.finishMove(moveID) }
+        } catch {
+            target.logger.error(
+                "a failed move could not be undone now; the next start undoes it",
+                metadata: ["move": "\(moveID)", "error": "\(error)"]
+            )
         }
     }
 

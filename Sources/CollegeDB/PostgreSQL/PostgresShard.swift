@@ -286,6 +286,7 @@ public final class PostgresShard: ShardBackend {
     }
 
     public func checkHealth() async -> ShardHealth {
+        // The probe's outcome is recorded in `health` by the connection's use; its error adds nothing.
         _ = try? await translatingFailures {
             try await withConnection(probing: true) { connection in
                 try await connection.query("SELECT 1", logger: self.logger)
@@ -361,6 +362,8 @@ public final class PostgresShard: ShardBackend {
             _ = try await connection.query(committing ? "COMMIT" : "ROLLBACK", logger: logger)
             return value
         } catch {
+            // The body's error is the one to report; a connection whose ROLLBACK fails is dropped
+            // by the pool, which rolls the transaction back with the session.
             _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }

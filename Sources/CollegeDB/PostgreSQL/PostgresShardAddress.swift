@@ -101,12 +101,14 @@ public struct PostgresShardAddress: Sendable, Hashable, CustomStringConvertible 
     /// - Throws: `INVALID_PARAMS` when ``passwordFile`` cannot be read.
     func password(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
         if let passwordFile {
+            // Why it cannot be read adds nothing an operator needs beyond the path.
             guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
                 throw CollegeDBError.invalidParams("the password file \(passwordFile) cannot be read")
             }
             return text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
         }
         let file = environment["PGPASSFILE"] ?? environment["HOME"].map { "\($0)/.pgpass" }
+        // No password file (or none readable) where libpq would look means no password, as for libpq.
         guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
         let wanted = [host ?? "localhost", String(port), database, user]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {

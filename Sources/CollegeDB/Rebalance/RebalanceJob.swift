@@ -90,12 +90,14 @@ struct RebalanceJob: Sendable {
                     // Paused in short steps, so that a stop is not held up by the throttle.
                     let due = started + .milliseconds(Int64(Double(rowsThisRun) / throttle * 1000))
                     while due > ContinuousClock.now, control.stopRequest == nil {
+                        // A sleep cut short ends the pause early; the loop then checks for a stop.
                         try? await Task.sleep(for: min(.milliseconds(100), due - ContinuousClock.now))
                     }
                 }
                 // The time a batch took, its throttling pause included: the rate is wall-clock.
                 let elapsed = (ContinuousClock.now - batchStarted).wholeMilliseconds
                 try await BlockingWork.run { try store.addRunningTime(ofPlan: planID, milliseconds: elapsed) }
+                // For the log only: a progress line is skipped when the catalog does not answer.
                 if ContinuousClock.now - lastLog > .seconds(5),
                     let status = try? await BlockingWork.run({ try store.planStatus(planID) })
                 {
@@ -117,11 +119,28 @@ struct RebalanceJob: Sendable {
         } catch {
             finalState = .failed
             logger.error("rebalance stopped by an error", metadata: ["plan": "\(planID)", "error": "\(error)"])
-            try? await BlockingWork.run { try store.appendPlanError(planID, "\(error)") }
+            do {
+                try await BlockingWork.run { try store.appendPlanError(planID, "\(error)") }
+            } catch let recording {
+                logger.error(
+                    "the plan's error could not be recorded",
+                    metadata: ["plan": "\(planID)", "error": "\(recording)"]
+                )
+            }
         }
         let state = finalState
-        try? await BlockingWork.run { try store.setPlanState(planID, state) }
+        do {
+            try await BlockingWork.run { try store.setPlanState(planID, state) }
+        } catch {
+            // The plan stays `running` in the catalog, and the next start resumes it from its
+            // persisted progress.
+            logger.error(
+                "the plan's end could not be recorded; the next start resumes it",
+                metadata: ["plan": "\(planID)", "state": "\(state.rawValue)", "error": "\(error)"]
+            )
+        }
         await lease.release()
+        // For the log only.
         if let status = try? await BlockingWork.run({ try store.planStatus(planID) }) {
             logger.notice("rebalance \(state.rawValue)", metadata: Self.metadata(status))
         }
@@ -132,10 +151,10 @@ struct RebalanceJob: Sendable {
         let registry = self.registry()
         let store = self.store
         let planID = self.planID
-        guard let source = try? registry.database(named: batch.from),
-            let target = try? registry.database(named: batch.to)
+        guard let source = registry.shard(named: batch.from),
+            let target = registry.shard(named: batch.to)
         else {
-            let missing = (try? registry.database(named: batch.from)) == nil ? batch.from : batch.to
+            let missing = registry.shard(named: batch.from) == nil ? batch.from : batch.to
             try await BlockingWork.run {
                 try store.skipMoves(
                     ofPlan: planID,

@@ -76,6 +76,12 @@ extension CollegeDB {
             do { size = .success(try await shard.measureSize()) } catch { size = .failure(error) }
             let health = await shard.checkHealth()
             let commits = shard.commitCounts
+            var sizeBytes: Int64?
+            var sizeProblem: String?
+            switch size {
+            case .success(let bytes): sizeBytes = bytes
+            case .failure(let error): sizeProblem = "\(error)"
+            }
             metadata.append(
                 ShardMetadata(
                     shard: shard.name,
@@ -83,14 +89,14 @@ extension CollegeDB {
                     location: shard.location,
                     keyCount: statistics.count,
                     health: health,
-                    problem: shard.unavailableReason ?? (try? size.get()).map { _ in nil } ?? "\(size)",
+                    problem: shard.unavailableReason ?? sizeProblem,
                     activeConnections: shard.metrics.activeConnections,
                     connectionPool: shard.connectionPool,
                     commits: commits.commits,
                     writesCommitted: commits.calls,
                     queryCount: shard.metrics.queryCount,
                     errorCount: shard.metrics.errorCount,
-                    sizeBytes: try? size.get(),
+                    sizeBytes: sizeBytes,
                     lastUpdated: statistics.lastUpdated
                 )
             )
@@ -122,6 +128,7 @@ extension CollegeDB {
     public func health() async -> HealthReport {
         let shards = coordinator.registry.shards
         let store = catalog
+        // No thread to ask on (the pool is shutting down) counts as unhealthy.
         let storeHealthy = (try? await BlockingWork.run { store.isHealthy() }) ?? false
         // Checked at once, so a server that is down delays the answer by its connect timeout
         // at most, not by one per shard.

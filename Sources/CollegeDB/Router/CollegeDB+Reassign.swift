@@ -37,8 +37,8 @@ extension CollegeDB {
         let registry = coordinator.registry
         let ownership = await coordinator.configuration.ownership
         for intent in try await BlockingWork.run({ try catalog.unfinishedMoves() }) {
-            guard let source = try? registry.database(named: intent.from),
-                let target = try? registry.database(named: intent.to)
+            guard let source = registry.shard(named: intent.from),
+                let target = registry.shard(named: intent.to)
             else {
                 logger.error(
                     "an unfinished move names a shard that is not configured; left as it is",

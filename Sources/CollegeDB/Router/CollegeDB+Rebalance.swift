@@ -15,6 +15,7 @@ extension CollegeDB {
         let ownership = await coordinator.configuration.ownership
         let draining = coordinator.draining.withLock { $0 }
         var sizes: [String: Int64] = [:]
+        // A shard that does not answer has no size (null), and the others are still analyzed.
         for shard in shards { sizes[shard.name] = try? await shard.measureSize() }
         let measured = sizes
         return try await BlockingWork.runLong {
@@ -24,6 +25,7 @@ extension CollegeDB {
                     ShardDistribution.Shard(
                         shard: shard.name,
                         records: counts[shard.name] ?? 0,
+                        // null for a shard that does not answer, as its size.
                         rows: try? shard.ownedRowCount(ownership: ownership),
                         sizeBytes: measured[shard.name],
                         draining: draining.contains(shard.name)
@@ -220,7 +222,7 @@ extension CollegeDB {
         let registry = coordinator.registry
         return try await BlockingWork.runLong {
             try drained.compactMap { name in
-                guard let shard = try? registry.database(named: name) else { return nil }
+                guard let shard = registry.shard(named: name) else { return nil }
                 let rows = try shard.ownedRowCount(ownership: ownership)
                 return rows > 0 ? (shard: name, rows: rows) : nil
             }
@@ -339,7 +341,7 @@ extension CollegeDB {
             } while cursor != nil
             var conflicts: [String: RebalanceDryRun.KeyConflict] = [:]
             for (pair, records) in byPair.sorted(by: { ($0.key.from, $0.key.to) < ($1.key.from, $1.key.to) }) {
-                guard let shard = try? registry.database(named: pair.from) else {
+                guard let shard = registry.shard(named: pair.from) else {
                     result.skipped += records.count
                     continue
                 }
@@ -351,7 +353,7 @@ extension CollegeDB {
                 )
                 result.records += records.count
                 result.rows += try shard.ownedRowCount(ofKeyTexts: texts, tables: tables)
-                guard let target = try? registry.database(named: pair.to) else { continue }
+                guard let target = registry.shard(named: pair.to) else { continue }
                 for (table, column) in tables {
                     guard let moving = try shard.primaryKeys(ofKeyTexts: texts, table: table, column: column) else {
                         continue
@@ -381,6 +383,7 @@ extension CollegeDB {
     /// The status of the plan that runs now, if one does.
     public func runningRebalance() async -> RebalanceStatus? {
         guard let planID = jobs.runningJob(kind: Self.rebalanceJobKind) else { return nil }
+        // For the status line only: a catalog that does not answer shows no plan.
         return try? await rebalanceStatus(planID: planID)
     }
 

@@ -53,7 +53,7 @@ extension CollegeDB {
         guard let changes = try? await BlockingWork.run({ try catalog.schemaChanges() }),
             let change = changes.first(where: { $0.state != .done }), change.state == .running
         else { return nil }
-        return try? await status(of: change)
+        return try? await status(of: change)  // For the status line only, as above.
     }
 
     /// Starts the job that applies recorded changes, or has the running one look again.

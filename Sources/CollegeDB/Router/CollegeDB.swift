@@ -437,7 +437,17 @@ public final class CollegeDB: Sendable {
             let catalog = self.catalog
             var removed = false
             if !catalog.isShared {
-                removed = (try? await BlockingWork.run { try catalog.deleteRecord(id: record) }) != nil
+                do {
+                    try await BlockingWork.run { try catalog.deleteRecord(id: record) }
+                    removed = true
+                } catch let removal {
+                    // The key stays mapped to its shard with no rows: what an allocation without a
+                    // write leaves, which reads as empty.
+                    logger.error(
+                        "a failed first write's mapping could not be removed",
+                        metadata: ["record": "\(record)", "error": "\(removal)"]
+                    )
+                }
             }
             locks.releaseNew(record, removed: removed)
             throw error

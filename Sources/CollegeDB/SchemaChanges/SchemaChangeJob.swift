@@ -61,7 +61,7 @@ struct SchemaChangeJob: Sendable {
             for shard in lacking {
                 guard control.stopRequest == nil else { return nil }
                 // Unregistered during the pass: no longer the change's to reach.
-                guard (try? registry().database(named: shard.name)) === shard else { continue }
+                guard registry().shard(named: shard.name) === shard else { continue }
                 if let canary = change.canary, applied >= canary { return (.paused, failures) }
                 do {
                     try await Self.apply(change, to: shard, catalog: catalog, limits: limits)

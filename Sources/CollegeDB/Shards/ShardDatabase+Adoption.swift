@@ -99,6 +99,7 @@ extension ShardDatabase: AdoptableShard {
     /// Whether any owned table holds a row.
     package func hasOwnedRows(ownership: [String: String]) throws -> Bool {
         try userTables().contains { table in
+            // A table that cannot even be validated is not an owned table.
             (try? validate(table: table, keyColumn: nil, ownership: ownership).isValid) == true
         }
     }

@@ -224,7 +224,8 @@ public final class ShardDatabase: ShardBackend {
                 },
                 answer: { outcome in
                     let translated = outcome.mapError { self.translated($0) }
-                    self.metrics.finished(started, failed: (try? translated.get()) == nil)
+                    let failed = if case .failure = translated { true } else { false }
+                    self.metrics.finished(started, failed: failed)
                     completion(translated)
                 }
             )
@@ -378,6 +379,7 @@ public final class ShardDatabase: ShardBackend {
     /// Write transactions committed for clients since the start, and the calls they carried:
     /// their ratio is the mean size of a group commit. Zero for a shard that does not serve.
     public var commitCounts: (commits: Int, calls: Int) {
+        // A shard that does not serve committed nothing.
         (try? clients().writes.commitCounts) ?? (0, 0)
     }
 
@@ -404,6 +406,7 @@ public final class ShardDatabase: ShardBackend {
     }
 
     public func checkHealth() async -> ShardHealth {
+        // No thread to check on (shutting down): the state as last seen.
         (try? await BlockingWork.run { self.currentHealth() }) ?? health
     }
 

@@ -82,6 +82,7 @@ struct ShardFileCheck {
 
     /// The identities of the files directly in `directory`, links followed.
     static func filesDirectly(in directory: String) -> Set<FileIdentity> {
+        // A directory that cannot be listed holds no file to confuse with a shard's.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return Set(names.compactMap { identity(of: directory + "/" + $0) })
     }
@@ -110,6 +111,7 @@ struct ShardFileCheck {
     /// Whether the file begins with SQLite's 16-byte header.
     static func hasSQLiteHeader(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        // Read only: closing cannot lose anything, and an unreadable file has no SQLite header.
         defer { try? handle.close() }
         let header = (try? handle.read(upToCount: 16)) ?? Data()
         return header == Data("SQLite format 3\0".utf8)

@@ -17,6 +17,7 @@ final class DataDirectoryLock: Sendable {
             throw CollegeDBError(.internalError, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            // The holder's pid is only for the message.
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
                 in: .whitespacesAndNewlines
             )

@@ -12,6 +12,7 @@ enum ResultEncoding {
         case .text(let text): return .string(text)
         case .blob(let data): return .object([("$blob", .string(data.base64EncodedString()))])
         case .boolean(let bool): return .bool(bool)
+        // A value the database calls JSON that does not parse is given as the text it is.
         case .json(let text): return (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
         }
     }

@@ -60,6 +60,7 @@ package struct StatusService: Service {
 
     package func run() async throws {
         guard notifier.isActive else { return try await gracefulShutdown() }
+        // Ended by the graceful shutdown's cancellation, which is how this service stops.
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: interval)

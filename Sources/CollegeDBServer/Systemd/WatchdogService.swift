@@ -19,6 +19,7 @@ package struct WatchdogService: Service {
     }
 
     package func run() async throws {
+        // Ended by the graceful shutdown's cancellation, which is how this service stops.
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: interval / 2)
