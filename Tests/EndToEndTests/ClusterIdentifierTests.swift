@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test(arguments: [Backend.sqlite, .postgres])
-    func rowsKeyedByCollegeDBIdDrainToAnEmptyShard(backend: Backend) throws {
+    func rowsKeyedByCollegeDBIdDrainToAnEmptyShardWhileWritersAddMore(backend: Backend) throws {
         let (daemon, _) = try backend.daemon(["--owner", "posts=user_id"])
         let socket = try daemon.connect()
         _ = try socket.result(
@@ -103,6 +103,28 @@ import Testing
         #expect((plan["conflicts"] as? [Any])?.isEmpty == true, "\(plan)")
         let dryRun = try #require(socket.result("executeRebalance", [planID, ["dryRun": true]]) as? [String: Any])
         #expect((dryRun["conflicts"] as? [Any])?.isEmpty == true, "\(dryRun)")
+
+        // Four connections add posts to existing users while the drain runs.
+        let acknowledged = Mutex<[String]>([])
+        let failures = Mutex<[String]>([])
+        let finished = Atomic<Bool>(false)
+        let writers = try ClientThreads(daemon, count: 4) { thread, writer in
+            var serial = 0
+            while !finished.load(ordering: .relaxed) || serial < 20 {
+                serial += 1
+                let user = "u\(Int.random(in: 0..<users))"
+                let body = "written during the drain \(thread)-\(serial)"
+                do {
+                    _ = try writer.resultAfterOverload(
+                        "run",
+                        [user, "INSERT INTO posts (pid, user_id, body) VALUES (collegedb_id(), ?, ?)", [user, body]]
+                    )
+                    acknowledged.withLock { $0.append(body) }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
         _ = try socket.result("executeRebalance", [planID])
         var status: [String: Any] = [:]
         let deadline = Date().addingTimeInterval(120)
@@ -110,12 +132,20 @@ import Testing
             usleep(50_000)
             status = try #require(socket.result("getRebalanceStatus", [planID]) as? [String: Any])
         } while ["running", "planned"].contains(status["state"] as? String) && Date() < deadline
+        finished.store(true, ordering: .relaxed)
+        writers.wait()
         #expect(status["state"] as? String == "done", "\(status)")
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(3) })")
         let left = try #require(
             socket.result("firstShard", ["db-2", "SELECT count(*) AS n FROM posts"]) as? [String: Any]
         )
-        #expect((left["n"] as? NSNumber)?.intValue == 0)
-        #expect(try posts(socket) == before, "every post once, none lost")
-        #expect(before.count == users * 2)
+        #expect((left["n"] as? NSNumber)?.intValue == 0, "the drained shard holds no post")
+        let after = try posts(socket)
+        let written = acknowledged.withLock { $0 }
+        #expect(written.count >= 80)
+        #expect(Set(before).isSubset(of: Set(after)), "every post from before is still there")
+        #expect(after.count == before.count + written.count, "every acknowledged post exists once, none twice")
+        let bodies = after.map { $0.split(separator: "|", maxSplits: 2).last.map(String.init) ?? "" }
+        #expect(Set(written).isSubset(of: Set(bodies)), "no acknowledged post is lost")
     }
 }
