@@ -74,4 +74,30 @@ import Testing
         #expect(after["errorCount"] as? Int == 1)
         #expect(after["keyCount"] as? Int == 1)
     }
+
+    @Test func metadataAndStatisticsPageInShardOrderWithACursor() throws {
+        let names = (1...5).map { "s\($0)" }
+        let daemon = try Daemon(names.flatMap { ["--shard", $0] })
+        let socket = try daemon.connect()
+        for method in ["getShardMetadata", "getShardStats"] {
+            var seen: [String] = []
+            var cursor: Any = NSNull()
+            var pages = 0
+            repeat {
+                let page = try #require(socket.result(method, [["limit": 2, "cursor": cursor]]) as? [String: Any])
+                let shards = try #require(page["shards"] as? [[String: Any]])
+                seen += shards.compactMap { $0["binding"] as? String }
+                cursor = page["cursor"] ?? NSNull()
+                pages += 1
+            } while !(cursor is NSNull) && pages < 10
+            #expect(seen == names, "\(method): \(seen)")
+            #expect(pages == 3)
+            // Without options: every shard at once, as ever.
+            #expect((try socket.result(method) as? [Any])?.count == 5)
+            for bad in [["limit": 0], ["limit": 1001], ["cursor": "gone"], ["colour": "blue"]] as [[String: Any]] {
+                let response = try socket.call(method, [bad])
+                #expect((response["error"] as? [String: Any])?["code"] as? Int == -32602, "\(method) \(bad)")
+            }
+        }
+    }
 }

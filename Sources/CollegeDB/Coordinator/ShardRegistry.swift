@@ -33,4 +33,21 @@ package struct ShardRegistry: Sendable {
         }
         return shards[index]
     }
+
+    /// At most `limit` shards in shard order after the one named `cursor` (from the start when
+    /// nil), and the cursor of the next page (nil after the last).
+    /// - Throws: `INVALID_PARAMS` for a limit below 1 or a cursor naming no known shard.
+    package func page(after cursor: String?, limit: Int) throws -> (shards: [any ShardBackend], next: String?) {
+        guard limit >= 1 else { throw CollegeDBError.invalidParams("options.limit: must be >= 1") }
+        var start = 0
+        if let cursor {
+            guard let index = indexByName[cursor] else {
+                throw CollegeDBError.invalidParams("options.cursor: no shard named '\(cursor)' is known any more")
+            }
+            start = index + 1
+        }
+        let end = start + min(limit, shards.count - start)
+        let page = Array(shards[start..<end])
+        return (page, end < shards.count ? page.last?.name : nil)
+    }
 }

@@ -22,7 +22,26 @@ extension CollegeDB {
 
     /// Per-shard statistics in shard order: distinct records mapped, and when that last changed.
     public func shardStatistics() async throws -> [ShardStatistics] {
-        let names = coordinator.registry.names
+        try await statistics(of: coordinator.registry.names)
+    }
+
+    /// One page of ``shardStatistics()``: at most `limit` shards after the one named `cursor`,
+    /// and the cursor of the next page (nil after the last).
+    /// - Throws: `INVALID_PARAMS` for a limit below 1 or an unknown cursor.
+    public func shardStatistics(
+        limit: Int,
+        after cursor: String?
+    ) async throws -> (
+        shards: [ShardStatistics], cursor: String?
+    ) {
+        let page = try coordinator.registry.page(after: cursor, limit: min(limit, Self.maximumShardPage))
+        return (try await statistics(of: page.shards.map(\.name)), page.next)
+    }
+
+    /// The most shards a page of metadata or statistics holds: 1,000.
+    public static let maximumShardPage = 1000
+
+    private func statistics(of names: [String]) async throws -> [ShardStatistics] {
         let store = catalog
         let stored = try await BlockingWork.run { try store.statistics() }
         return names.map { stored[$0] ?? ShardStatistics(shard: $0, count: 0, lastUpdated: nil) }
@@ -68,8 +87,24 @@ extension CollegeDB {
     /// Per shard, in shard order: records, health, live and kept counters, size. A shard that
     /// does not serve is reported as such (with no size), never failing the whole answer.
     public func shardMetadata() async throws -> [ShardMetadata] {
-        let shards = coordinator.registry.shards
-        let statistics = try await shardStatistics()
+        try await metadata(of: coordinator.registry.shards)
+    }
+
+    /// One page of ``shardMetadata()``: at most `limit` shards after the one named `cursor`, and
+    /// the cursor of the next page (nil after the last). Only the page's shards are asked.
+    /// - Throws: `INVALID_PARAMS` for a limit below 1 or an unknown cursor.
+    public func shardMetadata(
+        limit: Int,
+        after cursor: String?
+    ) async throws -> (
+        shards: [ShardMetadata], cursor: String?
+    ) {
+        let page = try coordinator.registry.page(after: cursor, limit: min(limit, Self.maximumShardPage))
+        return (try await metadata(of: page.shards), page.next)
+    }
+
+    private func metadata(of shards: [any ShardBackend]) async throws -> [ShardMetadata] {
+        let statistics = try await statistics(of: shards.map(\.name))
         var metadata: [ShardMetadata] = []
         for (shard, statistics) in zip(shards, statistics) {
             let size: Result<Int64, any Error>

@@ -39,17 +39,23 @@ extension MethodTable {
         RPCMethod(
             "getShardStats",
             "Per shard: distinct records mapped to it, and when that last changed.",
-            result: "[{binding, count, lastUpdated}]"
-        ) { _, database in
-            .array(
-                try await database.shardStatistics().map { statistics in
-                    .object([
-                        ("binding", .string(statistics.shard)),
-                        ("count", .integer(statistics.count)),
-                        ("lastUpdated", statistics.lastUpdated.map(JSONValue.integer) ?? .null),
-                    ])
-                }
-            )
+            parameters: [shardPageParameter],
+            result: "[{binding, count, lastUpdated}]; with options, {shards: [...], cursor}"
+        ) { arguments, database in
+            func encoded(_ statistics: ShardStatistics) -> JSONValue {
+                .object([
+                    ("binding", .string(statistics.shard)),
+                    ("count", .integer(statistics.count)),
+                    ("lastUpdated", statistics.lastUpdated.map(JSONValue.integer) ?? .null),
+                ])
+            }
+            guard let page = try shardPage(arguments) else {
+                return .array(try await database.shardStatistics().map(encoded))
+            }
+            let found = try await database.shardStatistics(limit: page.limit, after: page.cursor)
+            return .object([
+                ("shards", .array(found.shards.map(encoded))), ("cursor", found.cursor.map(JSONValue.string) ?? .null),
+            ])
         },
         RPCMethod(
             "flush",
@@ -91,4 +97,31 @@ extension MethodTable {
             return .object(members)
         },
     ]
+
+    /// `options` of the methods that report every shard: `{limit, cursor}` asks for one page.
+    static let shardPageParameter = MethodParameter.optional(
+        "options",
+        .object,
+        "{limit (1 to \(CollegeDB.maximumShardPage), default 100), cursor}: one page, answered as {shards, cursor}"
+    )
+
+    /// The page `options` asks for, or nil for every shard at once.
+    static func shardPage(_ arguments: MethodArguments) throws(JSONRPCError) -> (limit: Int, cursor: String?)? {
+        guard case .object(let members)? = arguments["options"] else { return nil }
+        var limit = 100
+        var cursor: String?
+        for (name, value) in members {
+            switch (name, value) {
+            case (_, .null): continue
+            case ("limit", .integer(let count)) where (1...Int64(CollegeDB.maximumShardPage)).contains(count):
+                limit = Int(count)
+            case ("limit", _):
+                throw .invalidParams("options.limit: must be an integer from 1 to \(CollegeDB.maximumShardPage)")
+            case ("cursor", .string(let text)): cursor = text
+            case ("cursor", _): throw .invalidParams("options.cursor: must be a string from an earlier page")
+            default: throw .invalidParams("options: unknown member '\(name)' (known: limit, cursor)")
+            }
+        }
+        return (limit, cursor)
+    }
 }

@@ -61,45 +61,54 @@ extension MethodTable {
             "getShardMetadata",
             "Per shard: key count, health, active connections, query and error counts, size, last update; "
                 + "its backend and location, and for a PostgreSQL shard its pool's use.",
+            parameters: [shardPageParameter],
             result:
                 "[{shardId, binding, backend, location, keyCount, health, activeConnections, pool?, queryCount, "
-                + "errorCount, sizeBytes, lastUpdated}]"
-        ) { _, database in
-            .array(
-                try await database.shardMetadata().map { metadata in
-                    var members: [(String, JSONValue)] = [
-                        ("shardId", .string(metadata.shard)),
-                        ("binding", .string(metadata.shard)),
-                        ("backend", .string(metadata.backend.rawValue)),
-                        ("location", .string(metadata.location)),
-                        ("keyCount", .integer(metadata.keyCount)),
-                        ("health", .string(metadata.health.rawValue)),
-                        ("problem", metadata.problem.map(JSONValue.string) ?? .null),
-                        ("activeConnections", .integer(Int64(metadata.activeConnections))),
-                    ]
-                    if let pool = metadata.connectionPool {
-                        members.append(
-                            (
-                                "pool",
-                                .object([
-                                    ("inUse", .integer(Int64(pool.inUse))),
-                                    ("waiting", .integer(Int64(pool.waiting))),
-                                    ("maximum", .integer(Int64(pool.maximum))),
-                                ])
-                            )
-                        )
-                    }
-                    members += [
-                        ("commits", .integer(Int64(metadata.commits))),
-                        ("writesCommitted", .integer(Int64(metadata.writesCommitted))),
-                        ("queryCount", .integer(Int64(metadata.queryCount))),
-                        ("errorCount", .integer(Int64(metadata.errorCount))),
-                        ("sizeBytes", metadata.sizeBytes.map(JSONValue.integer) ?? .null),
-                        ("lastUpdated", metadata.lastUpdated.map(JSONValue.integer) ?? .null),
-                    ]
-                    return .object(members)
-                }
-            )
+                + "errorCount, sizeBytes, lastUpdated}]; with options, {shards: [...], cursor}"
+        ) { arguments, database in
+            guard let page = try shardPage(arguments) else {
+                return .array(try await database.shardMetadata().map(encodedMetadata))
+            }
+            let found = try await database.shardMetadata(limit: page.limit, after: page.cursor)
+            return .object([
+                ("shards", .array(found.shards.map(encodedMetadata))),
+                ("cursor", found.cursor.map(JSONValue.string) ?? .null),
+            ])
         },
     ]
+
+    /// One shard's metadata on the wire.
+    private static func encodedMetadata(_ metadata: ShardMetadata) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("shardId", .string(metadata.shard)),
+            ("binding", .string(metadata.shard)),
+            ("backend", .string(metadata.backend.rawValue)),
+            ("location", .string(metadata.location)),
+            ("keyCount", .integer(metadata.keyCount)),
+            ("health", .string(metadata.health.rawValue)),
+            ("problem", metadata.problem.map(JSONValue.string) ?? .null),
+            ("activeConnections", .integer(Int64(metadata.activeConnections))),
+        ]
+        if let pool = metadata.connectionPool {
+            members.append(
+                (
+                    "pool",
+                    .object([
+                        ("inUse", .integer(Int64(pool.inUse))),
+                        ("waiting", .integer(Int64(pool.waiting))),
+                        ("maximum", .integer(Int64(pool.maximum))),
+                    ])
+                )
+            )
+        }
+        members += [
+            ("commits", .integer(Int64(metadata.commits))),
+            ("writesCommitted", .integer(Int64(metadata.writesCommitted))),
+            ("queryCount", .integer(Int64(metadata.queryCount))),
+            ("errorCount", .integer(Int64(metadata.errorCount))),
+            ("sizeBytes", metadata.sizeBytes.map(JSONValue.integer) ?? .null),
+            ("lastUpdated", metadata.lastUpdated.map(JSONValue.integer) ?? .null),
+        ]
+        return .object(members)
+    }
 }
