@@ -70,31 +70,12 @@ extension MethodTable {
         RPCMethod(
             "health",
             "The state of the mapping store and of each shard.",
-            result: "{status, shards, uptimeSeconds, version, backup?: {directory, copied, shards}}"
+            result:
+                "{status, mappingStore, shards, shardCounts, uptimeSeconds, version, backup?: {directory, copied, shards}}"
         ) {
             _,
             database in
-            let report = await database.health()
-            var members: [(String, JSONValue)] = [
-                ("status", .string(report.status.rawValue)),
-                ("mappingStore", .string(report.mappingStoreHealthy ? "ok" : "unavailable")),
-                ("shards", .object(report.shards.map { ($0.name, .string($0.health.rawValue)) })),
-                ("uptimeSeconds", .double(report.uptimeSeconds)),
-                ("version", .string(report.version)),
-            ]
-            // A backup under way, for `collegedb top`.
-            if let backup = database.runningBackup() {
-                members.append(
-                    (
-                        "backup",
-                        .object([
-                            ("directory", .string(backup.directory)), ("copied", .integer(Int64(backup.copied))),
-                            ("shards", .integer(Int64(backup.shards))),
-                        ])
-                    )
-                )
-            }
-            return .object(members)
+            healthAnswer(await database.health(), backup: database.runningBackup())
         },
     ]
 
@@ -123,5 +104,40 @@ extension MethodTable {
             }
         }
         return (limit, cursor)
+    }
+
+    /// With more shards than this, `health.shards` lists only the shards that are not ok:
+    /// 1,000.
+    static let healthListsEveryShardUpTo = 1000
+
+    /// `health`'s answer: the shards' states (all of them, or past
+    /// ``healthListsEveryShardUpTo`` only those not ok), their counts by state, and a backup
+    /// under way.
+    static func healthAnswer(_ report: HealthReport, backup: BackupProgress?) -> JSONValue {
+        let listed =
+            report.shards.count > healthListsEveryShardUpTo ? report.shards.filter { $0.health != .ok } : report.shards
+        var counts: [String: Int64] = [:]
+        for shard in report.shards { counts[shard.health.rawValue, default: 0] += 1 }
+        var members: [(String, JSONValue)] = [
+            ("status", .string(report.status.rawValue)),
+            ("mappingStore", .string(report.mappingStoreHealthy ? "ok" : "unavailable")),
+            ("shards", .object(listed.map { ($0.name, .string($0.health.rawValue)) })),
+            ("shardCounts", .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .integer($0.value)) })),
+            ("uptimeSeconds", .double(report.uptimeSeconds)),
+            ("version", .string(report.version)),
+        ]
+        // A backup under way, for `collegedb top`.
+        if let backup {
+            members.append(
+                (
+                    "backup",
+                    .object([
+                        ("directory", .string(backup.directory)), ("copied", .integer(Int64(backup.copied))),
+                        ("shards", .integer(Int64(backup.shards))),
+                    ])
+                )
+            )
+        }
+        return .object(members)
     }
 }
