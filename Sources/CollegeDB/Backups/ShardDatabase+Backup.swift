@@ -55,9 +55,12 @@ enum SQLiteFileCopy {
     static func sync(_ path: String) throws {
         let descriptor = Glibc.open(path, O_RDONLY)
         guard descriptor >= 0, fsync(descriptor) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let failure = errno
             if descriptor >= 0 { Glibc.close(descriptor) }
-            throw CollegeDBError(.storageFull, "the backup's copy \(path) could not be synced: \(reason)")
+            throw CollegeDBError(
+                failure == ENOSPC ? .storageFull : .internalError,
+                "the backup's copy \(path) could not be synced: \(String(cString: strerror(failure)))"
+            )
         }
         Glibc.close(descriptor)
     }

@@ -1,9 +1,10 @@
 import Synchronization
 
-/// Lets a backup hold every move of rows between shards while it copies: moves under way
-/// finish first, and new ones wait until the backup ends. Moves of different records run
-/// together as ever; only a backup stops them, so that no record's rows change shard between
-/// the copies of two shards.
+/// Lets a backup hold every move of rows between shards (and every re-pointed mapping and
+/// schema change applied to a shard) while it copies: those under way finish first, and new
+/// ones wait until the backup ends. They run together as ever; only a backup stops them, so
+/// that nothing changes shard, and no shard's schema differs from what the catalog's copy says,
+/// between the copies of two shards and the store's.
 package final class MovePause: Sendable {
     private struct State {
         var moving = 0

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// Runs the engine's long work (rebalancing, adoption, schema changes) in the background: at
-/// most one job per kind at a time, each told to stop between its steps rather than cut short, so that what
+/// Runs the engine's long work (rebalancing, adoption, schema changes; a backup runs in its
+/// caller) in the background: at most one job per kind at a time, each told to stop between its steps rather than cut short, so that what
 /// it persisted is always whole. Jobs persist their own progress and resume from it.
 package final class JobRunner: Sendable {
     /// What a running job checks between its steps.

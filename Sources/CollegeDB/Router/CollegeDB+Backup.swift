@@ -10,15 +10,14 @@ import Glibc
 ///
 /// Why the copy is consistent: each shard is copied from one read snapshot taken after the
 /// call began, so every write acknowledged before the call is in it. Moves of rows between
-/// shards are held for the whole backup (``MovePause``: moves under way finish first), so no
-/// record's rows change shard between two shards' copies. The mapping store is copied last:
+/// shards, re-pointed mappings and schema changes applied to shards are held for the whole
+/// backup (``MovePause``: those under way finish first), so no record's rows change shard
+/// between two shards' copies, and each shard's schema ledger agrees with the catalog's copy. The mapping store is copied last:
 /// a row in a shard's copy was written after its record was mapped, so its mapping is in the
 /// store's copy, and no row of the backup is left without one. A key first mapped during the
 /// backup may be in the store's copy with its rows missing (written after its shard was
 /// copied): the same as a key allocated but not yet written, which reads as empty.
 extension CollegeDB {
-    static let backupJobKind = "backup"
-
     /// Copies the mapping store and every SQLite shard into a new directory `directory` (an
     /// absolute path that does not exist yet, whose parent does), written beside it under a
     /// temporary name and renamed into place once whole: a directory at `directory` is always a
@@ -29,24 +28,21 @@ extension CollegeDB {
     ///   disk's error, after which nothing is left at `directory`.
     public func backup(directory: String) async throws -> Backup {
         let dataDirectory = await coordinator.configuration.dataDirectory
-        let directory = try Self.checkBackupDirectory(directory, dataDirectory: dataDirectory)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Backup, any Error>) in
-            let started = jobs.start(kind: Self.backupJobKind, id: 0) { _ in
-                do {
-                    continuation.resume(
-                        returning: try await self.makeBackup(at: directory, dataDirectory: dataDirectory)
-                    )
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-                self.backupProgress.withLock { $0 = nil }
-            }
-            if !started {
-                continuation.resume(
-                    throwing: CollegeDBError(.migrationInProgress, "another backup is running; wait for it to finish")
-                )
-            }
+        let directory = try await BlockingWork.run {
+            try Self.checkBackupDirectory(directory, dataDirectory: dataDirectory)
         }
+        // One backup at a time: the progress is the backup's slot, taken and given back here, so
+        // a backup that answered has given it back.
+        let taken = backupProgress.withLock { progress in
+            guard progress == nil else { return false }
+            progress = BackupProgress(directory: directory, copied: 0, shards: coordinator.registry.shards.count)
+            return true
+        }
+        guard taken else {
+            throw CollegeDBError(.migrationInProgress, "another backup is running; wait for it to finish")
+        }
+        defer { backupProgress.withLock { $0 = nil } }
+        return try await makeBackup(at: directory, dataDirectory: dataDirectory)
     }
 
     /// How far the backup under way is; nil when none runs.
@@ -117,7 +113,7 @@ extension CollegeDB {
     private func copy(into temporary: String, directory: String, dataDirectory: String) async throws -> Backup {
         let registry = coordinator.registry
         var backup = Backup(directory: directory, shards: [], skipped: [], bytes: 0, seconds: 0)
-        backupProgress.withLock { $0 = BackupProgress(directory: directory, copied: 0, shards: registry.shards.count) }
+        backupProgress.withLock { $0?.shards = registry.shards.count }
         for shard in registry.shards {
             if let reason = shard.unavailableReason, shard.backendKind == .sqlite {
                 throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' cannot be copied: \(reason)")
@@ -143,17 +139,17 @@ extension CollegeDB {
             backup.skipped.append("catalog")
             return backup
         }
-        let copied = backup.shards
+        let (copied, kept) = (backup.shards, backup.shards + backup.skipped)
         do {
             backup.bytes += try await BlockingWork.runLong {
-                try store.backUp(to: temporary + "/mapping.sqlite", copied: copied)
+                try store.backUp(to: temporary + "/mapping.sqlite", copied: copied, kept: kept)
             }
         } catch {
             throw Self.copyFailure(error, of: "the mapping store", in: directory)
         }
         let secret = dataDirectory + "/mapping.key"
-        if FileManager.default.fileExists(atPath: secret) {
-            try await BlockingWork.run {
+        try await BlockingWork.run {
+            if FileManager.default.fileExists(atPath: secret) {
                 try FileManager.default.copyItem(atPath: secret, toPath: temporary + "/mapping.key")
             }
         }
@@ -182,8 +178,11 @@ extension CollegeDB {
         guard standardized.path != "/" else { throw CollegeDBError.invalidParams("directory: must not be /") }
         let name = standardized.lastPathComponent
         // The temporary name beside it must fit too.
-        guard name.utf8.count + BackupLeftovers.marker.utf8.count + 10 <= Int(NAME_MAX) else {
-            throw CollegeDBError.invalidParams("directory: its last component is too long (at most 200 bytes)")
+        let longestName = Int(NAME_MAX) - BackupLeftovers.marker.utf8.count - 10
+        guard name.utf8.count <= longestName else {
+            throw CollegeDBError.invalidParams(
+                "directory: its last component is too long (at most \(longestName) bytes)"
+            )
         }
         let parent = standardized.deletingLastPathComponent().resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false

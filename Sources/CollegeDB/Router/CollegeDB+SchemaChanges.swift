@@ -62,18 +62,33 @@ extension CollegeDB {
             catalog: catalog,
             registry: { [coordinator] in coordinator.registry },
             limits: QueryLimits(),
-            logger: logger
+            logger: logger,
+            pause: coordinator.locks.movePause
         )
         jobs.startOrRepeat(kind: Self.schemaChangeJobKind, id: 0) { control in await job.run(control) }
     }
 
-    /// Applies to `shard`, in order, every change it lacks that is done, and (with
-    /// `includingRunning`) every one being applied without a canary, up to the first other one
-    /// (a paused, failed or canaried change holds later ones back).
+    /// Applies to `shard`, in order, every change it lacks that is done or being applied without
+    /// a canary, up to the first other one (a paused, failed or canaried change holds later ones
+    /// back).
     /// - Throws: the error of a change that fails on the shard.
-    func catchUpSchema(of shard: any ShardBackend, includingRunning: Bool = true) async throws {
+    func catchUpSchema(of shard: any ShardBackend) async throws {
         let catalog = self.catalog
-        let changes = try await BlockingWork.run { try catalog.schemaChanges() }
+        try await catchUp(
+            shard,
+            with: try await BlockingWork.run { try catalog.schemaChanges() },
+            includingRunning: true
+        )
+    }
+
+    /// ``catchUpSchema(of:)`` with the recorded `changes` read already; without
+    /// `includingRunning`, only the changes that are done.
+    private func catchUp(
+        _ shard: any ShardBackend,
+        with changes: [SchemaChange],
+        includingRunning: Bool
+    ) async throws {
+        let catalog = self.catalog
         guard !changes.isEmpty else { return }
         let have = try await BlockingWork.run { try catalog.schemaChanges(appliedOn: shard.name) }
         for change in changes {
@@ -81,7 +96,13 @@ extension CollegeDB {
             guard due else { return }
             guard !have.contains(change.id) else { continue }
             do {
-                try await SchemaChangeJob.apply(change, to: shard, catalog: catalog, limits: QueryLimits())
+                try await SchemaChangeJob.apply(
+                    change,
+                    to: shard,
+                    catalog: catalog,
+                    limits: QueryLimits(),
+                    pause: coordinator.locks.movePause
+                )
             } catch {
                 throw CollegeDBError(
                     (error as? CollegeDBError)?.code ?? .queryFailed,
@@ -107,7 +128,7 @@ extension CollegeDB {
         guard !changes.isEmpty else { return }
         for shard in coordinator.registry.shards where shard.unavailableReason == nil {
             do {
-                try await catchUpSchema(of: shard, includingRunning: false)
+                try await catchUp(shard, with: changes, includingRunning: false)
             } catch {
                 logger.error(
                     "a shard lacks a schema change",

@@ -10,6 +10,8 @@ struct SchemaChangeJob: Sendable {
     let registry: @Sendable () -> ShardRegistry
     let limits: QueryLimits
     let logger: Logger
+    /// Held by a backup: a shard's change and its catalog note land wholly before or after it.
+    let pause: MovePause
 
     func run(_ control: JobRunner.Control) async {
         let catalog = self.catalog
@@ -55,16 +57,18 @@ struct SchemaChangeJob: Sendable {
         var failed = Set<String>()
         while true {
             let have = try await BlockingWork.run { try catalog.shards(withSchemaChange: change.id) }
-            let lacking = registry().shards.filter { !have.contains($0.name) && !failed.contains($0.name) }
+            let shards = registry().shards
+            let lacking = shards.filter { !have.contains($0.name) && !failed.contains($0.name) }
             guard !lacking.isEmpty else { return (failures.isEmpty ? .done : .failed, failures) }
-            var applied = have.count
+            // Shards unregistered since they got the change do not count towards a canary.
+            var applied = shards.count { have.contains($0.name) }
             for shard in lacking {
                 guard control.stopRequest == nil else { return nil }
                 // Unregistered during the pass: no longer the change's to reach.
                 guard registry().shard(named: shard.name) === shard else { continue }
                 if let canary = change.canary, applied >= canary { return (.paused, failures) }
                 do {
-                    try await Self.apply(change, to: shard, catalog: catalog, limits: limits)
+                    try await Self.apply(change, to: shard, catalog: catalog, limits: limits, pause: pause)
                     applied += 1
                 } catch let error as CollegeDBError where error.code == .mappingStoreFailed {
                     throw error
@@ -77,19 +81,23 @@ struct SchemaChangeJob: Sendable {
     }
 
     /// Applies `change` to `shard` (unless its ledger has it) and notes in the catalog that the
-    /// shard has it.
+    /// shard has it, both outside any backup (`pause`), so that a backup's shard and catalog
+    /// copies agree on it.
     /// - Throws: `SHARD_UNAVAILABLE` for a shard that does not serve; the shard's error.
     static func apply(
         _ change: SchemaChange,
         to shard: any ShardBackend,
         catalog: any MappingCatalog,
-        limits: QueryLimits
+        limits: QueryLimits,
+        pause: MovePause
     ) async throws {
         if let reason = shard.unavailableReason {
             throw CollegeDBError(.shardUnavailable, "shard '\(shard.name)' is unavailable: \(reason)")
         }
-        _ = try await shard.applySchemaChange(name: change.name, sql: change.sql, limits: limits)
-        try await BlockingWork.run { try catalog.markSchemaChangeApplied(change.id, shard: shard.name) }
+        try await pause.duringMove {
+            _ = try await shard.applySchemaChange(name: change.name, sql: change.sql, limits: limits)
+            try await BlockingWork.run { try catalog.markSchemaChangeApplied(change.id, shard: shard.name) }
+        }
     }
 
     /// The error as a failure shows it.
