@@ -71,4 +71,23 @@ import Testing
         #expect(try await shard.execute(SQLStatement(sql: "PRAGMA journal_mode")).rows == [[.text("wal")]])
         #expect(try await shard.execute(SQLStatement(sql: "PRAGMA foreign_keys")).rows == [[.integer(1)]])
     }
+
+    /// SQLite checks the progress handler once more after an autocommit statement committed; a
+    /// quick write over its budget must still have written nothing when it is run again.
+    @Test func aQuickWriteOverItsBudgetIsRunOnceNotTwice() async throws {
+        let shard = try ShardDatabase(
+            name: "budget",
+            path: directory.path + "/budget.sqlite",
+            settings: ShardSettings(quickBudget: .nanoseconds(1))
+        )
+        _ = try await shard.executeScript("CREATE TABLE t (v INTEGER)")
+        for value in 0..<400 {
+            let statement = SQLStatement(sql: "INSERT INTO t VALUES (?)", bindings: [.integer(Int64(value))])
+            if try shard.executeQuickly(statement, rowLimit: nil, limits: QueryLimits()) == nil {
+                _ = try await shard.execute(statement)
+            }
+        }
+        let rows = try await shard.execute(SQLStatement(sql: "SELECT count(*), count(DISTINCT v) FROM t")).rows
+        #expect(rows == [[.integer(400), .integer(400)]], "every write once")
+    }
 }

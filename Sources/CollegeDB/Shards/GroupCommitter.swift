@@ -82,6 +82,11 @@ final class GroupCommitter: Sendable {
     /// Runs `work` at once on this thread, as its own transaction, when the writer is idle and
     /// no call waits; returns nil without running it otherwise, or when it ran past its quick
     /// budget (it was rolled back whole).
+    ///
+    /// The transaction is explicit, and committed only once `work` returned: SQLite checks its
+    /// progress handler once more after a statement in autocommit mode has committed, so an
+    /// over-budget interruption can be reported for a write that is already on disk. Run again,
+    /// that write would happen twice.
     func runAloneIfIdle(_ work: (ClientConnection) throws -> QueryResult) throws -> QueryResult? {
         let lead = state.withLock { state -> Bool in
             guard !state.leading, state.waiting.isEmpty else { return false }
@@ -94,7 +99,9 @@ final class GroupCommitter: Sendable {
             handOver()
         }
         do {
+            try writer.executeInternal("BEGIN IMMEDIATE")
             let result = try work(writer)
+            try writer.executeInternal("COMMIT")
             commits.add(1, ordering: .relaxed)
             committedCalls.add(1, ordering: .relaxed)
             return result
