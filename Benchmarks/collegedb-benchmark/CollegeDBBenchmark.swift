@@ -11,7 +11,8 @@ import Glibc
 /// with a fixed reply. Other modes: `writes`, `mapping`, `rebalance`, `adoption`, `postgres`
 /// (a PostgreSQL shard against postgres-nio straight to the server and through pgbouncer),
 /// `postgres-rebalance` (a rebalance between PostgreSQL shards against the same rows moved by
-/// hand with postgres-nio), and `hot-path`
+/// hand with postgres-nio), `tenants` (one small database per tenant, 100,000 by default, in a
+/// shard directory), and `hot-path`
 /// (reads, writes and the mapping store, one after the other: every row of the hot path's
 /// table in one run). Run it from a release build:
 ///
@@ -35,6 +36,14 @@ struct CollegeDBBenchmark {
                 records: option("--records", in: arguments).flatMap(Int.init) ?? 300_000,
                 runs: max(1, option("--runs", in: arguments).flatMap(Int.init) ?? 5),
                 writers: max(0, option("--writers", in: arguments).flatMap(Int.init) ?? 4)
+            )
+            return
+        }
+        if arguments.count > 1, arguments[1] == "tenants" {
+            try await TenantsBenchmark.run(
+                shards: max(2, option("--shards", in: arguments).flatMap(Int.init) ?? 100_000),
+                maxOpen: max(1, option("--max-open", in: arguments).flatMap(Int.init) ?? 256),
+                seconds: seconds
             )
             return
         }

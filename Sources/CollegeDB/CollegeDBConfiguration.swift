@@ -94,6 +94,17 @@ public struct CollegeDBConfiguration: Sendable {
     /// fit is refused with `OVERLOADED`, at open or at `registerShard`). The default is 1,280:
     /// the daemon's default connection limits with a margin.
     public var descriptorsReservedForClients: Int = 1280
+    /// A directory whose `*.sqlite` files are shards, each named after its file (`acme.sqlite`
+    /// is shard `acme`), after the configured shards in name order; a file whose name is not a
+    /// valid shard name is skipped and logged. For many tenants, where listing each shard is
+    /// impractical. The default is nil: no such directory (and with no shard configured
+    /// either, the embedded default).
+    public var shardDirectory: String?
+    /// How many SQLite shards are open at once: the others hold no descriptor, connection or
+    /// cache, and open on their first use, closing the least recently used idle one (see
+    /// ``OpenShardSlots``). Lowered at open, with a warning, when the open-file limit cannot
+    /// afford it. The default is 256.
+    public var maxOpenShards: Int = 256
 
     /// - Parameters:
     ///   - dataDirectory: Where the mapping store and the default shard files live.
@@ -143,17 +154,47 @@ public struct CollegeDBConfiguration: Sendable {
     public static let embeddedDefaultShards = ["db-1", "db-2", "db-3"].map { ShardDescriptor(name: $0) }
 
     /// Whether no shard is configured, so the embedded default applies.
-    public var usesEmbeddedDefault: Bool { shards.isEmpty }
+    public var usesEmbeddedDefault: Bool { shards.isEmpty && shardDirectory == nil }
 
-    var configuredShards: [ShardDescriptor] { shards.isEmpty ? Self.embeddedDefaultShards : shards }
+    var configuredShards: [ShardDescriptor] { usesEmbeddedDefault ? Self.embeddedDefaultShards : shards }
+
+    /// The shards of ``shardDirectory`` (none without one), in name order, and the names of
+    /// the `*.sqlite` files there that are not valid shard names.
+    /// - Throws: `INVALID_PARAMS` when the directory cannot be listed.
+    func directoryShards() throws -> (shards: [ShardDescriptor], skipped: [String]) {
+        guard let shardDirectory else { return ([], []) }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: shardDirectory)
+        } catch {
+            throw CollegeDBError.invalidParams("the shard directory \(shardDirectory) cannot be listed: \(error)")
+        }
+        var shards: [ShardDescriptor] = []
+        var skipped: [String] = []
+        for file in names.sorted() where file.hasSuffix(".sqlite") {
+            let name = String(file.dropLast(".sqlite".count))
+            guard (try? ShardName.validate(name)) != nil else {
+                // Not a name clients could use: logged by the caller, and never a shard.
+                skipped.append(file)
+                continue
+            }
+            shards.append(ShardDescriptor(name: name, path: shardDirectory + "/" + file))
+        }
+        return (shards, skipped)
+    }
 
     /// The configured shards less those unregistered at run time, then those registered at run
     /// time, in that order.
     /// A configured shard that was unregistered and registered again (perhaps at another file)
     /// is the registered one, in registration order.
-    func effectiveShards(registrations: [MappingStore.ShardRegistration]) -> [ShardDescriptor] {
+    /// - Throws: `INVALID_PARAMS` when the shard directory cannot be listed.
+    func effectiveShards(registrations: [MappingStore.ShardRegistration]) throws -> [ShardDescriptor] {
+        let directory = try directoryShards().shards
         let changedAtRunTime = Set(registrations.map(\.name))
-        let configured = configuredShards.filter { !changedAtRunTime.contains($0.name) }
+        let configuredNames = Set(configuredShards.map(\.name))
+        let configured =
+            (configuredShards + directory.filter { !configuredNames.contains($0.name) })
+            .filter { !changedAtRunTime.contains($0.name) }
         let added = registrations.filter(\.registered)
             .map { registration in
                 // A registered URL that no longer parses is opened as a file path, which the
@@ -204,23 +245,96 @@ public struct CollegeDBConfiguration: Sendable {
         shard.path ?? "\(dataDirectory)/shards/\(shard.name).sqlite"
     }
 
-    /// Checks that a SQLite shard's file may be its file (``ShardFileCheck``), beside the SQLite
-    /// shards before it in `shards` (so of two shards on one file, the first keeps it); a
-    /// PostgreSQL shard passes.
+    /// SQLite shards up to which every shard's file is checked against all the others' when
+    /// the engine opens and at each registration (``ShardFileCheck``). Past it, a file's own
+    /// checks run when its shard first opens, and two shards are told apart by their paths as
+    /// written, so that opening the engine and registering a shard take no time that grows
+    /// with the shard count: 1,000.
+    package static let eagerFileCheckLimit = 1_000
+
+    /// Whether `shards` are few enough for every file to be checked against all the others.
+    func checksFilesEagerly(_ shards: [ShardDescriptor]) -> Bool {
+        shards.count { $0.postgres == nil } <= Self.eagerFileCheckLimit
+    }
+
+    /// Checks that a SQLite shard's file may be its file, beside the SQLite shards before it
+    /// in `shards` (so of two shards on one file, the first keeps it); a PostgreSQL shard
+    /// passes. Past ``eagerFileCheckLimit`` shards, only the paths as written are compared
+    /// here; the file's own checks run at its first open.
     /// - Throws: `INVALID_PARAMS` saying why not.
     func checkFile(of shard: ShardDescriptor, among shards: [ShardDescriptor]) throws {
         guard shard.postgres == nil else { return }
-        let earlier = shards.prefix { $0.name != shard.name }
-        let others = earlier.filter { $0.postgres == nil }.map { path(of: $0) }
-        try ShardFileCheck(dataDirectory: dataDirectory, otherShardFiles: others)
-            .check(path(of: shard), shard: shard.name)
+        let earlier = shards.prefix { $0.name != shard.name }.filter { $0.postgres == nil }.map { path(of: $0) }
+        guard checksFilesEagerly(shards) else {
+            let own = (path(of: shard) as NSString).standardizingPath
+            if earlier.contains(where: { ($0 as NSString).standardizingPath == own }) {
+                throw CollegeDBError.invalidParams(
+                    "shard '\(shard.name)': \(path(of: shard)) cannot be a shard's file: it is another shard's file"
+                )
+            }
+            return
+        }
+        try ShardFileCheck(dataDirectory: dataDirectory, otherShardFiles: earlier).check(
+            path(of: shard),
+            shard: shard.name
+        )
     }
 
-    /// Checks that `shards`' SQLite files, each open, fit the process's open-file limit.
-    /// - Throws: `OVERLOADED` saying what they need and what to change.
-    func checkDescriptors(for shards: [ShardDescriptor]) throws {
-        try DescriptorBudget(reservedForClients: descriptorsReservedForClients)
-            .check(sqliteShards: shards.count { $0.postgres == nil })
+    /// Checks every SQLite shard's file of `shards` in one pass, each against those before it,
+    /// and returns why each refused one may not use its file. Past ``eagerFileCheckLimit``
+    /// shards, only the paths as written are compared (the rest waits for each first open).
+    func checkFiles(of shards: [ShardDescriptor]) -> [String: CollegeDBError] {
+        var refused: [String: CollegeDBError] = [:]
+        if checksFilesEagerly(shards) {
+            var check = ShardFileCheck(dataDirectory: dataDirectory)
+            for shard in shards where shard.postgres == nil {
+                do {
+                    try check.checkAndAdd(path(of: shard), shard: shard.name)
+                } catch let error as CollegeDBError {
+                    refused[shard.name] = error
+                } catch {
+                    refused[shard.name] = CollegeDBError(.internalError, "\(error)")
+                }
+            }
+            return refused
+        }
+        var taken = Set<String>()
+        for shard in shards where shard.postgres == nil {
+            guard taken.insert((path(of: shard) as NSString).standardizingPath).inserted else {
+                refused[shard.name] = CollegeDBError.invalidParams(
+                    "shard '\(shard.name)': \(path(of: shard)) cannot be a shard's file: it is another shard's file"
+                )
+                continue
+            }
+        }
+        return refused
+    }
+
+    /// A check of one shard's file on its own, for its first open when the engine did not
+    /// check it against the others (past ``eagerFileCheckLimit`` shards).
+    func firstOpenFileCheck(of shard: ShardDescriptor) -> @Sendable () throws -> Void {
+        let dataDirectory = dataDirectory
+        let path = path(of: shard)
+        let name = shard.name
+        return { try ShardFileCheck(dataDirectory: dataDirectory).check(path, shard: name) }
+    }
+
+    /// Lowers ``maxOpenShards`` to what the process's open-file limit affords beside the
+    /// client connections (shards registered later open within it too), and returns the value
+    /// it had when that leaves fewer open than the `sqliteShards` known now, which deserves a
+    /// warning.
+    /// - Throws: `OVERLOADED` when not even one SQLite shard fits, saying what to change.
+    mutating func fitOpenShardsToDescriptorLimit(sqliteShards: Int) throws -> Int? {
+        let budget = DescriptorBudget(reservedForClients: descriptorsReservedForClients)
+        let affordable = budget.openShardsThatFit(limit: DescriptorBudget.processLimit)
+        guard affordable < maxOpenShards else { return nil }
+        guard affordable >= 1 else {
+            if sqliteShards > 0 { try budget.check(sqliteShards: 1) }
+            return nil
+        }
+        let configured = maxOpenShards
+        maxOpenShards = affordable
+        return affordable < min(configured, sqliteShards) ? configured : nil
     }
 
     /// Where `shard` is, as ``ShardBackend/location`` reports it.
@@ -234,6 +348,7 @@ public struct CollegeDBConfiguration: Sendable {
     func openShard(
         _ shard: ShardDescriptor,
         savedMetrics: (queries: Int, errors: Int)? = nil,
+        checkingFileAtFirstOpen: Bool = false,
         logger: Logger
     ) throws -> any ShardBackend {
         if let address = shard.postgres {
@@ -249,7 +364,8 @@ public struct CollegeDBConfiguration: Sendable {
             reportingFailure: shard.name,
             path: path(of: shard),
             settings: shardSettings,
-            savedMetrics: savedMetrics
+            savedMetrics: savedMetrics,
+            firstOpenCheck: checkingFileAtFirstOpen ? firstOpenFileCheck(of: shard) : nil
         )
     }
 }

@@ -67,10 +67,13 @@ struct CollegeDBDaemon: AsyncParsableCommand {
                 ]
             )
         }
+        // Many tenants make a long list: the first ten name the rest.
+        let listed = shardNames.prefix(10).joined(separator: ",") + (shardNames.count > 10 ? ",…" : "")
         logger.info(
             "opened",
             metadata: [
-                "shards": "\(shardNames.joined(separator: ","))", "dataDir": "\(settings.database.dataDirectory)",
+                "shardCount": "\(shardNames.count)", "shards": "\(listed)",
+                "dataDir": "\(settings.database.dataDirectory)",
                 "strategy": "\(settings.database.strategy.read.rawValue)/\(settings.database.strategy.write.rawValue)",
             ]
         )

@@ -39,6 +39,8 @@ struct ConfigFile: Sendable {
     var maxLineBytes: Int?
     var maxConnections: Int?
     var maxConnectionsPerUser: Int?
+    var maxOpenShards: Int?
+    var shardDirectory: String?
     var logLevel: String?
     var statementTimeout: Double?
     var durability: String?
@@ -152,6 +154,8 @@ struct ConfigFile: Sendable {
             case "maxLineBytes": maxLineBytes = Int(try integer(member, name))
             case "maxConnections": maxConnections = Int(try integer(member, name))
             case "maxConnectionsPerUser": maxConnectionsPerUser = Int(try integer(member, name))
+            case "maxOpenShards": maxOpenShards = Int(try integer(member, name))
+            case "shardDirectory": shardDirectory = try string(member, name)
             case "logLevel": logLevel = try string(member, name)
             case "statementTimeout": statementTimeout = try number(member, name)
             case "durability": durability = try string(member, name)

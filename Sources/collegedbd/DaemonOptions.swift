@@ -85,6 +85,20 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Connections served at once; administrators may take 8 more (default: 1024).")
     var maxConnections: Int?
 
+    @Option(
+        help: """
+            SQLite shards kept open at once; the others hold no file and open on first use, closing the least \
+            recently used (default: 256).
+            """
+    )
+    var maxOpenShards: Int?
+
+    @Option(
+        name: .customLong("shard-directory"),
+        help: "Every *.sqlite file in this directory is a shard named after the file, after the --shard ones."
+    )
+    var shardDirectory: String?
+
     @Option(help: "Connections one user may hold at once; root and the daemon's user are exempt (default: 256).")
     var maxConnectionsPerUser: Int?
 

@@ -144,6 +144,12 @@ struct DaemonSettings: Sendable {
             connectionLimits: try Self.connectionLimits(options, file)
         )
         database.descriptorsReservedForClients = server.connectionLimits.mostOpen + FileDescriptorLimit.forFiles
+        database.shardDirectory = (options.shardDirectory ?? file.shardDirectory).map(Self.absolute)
+        let maxOpenShards = options.maxOpenShards ?? file.maxOpenShards ?? database.maxOpenShards
+        guard (1...Self.mostOpenShards).contains(maxOpenShards) else {
+            throw Invalid(description: "max open shards must be from 1 to \(Self.mostOpenShards)")
+        }
+        database.maxOpenShards = maxOpenShards
 
         logLevel =
             try options.logLevel
@@ -173,6 +179,10 @@ struct DaemonSettings: Sendable {
         }
         return limits
     }
+
+    /// The most SQLite shards that may be kept open at once: 1,000,000 (beyond any open-file
+    /// limit; the engine lowers it to what the limit affords).
+    static let mostOpenShards = 1_000_000
 
     /// The longest line a request may be: 1 GiB (the framing's arithmetic stays far from
     /// overflow, and no client needs more).

@@ -5,14 +5,15 @@ import Logging
 /// The process's limit on open files, raised at start to the hard limit: each client
 /// connection holds a descriptor, and each open SQLite shard several
 /// (``CollegeDBConfiguration/descriptorsReservedForClients`` and the engine's own check, which
-/// refuses shards past the limit with a clear error instead of running out).
+/// keeps fewer shards open than `--max-open-shards` when the limit cannot afford them, instead
+/// of running out).
 enum FileDescriptorLimit {
     /// Descriptors the daemon's own files take, beside its client connections.
     static let forFiles = 256
 
     /// Raises the soft limit to the hard limit; when that stays below what the connection
-    /// limits and the configured SQLite shards need, says so in the log (the engine then
-    /// refuses to open shards that do not fit).
+    /// limits and the SQLite shards kept open need, says so in the log (the engine then keeps
+    /// fewer open).
     static func raise(for settings: DaemonSettings, logger: Logger) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
@@ -22,7 +23,10 @@ enum FileDescriptorLimit {
             // Under the hardened unit setrlimit is filtered out; the unit sets LimitNOFILE itself.
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
-        let sqliteShards = settings.database.shards.count { $0.postgres == nil }
+        let configured =
+            settings.database.shardDirectory == nil
+            ? settings.database.shards.count { $0.postgres == nil } : settings.database.maxOpenShards
+        let sqliteShards = min(configured, settings.database.maxOpenShards)
         let needed = DescriptorBudget(reservedForClients: settings.database.descriptorsReservedForClients)
             .needed(sqliteShards: sqliteShards)
         if limit.rlim_cur < rlim_t(needed) {

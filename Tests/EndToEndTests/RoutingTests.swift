@@ -78,6 +78,9 @@ import Testing
         )
         let socket = try daemon.connect()
         #expect(try socket.result("listKnownShards") as? [String] == ["alpha", "beta"])
+        // A shard's file is made by its first use, not at start.
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/elsewhere/beta.db"))
+        _ = try socket.result("allAllShards", ["SELECT 1"])
         #expect(FileManager.default.fileExists(atPath: directory.path + "/elsewhere/beta.db"))
         #expect(FileManager.default.fileExists(atPath: directory.path + "/data/shards/alpha.sqlite"))
     }

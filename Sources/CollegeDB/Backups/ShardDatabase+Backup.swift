@@ -13,7 +13,7 @@ extension ShardDatabase {
                 withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700]
             )
-            return try SQLiteFileCopy.copy(try self.pool, to: path)
+            return try self.withPool { try SQLiteFileCopy.copy($0, to: path) }
         }
     }
 }

@@ -10,6 +10,8 @@ extension ShardCoordinator {
         let current = self.configuration
         var configuration = configuration
         configuration.shardSettings.identifiers = current.shardSettings.identifiers
+        configuration.shardSettings.openShards = current.shardSettings.openShards
+        configuration.maxOpenShards = current.maxOpenShards
         guard configuration.dataDirectory == current.dataDirectory else {
             throw CollegeDBError.invalidParams("changing the data directory needs a restart")
         }
@@ -17,7 +19,7 @@ extension ShardCoordinator {
             throw CollegeDBError.invalidParams("changing key hashing needs a restart")
         }
         let store = self.store
-        let descriptors = configuration.effectiveShards(
+        let descriptors = try configuration.effectiveShards(
             registrations: try await BlockingWork.run { try store.shardRegistrations() }
         )
         let newNames = Set(descriptors.map(\.name))
@@ -99,7 +101,7 @@ extension ShardCoordinator {
     /// unregistered are no longer known here. Returns the names of the shards added and removed.
     package func followRegistrations() async throws -> (added: [String], removed: [String]) {
         let store = self.store
-        let descriptors = configuration.effectiveShards(
+        let descriptors = try configuration.effectiveShards(
             registrations: try await BlockingWork.run { try store.shardRegistrations() }
         )
         let names = Set(descriptors.map(\.name))
@@ -123,7 +125,6 @@ extension ShardCoordinator {
     {
         var databases: [any ShardBackend] = []
         var added: [String] = []
-        if descriptors.count > registry.shards.count { try configuration.checkDescriptors(for: descriptors) }
         for descriptor in descriptors {
             let location = configuration.location(of: descriptor)
             if let existing = registry.shard(named: descriptor.name) {
@@ -140,12 +141,17 @@ extension ShardCoordinator {
                 try configuration.checkFile(of: descriptor, among: descriptors)
                 let logger = self.logger
                 let opened = try await BlockingWork.run {
-                    try configuration.openShard(descriptor, logger: logger)
+                    try configuration.openShard(
+                        descriptor,
+                        checkingFileAtFirstOpen: !configuration.checksFilesEagerly(descriptors),
+                        logger: logger
+                    )
                 }
                 if let reason = opened.unavailableReason, opened.backendKind == .sqlite {
                     throw CollegeDBError(.shardUnavailable, reason)
                 }
                 do {
+                    try await opened.warmUp()
                     try await prepareNewShard(opened)
                 } catch {
                     // Never published: its closing error would hide why it was refused.

@@ -25,6 +25,8 @@ package actor ShardCoordinator {
     nonisolated let adopting = Mutex<String?>(nil)
     /// What a shard opened while running (registered, or added by a reload) goes through before
     /// it is published: the schema changes it lacks.
+    /// How many SQLite shards are open, shared by all of them.
+    package nonisolated let openShards: OpenShardSlots
     private nonisolated let newShardPreparation = Mutex<(@Sendable (any ShardBackend) async throws -> Void)?>(nil)
 
     init(
@@ -37,6 +39,7 @@ package actor ShardCoordinator {
         published = Mutex((registry, configuration.policy))
         self.draining = Mutex(draining)
         self.configuration = configuration
+        openShards = configuration.shardSettings.openShards
         self.store = store
         self.logger = logger
     }

@@ -80,18 +80,40 @@ extension MappingStore {
     }
 
     /// Records that `shard` needs no adoption: its file was new or held no owned rows.
-    func markNative(_ shard: String) throws {
+    /// Every shard's adoption state, in one read; a state this version does not know reads as
+    /// `adopting`, so that the shard is looked at again rather than skipped.
+    func adoptionStates() throws -> [String: AdoptionState] {
+        try guarded {
+            try pool.unsafeRead { db in
+                var states: [String: AdoptionState] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT shard, state FROM shard_adoption") {
+                    let state: String = row["state"]
+                    states[row["shard"]] = AdoptionState(rawValue: state) ?? .adopting
+                }
+                return states
+            }
+        }
+    }
+
+    /// Records `shards` as native (nothing to adopt) in one transaction, leaving any that has
+    /// a record as it is.
+    func markNative(_ shards: [String]) throws {
         try guarded {
             try pool.write { db in
-                try db.execute(
+                let now = Self.nowMilliseconds()
+                let insert = try db.makeStatement(
                     sql: """
                         INSERT INTO shard_adoption (shard, state, tables, started_at, finished_at)
                         VALUES (?, 'native', '[]', ?, ?) ON CONFLICT (shard) DO NOTHING
-                        """,
-                    arguments: [shard, Self.nowMilliseconds(), Self.nowMilliseconds()]
+                        """
                 )
+                for shard in shards { try insert.execute(arguments: [shard, now, now]) }
             }
         }
+    }
+
+    func markNative(_ shard: String) throws {
+        try markNative([shard])
     }
 
     /// Maps each of `keys` (texts, as found in the shard) to `shard` as a record of its own,

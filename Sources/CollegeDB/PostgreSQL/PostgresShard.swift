@@ -49,7 +49,7 @@ public final class PostgresShard: ShardBackend {
         self.address = address
         self.settings = settings
         self.logger = logger
-        metrics = ShardMetrics(shard: name, queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
+        metrics = ShardMetrics(queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
         let configuration = try address.clientConfiguration(
             startupOptions: "-c statement_timeout=\(settings.statementTimeout.statementTimeoutMilliseconds)"
         )
@@ -299,6 +299,9 @@ public final class PostgresShard: ShardBackend {
         running.cancel()
         await running.value
     }
+
+    /// Does nothing: the pool connects when first used.
+    public func warmUp() async throws {}
 
     // MARK: Internals
 

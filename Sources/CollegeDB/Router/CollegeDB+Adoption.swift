@@ -225,24 +225,40 @@ extension CollegeDB {
         // A shared catalog has PostgreSQL shards only, which are never adopted.
         guard let store = catalog as? MappingStore else { return }
         let ownership = await coordinator.configuration.ownership
-        for shard in coordinator.registry.shards where shard.health == .ok {
-            guard let database = shard.adoptable else { continue }
-            let record = try await BlockingWork.run { try store.adoption(of: database.name) }
-            switch record?.state {
-            case .adopted?, .native?:
-                continue
-            case nil where try await !BlockingWork.runLong({ try database.hasOwnedRows(ownership: ownership) }):
-                try await BlockingWork.run { try store.markNative(database.name) }
-                continue
-            default:
-                let tables =
-                    if let record, record.state == .adopting { record.tables } else {
-                        try await adoptableTables(of: database, only: nil, keyColumn: nil).tables
-                    }
-                logger.notice("adopting an existing database before serving", metadata: ["shard": "\(database.name)"])
-                let job = try adoptionJob(database, tables: tables, progress: progress)
-                log(try await BlockingWork.runLong { try job.run() })
+        // One read and one write for every shard, so that opening with many shards costs the
+        // store two transactions; only a file that holds something is opened to look.
+        // The shard directory's files are tenants' databases, addressed by shard name: taken
+        // as they are, never adopted by key, and not opened to look.
+        let tenantDirectory = await coordinator.configuration.shardDirectory.map { $0 + "/" }
+        let registry = coordinator.registry
+        let shards = zip(registry.shards, registry.descriptors).filter { _, descriptor in
+            guard let tenantDirectory, let path = descriptor.path else { return true }
+            return !path.hasPrefix(tenantDirectory)
+        }.map(\.0)
+        let (native, toAdopt) = try await BlockingWork.runLong {
+            let states = try store.adoptionStates()
+            var native: [String] = []
+            var toAdopt: [any AdoptableShard] = []
+            for shard in shards where shard.health == .ok {
+                guard let database = shard.adoptable else { continue }
+                switch states[database.name] {
+                case .adopted?, .native?: continue
+                case nil where try !database.hasOwnedRows(ownership: ownership): native.append(database.name)
+                default: toAdopt.append(database)
+                }
             }
+            return (native, toAdopt)
+        }
+        if !native.isEmpty { try await BlockingWork.run { try store.markNative(native) } }
+        for database in toAdopt {
+            let record = try await BlockingWork.run { try store.adoption(of: database.name) }
+            let tables =
+                if let record, record.state == .adopting { record.tables } else {
+                    try await adoptableTables(of: database, only: nil, keyColumn: nil).tables
+                }
+            logger.notice("adopting an existing database before serving", metadata: ["shard": "\(database.name)"])
+            let job = try adoptionJob(database, tables: tables, progress: progress)
+            log(try await BlockingWork.runLong { try job.run() })
         }
     }
 

@@ -103,6 +103,35 @@ extension CollegeDB {
         return (try await metadata(of: page.shards), page.next)
     }
 
+    /// The metadata of the `limit` shards that ran the most statements, busiest first, leaving
+    /// out those that never ran one: what a metrics scrape publishes shard by shard, however
+    /// many shards there are.
+    public func busiestShardMetadata(limit: Int) async throws -> [ShardMetadata] {
+        let busiest = coordinator.registry.shards
+            .map { (queries: $0.metrics.queryCount, shard: $0) }
+            .filter { $0.queries > 0 }
+            .sorted { $0.queries > $1.queries }
+            .prefix(max(limit, 0))
+            .map(\.shard)
+        return try await metadata(of: busiest)
+    }
+
+    /// What every shard did and holds, added up: statements, errors, their durations, and
+    /// SQLite shards open now, opened and closed to make room since the start.
+    public func shardTotals() -> ShardTotals {
+        var totals = ShardTotals()
+        for shard in coordinator.registry.shards {
+            totals.statements &+= shard.metrics.queryCount
+            totals.errors &+= shard.metrics.errorCount
+            if let durations = shard.metrics.statementDurations { totals.durations.add(durations) }
+        }
+        let open = coordinator.openShards.counts
+        totals.openSQLiteShards = open.open
+        totals.sqliteShardOpens = open.opened
+        totals.sqliteShardEvictions = open.evicted
+        return totals
+    }
+
     private func metadata(of shards: [any ShardBackend]) async throws -> [ShardMetadata] {
         let statistics = try await statistics(of: shards.map(\.name))
         var metadata: [ShardMetadata] = []
@@ -132,7 +161,8 @@ extension CollegeDB {
                     queryCount: shard.metrics.queryCount,
                     errorCount: shard.metrics.errorCount,
                     sizeBytes: sizeBytes,
-                    lastUpdated: statistics.lastUpdated
+                    lastUpdated: statistics.lastUpdated,
+                    statementDurations: shard.metrics.statementDurations
                 )
             )
         }
@@ -159,19 +189,19 @@ extension CollegeDB {
         guard confirm else { throw CollegeDBError(.flushDisabled, "confirm: must be true to flush") }
     }
 
+    /// How many shards `health` checks at once: 64.
+    static let healthCheckConcurrency = 64
+
     /// The state of the mapping store and of each shard.
     public func health() async -> HealthReport {
         let shards = coordinator.registry.shards
         let store = catalog
         // No thread to ask on (the pool is shutting down) counts as unhealthy.
         let storeHealthy = (try? await BlockingWork.run { store.isHealthy() }) ?? false
-        // Checked at once, so a server that is down delays the answer by its connect timeout
-        // at most, not by one per shard.
-        let checked = await withTaskGroup(of: (Int, ShardHealth).self) { group in
-            for (index, shard) in shards.enumerated() { group.addTask { (index, await shard.checkHealth()) } }
-            var health = [ShardHealth](repeating: .unavailable, count: shards.count)
-            for await (index, shardHealth) in group { health[index] = shardHealth }
-            return health
+        // Checked many at once, so a server that is down delays the answer by about its
+        // connect timeout, not by one per shard; a closed SQLite shard answers without work.
+        let checked = await BoundedConcurrency.map(shards, limit: Self.healthCheckConcurrency) {
+            await $0.checkHealth()
         }
         let shardHealth = zip(shards, checked).map { ($0.name, $1) }
         let healthyCount = shardHealth.filter { $0.1 == .ok }.count
@@ -223,6 +253,8 @@ public struct ShardMetadata: Sendable, Hashable {
     public var sizeBytes: Int64?
     /// Milliseconds since 1970 of the last change of the record count.
     public var lastUpdated: Int64?
+    /// How long the shard's statements took since the start; nil before the first.
+    package var statementDurations: StatementDurations?
 }
 
 /// The answer of `health`.

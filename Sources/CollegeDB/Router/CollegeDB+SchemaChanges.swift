@@ -126,7 +126,24 @@ extension CollegeDB {
             return
         }
         guard !changes.isEmpty else { return }
-        for shard in coordinator.registry.shards where shard.unavailableReason == nil {
+        // One read per change rather than one per shard: only the shards the catalog says lack
+        // a change that is done are opened to catch up.
+        let lacking: Set<String>
+        do {
+            let names = coordinator.registry.names
+            lacking = try await BlockingWork.run {
+                var lacking = Set<String>()
+                for change in changes.prefix(while: { $0.state == .done }) {
+                    let have = try catalog.shards(withSchemaChange: change.id)
+                    lacking.formUnion(names.lazy.filter { !have.contains($0) })
+                }
+                return lacking
+            }
+        } catch {
+            logger.error("the shards' schema changes cannot be read", metadata: ["error": "\(error)"])
+            return
+        }
+        for shard in coordinator.registry.shards where lacking.contains(shard.name) && shard.unavailableReason == nil {
             do {
                 try await catchUp(shard, with: changes, includingRunning: false)
             } catch {

@@ -44,45 +44,24 @@ extension CollegeDB {
         guard batchSize >= 1 else { throw CollegeDBError.invalidParams("batchSize: must be >= 1") }
         let shards = coordinator.registry.shards
         guard !shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
-        return await withTaskGroup(of: (Int, FanOutResult).self) { group in
-            var results = [FanOutResult?](repeating: nil, count: shards.count)
-            var next = 0
-            func startNext() {
-                let index = next
-                let shard = shards[index]
-                next += 1
-                group.addTask {
-                    do {
-                        let result: QueryResult
-                        if readingOnly {
-                            guard
-                                let read = try await shard.executeIfReadOnly(
-                                    statement(shard),
-                                    rowLimit: rowLimit,
-                                    limits: limits
-                                )
-                            else { throw CollegeDBError.invalidParams(Self.readsOnlyMessage) }
-                            result = read
-                        } else {
-                            result = try await shard.execute(statement(shard), rowLimit: rowLimit, limits: limits)
-                        }
-                        return (index, FanOutResult(shard: shard.name, outcome: .success(result)))
-                    } catch {
-                        return (
-                            index,
-                            FanOutResult(shard: shard.name, outcome: .failure(.fromQuery(error, shard: shard.name)))
+        return await BoundedConcurrency.map(shards, limit: batchSize) { shard in
+            do {
+                let result: QueryResult
+                if readingOnly {
+                    guard
+                        let read = try await shard.executeIfReadOnly(
+                            statement(shard),
+                            rowLimit: rowLimit,
+                            limits: limits
                         )
-                    }
+                    else { throw CollegeDBError.invalidParams(Self.readsOnlyMessage) }
+                    result = read
+                } else {
+                    result = try await shard.execute(statement(shard), rowLimit: rowLimit, limits: limits)
                 }
-            }
-            while next < min(batchSize, shards.count) { startNext() }
-            for await (index, result) in group {
-                results[index] = result
-                if next < shards.count { startNext() }
-            }
-            return zip(shards, results).map { shard, result in
-                result
-                    ?? FanOutResult(shard: shard.name, outcome: .failure(CollegeDBError(.internalError, "no answer")))
+                return FanOutResult(shard: shard.name, outcome: .success(result))
+            } catch {
+                return FanOutResult(shard: shard.name, outcome: .failure(.fromQuery(error, shard: shard.name)))
             }
         }
     }

@@ -91,23 +91,45 @@ public final class CollegeDB: Sendable {
             // collegedb_id() on every SQLite shard opened from here on, with the catalog's counters.
             var configuration = configuration
             configuration.shardSettings.identifiers = ClusterIdentifiers { try store.reserveIdentifiers($0) }
-            let descriptors = configuration.effectiveShards(registrations: try store.shardRegistrations())
-            try configuration.checkDescriptors(for: descriptors)
+            for skipped in try configuration.directoryShards().skipped {
+                logger.warning(
+                    "a file of the shard directory is not a shard: its name is not a valid shard name",
+                    metadata: ["file": "\(skipped)"]
+                )
+            }
+            let descriptors = try configuration.effectiveShards(registrations: try store.shardRegistrations())
+            if let configured = try configuration.fitOpenShardsToDescriptorLimit(
+                sqliteShards: descriptors.count { $0.postgres == nil }
+            ) {
+                logger.warning(
+                    "fewer SQLite shards are kept open than configured: the open-file limit affords no more",
+                    metadata: [
+                        "maxOpenShards": "\(configuration.maxOpenShards)", "configured": "\(configured)",
+                        "openFileLimit": "\(DescriptorBudget.processLimit)",
+                    ]
+                )
+            }
+            configuration.shardSettings.openShards = OpenShardSlots(maximum: configuration.maxOpenShards)
             let saved = try store.savedMetrics()
+            let refusedFiles = configuration.checkFiles(of: descriptors)
+            let checkingAtFirstOpen = !configuration.checksFilesEagerly(descriptors)
             let databases = try descriptors.map { descriptor -> any ShardBackend in
-                do {
-                    try configuration.checkFile(of: descriptor, among: descriptors)
-                } catch let error as CollegeDBError {
+                if let refusal = refusedFiles[descriptor.name] {
                     // Not a file this shard may use (another shard's, the mapping store's, not
                     // SQLite): like a file that cannot be opened, the shard serves no call and
                     // the others do; its file is not touched.
                     return ShardDatabase(
                         name: descriptor.name,
                         path: configuration.path(of: descriptor),
-                        unavailable: error
+                        unavailable: refusal
                     )
                 }
-                return try configuration.openShard(descriptor, savedMetrics: saved[descriptor.name], logger: logger)
+                return try configuration.openShard(
+                    descriptor,
+                    savedMetrics: saved[descriptor.name],
+                    checkingFileAtFirstOpen: checkingAtFirstOpen,
+                    logger: logger
+                )
             }
             return (lock, store, configuration, descriptors, databases, try store.drainingShards())
         }

@@ -308,6 +308,11 @@ final class ClientConnection: @unchecked Sendable {
         return report
     }
 
+    /// Checks that the database still answers a trivial query.
+    func checkReadable() throws {
+        _ = try scalarText("SELECT count(*) FROM sqlite_master")
+    }
+
     private func scalarText(_ sql: String) throws -> String {
         var statement: OpaquePointer?
         try check(sqlite3_prepare_v2(handle, sql, -1, &statement, nil))

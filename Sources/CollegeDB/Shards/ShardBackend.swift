@@ -60,6 +60,11 @@ package protocol ShardBackend: OwnedRowsScanning {
     /// Closes every connection; later calls fail.
     func shutDown() async throws
 
+    /// Opens the shard now when it opens lazily, so that a file that cannot serve is known
+    /// before the shard is published; a backend that connects on demand does nothing.
+    /// - Throws: `SHARD_UNAVAILABLE` when it cannot be opened.
+    func warmUp() async throws
+
     /// Whether the backend makes `collegedb_id()` itself, in the database, with the node the
     /// catalog gave it (``prepareIdentifiers(node:)``); false when the daemon gives it its ids.
     var makesItsOwnIdentifiers: Bool { get }

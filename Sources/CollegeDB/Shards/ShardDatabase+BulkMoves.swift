@@ -11,16 +11,18 @@ extension ShardDatabase {
         distinct: Bool,
         _ body: (String) throws -> Void
     ) throws {
-        try pool.read { db in
-            for (table, column) in tables {
-                let cursor = try String.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT \(distinct ? "DISTINCT" : "") CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
-                        WHERE \(column.quotedIdentifier) IS NOT NULL
-                        """
-                )
-                while let key = try cursor.next() { try body(key) }
+        try withPool {
+            try $0.read { db in
+                for (table, column) in tables {
+                    let cursor = try String.fetchCursor(
+                        db,
+                        sql: """
+                            SELECT \(distinct ? "DISTINCT" : "") CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
+                            WHERE \(column.quotedIdentifier) IS NOT NULL
+                            """
+                    )
+                    while let key = try cursor.next() { try body(key) }
+                }
             }
         }
     }
@@ -38,37 +40,41 @@ extension ShardDatabase {
             return [text, integer]
         }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: values), as: UTF8.self)
-        return try pool.read { db in
-            MovePlan(
-                tables: try tables.map { table, column in
-                    try Self.refuseWithoutRowID(table, in: db)
-                    var rowIDs: [Int64] = []
-                    let rows = try Row.fetchCursor(
-                        db,
-                        sql: """
-                            SELECT rowid, CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
-                            WHERE \(column.quotedIdentifier) IN (SELECT value FROM json_each(?))
-                            """,
-                        arguments: [json]
-                    )
-                    while let row = try rows.next() {
-                        if let text = (try row.decode(String?.self, atIndex: 1)), texts.contains(text) {
-                            rowIDs.append(try row.decode(atIndex: 0))
+        return try withPool {
+            try $0.read { db in
+                MovePlan(
+                    tables: try tables.map { table, column in
+                        try Self.refuseWithoutRowID(table, in: db)
+                        var rowIDs: [Int64] = []
+                        let rows = try Row.fetchCursor(
+                            db,
+                            sql: """
+                                SELECT rowid, CAST(\(column.quotedIdentifier) AS TEXT) FROM \(table.quotedIdentifier)
+                                WHERE \(column.quotedIdentifier) IN (SELECT value FROM json_each(?))
+                                """,
+                            arguments: [json]
+                        )
+                        while let row = try rows.next() {
+                            if let text = (try row.decode(String?.self, atIndex: 1)), texts.contains(text) {
+                                rowIDs.append(try row.decode(atIndex: 0))
+                            }
                         }
+                        return MovePlan.Table(name: table, column: column, sourceRowIDs: rowIDs.sorted())
                     }
-                    return MovePlan.Table(name: table, column: column, sourceRowIDs: rowIDs.sorted())
-                }
-            )
+                )
+            }
         }
     }
 
     /// Rows of the owning tables here, counted.
     package func ownedRowCount(ownership: [String: String]) throws -> Int64 {
         let tables = try owningTables(only: nil, ownership: ownership)
-        return try pool.read { db in
-            try tables.map { table, _ in
-                try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table.quotedIdentifier)") ?? 0
-            }.reduce(0, +)
+        return try withPool {
+            try $0.read { db in
+                try tables.map { table, _ in
+                    try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table.quotedIdentifier)") ?? 0
+                }.reduce(0, +)
+            }
         }
     }
 

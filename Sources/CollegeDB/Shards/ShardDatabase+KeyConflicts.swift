@@ -14,37 +14,41 @@ extension ShardDatabase {
         }
         let candidates = String(decoding: try JSONSerialization.data(withJSONObject: values), as: UTF8.self)
         let exact = String(decoding: try JSONSerialization.data(withJSONObject: Array(texts)), as: UTF8.self)
-        return try pool.read { db in
-            let keyColumns = try String.fetchAll(
-                db,
-                sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0",
-                arguments: [table]
-            )
-            guard keyColumns.count == 1, let keyColumn = keyColumns.first else { return nil }
-            let keys = try String.fetchOne(
-                db,
-                sql: """
-                    SELECT json_group_array(\(keyColumn.quotedIdentifier)) FROM \(table.quotedIdentifier)
-                    WHERE \(column.quotedIdentifier) IN (SELECT value FROM json_each(?1))
-                    AND CAST(\(column.quotedIdentifier) AS TEXT) IN (SELECT value FROM json_each(?2))
-                    """,
-                arguments: [candidates, exact]
-            )
-            return (keyColumn, keys ?? "[]")
+        return try withPool {
+            try $0.read { db in
+                let keyColumns = try String.fetchAll(
+                    db,
+                    sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0",
+                    arguments: [table]
+                )
+                guard keyColumns.count == 1, let keyColumn = keyColumns.first else { return nil }
+                let keys = try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT json_group_array(\(keyColumn.quotedIdentifier)) FROM \(table.quotedIdentifier)
+                        WHERE \(column.quotedIdentifier) IN (SELECT value FROM json_each(?1))
+                        AND CAST(\(column.quotedIdentifier) AS TEXT) IN (SELECT value FROM json_each(?2))
+                        """,
+                    arguments: [candidates, exact]
+                )
+                return (keyColumn, keys ?? "[]")
+            }
         }
     }
 
     package func existingPrimaryKeys(_ keys: String, table: String, keyColumn: String) throws -> Int {
-        try pool.read { db in
-            guard try db.tableExists(table) else { return 0 }
-            return try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*) FROM \(table.quotedIdentifier)
-                    WHERE \(keyColumn.quotedIdentifier) IN (SELECT value FROM json_each(?))
-                    """,
-                arguments: [keys]
-            ) ?? 0
+        try withPool {
+            try $0.read { db in
+                guard try db.tableExists(table) else { return 0 }
+                return try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM \(table.quotedIdentifier)
+                        WHERE \(keyColumn.quotedIdentifier) IN (SELECT value FROM json_each(?))
+                        """,
+                    arguments: [keys]
+                ) ?? 0
+            }
         }
     }
 }

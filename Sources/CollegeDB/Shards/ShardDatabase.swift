@@ -12,8 +12,13 @@ import Synchronization
 /// up after a short budget, a slow lane for the statements that ran past it, and the writer;
 /// each with a bounded line of waiters, and `OVERLOADED` beyond it.
 ///
-/// A shard whose file cannot be opened is still created, as unavailable, so that the others
-/// serve; one whose file turns out corrupt or unreadable while running is marked failed.
+/// A shard is opened on its first use and closed again when more than
+/// ``OpenShardSlots/maximum`` shards are open and it is the least recently used one that
+/// nothing uses: closed, it holds no descriptor, connection or cache. Every use holds the shard
+/// open for its length (``withOpenFiles(_:)``). A shard whose file cannot be opened reports
+/// itself unavailable (or read-only) and refuses calls with `SHARD_UNAVAILABLE`, trying the
+/// file again at its next use, so that the others serve; one whose file turns out corrupt or
+/// unreadable while running is marked failed until a restart.
 public final class ShardDatabase: ShardBackend {
     public let name: String
     public let path: String
@@ -22,11 +27,25 @@ public final class ShardDatabase: ShardBackend {
     public var connectionPool: ConnectionPoolUse? { nil }
     public let metrics: ShardMetrics
     let settings: ShardSettings
-    private let opened: Result<(pool: DatabasePool, clients: ShardConnections), CollegeDBError>
+    /// Why the shard never serves (its file is not one a shard may use), or nil.
+    private let refusal: CollegeDBError?
+    private let lifecycle = Mutex<Lifecycle>(.closed(failure: nil))
     private let fault = Mutex<String?>(nil)
+    private let lastUseTick = Atomic<UInt64>(0)
+    private let closedCommitCounts = Mutex<(commits: Int, calls: Int)>((0, 0))
+    /// What checks the file before its first open, when the engine did not check it at start.
+    private let firstOpenCheck: (@Sendable () throws -> Void)?
+    private let checkedFile = Atomic(false)
 
-    /// Opens (creating when missing) the database at `path`, and its parent directory; its
-    /// query and error counts continue from `savedMetrics`.
+    private enum Lifecycle {
+        /// No connection is open; `failure` says why the last attempt to open failed.
+        case closed(failure: CollegeDBError?)
+        /// The connections are open and `users` calls use them.
+        case open(OpenShardFiles, users: Int)
+    }
+
+    /// A shard of the file at `path`, checked by opening it now (creating it, and its parent
+    /// directory, when missing); its query and error counts continue from `savedMetrics`.
     /// - Throws: `SHARD_UNAVAILABLE` when the file cannot be opened.
     public convenience init(
         name: String,
@@ -35,48 +54,31 @@ public final class ShardDatabase: ShardBackend {
         savedMetrics: (queries: Int, errors: Int)? = nil
     ) throws {
         self.init(reportingFailure: name, path: path, settings: settings, savedMetrics: savedMetrics)
-        if case .failure(let error) = opened { throw error }
+        try withOpenFiles { _ in }
     }
 
-    /// Opens the database at `path` like `init`, but when it cannot be opened returns a shard
-    /// that reports itself unavailable (or read-only) and refuses every call with
-    /// `SHARD_UNAVAILABLE`, so that one bad file does not stop the others.
+    /// A shard of the file at `path`, opened on its first use like `init`, which reports
+    /// itself unavailable (or read-only) and refuses every call with `SHARD_UNAVAILABLE` while
+    /// its file cannot be opened, so that one bad file does not stop the others. Touches no
+    /// file but to see whether it can be written.
+    ///
+    /// `firstOpenCheck`, when given, runs before the file is first opened; the shard is
+    /// unavailable while it throws.
     public init(
         reportingFailure name: String,
         path: String,
         settings: ShardSettings = ShardSettings(),
-        savedMetrics: (queries: Int, errors: Int)? = nil
+        savedMetrics: (queries: Int, errors: Int)? = nil,
+        firstOpenCheck: (@Sendable () throws -> Void)? = nil
     ) {
         self.name = name
         self.path = path
         self.settings = settings
-        metrics = ShardMetrics(shard: name, queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
-        opened = Result { () throws(CollegeDBError) in
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: (path as NSString).deletingLastPathComponent,
-                    withIntermediateDirectories: true
-                )
-                let pool = try DatabasePool(path: path, configuration: Self.configuration())
-                let synchronous = settings.durability.synchronousPragma
-                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(synchronous)") }
-                return (pool, try ShardConnections(shard: name, path: path, settings: settings))
-            } catch {
-                let readOnly =
-                    (error as? DatabaseError)?.resultCode == .SQLITE_READONLY
-                    || (error as? ClientConnection.Failure)?.code == SQLITE_READONLY
-                    || (FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0)
-                throw CollegeDBError(
-                    .shardUnavailable,
-                    "shard '\(name)' cannot be opened at \(path)\(readOnly ? " (the file is read-only)" : ""): \(error)",
-                    sqlite: readOnly
-                        ? CollegeDBError.SQLiteFailure(
-                            code: SQLITE_READONLY,
-                            extendedCode: SQLITE_READONLY,
-                            message: "read-only"
-                        ) : nil
-                )
-            }
+        self.firstOpenCheck = firstOpenCheck
+        refusal = nil
+        metrics = ShardMetrics(queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
+        if FileManager.default.fileExists(atPath: path), access(path, W_OK) != 0 {
+            lifecycle.withLock { $0 = .closed(failure: Self.openingFailure(name: name, path: path, readOnly: true)) }
         }
     }
 
@@ -85,8 +87,9 @@ public final class ShardDatabase: ShardBackend {
         self.name = name
         self.path = path
         settings = ShardSettings()
-        metrics = ShardMetrics(shard: name)
-        opened = .failure(CollegeDBError(.shardUnavailable, reason.message))
+        metrics = ShardMetrics()
+        firstOpenCheck = nil
+        refusal = CollegeDBError(.shardUnavailable, reason.message)
     }
 
     static func configuration() -> Configuration {
@@ -98,39 +101,141 @@ public final class ShardDatabase: ShardBackend {
     }
 
     /// The shard's state: ok, read-only or unavailable (cannot be opened), or failed (corrupt or
-    /// unreadable since it opened).
+    /// unreadable since it opened). A shard never used yet is ok.
     public var health: ShardHealth {
-        switch opened {
-        case .failure(let error): return error.sqlite?.code == SQLITE_READONLY ? .readOnly : .unavailable
-        case .success: return fault.withLock { $0 } == nil ? .ok : .failed
+        if refusal != nil { return .unavailable }
+        if case .closed(let failure?) = lifecycle.withLock({ $0 }) {
+            return failure.sqlite?.code == SQLITE_READONLY ? .readOnly : .unavailable
         }
+        return fault.withLock { $0 } == nil ? .ok : .failed
     }
 
     /// Why the shard does not serve, or nil when it does.
     public var unavailableReason: String? {
-        switch opened {
-        case .failure(let error): return error.message
-        case .success: return fault.withLock { $0 }.map { "shard '\(name)' failed: \($0)" }
-        }
+        if let refusal { return refusal.message }
+        if case .closed(let failure?) = lifecycle.withLock({ $0 }) { return failure.message }
+        return fault.withLock { $0 }.map { "shard '\(name)' failed: \($0)" }
     }
 
-    /// The daemon's own connections to the shard (never given a client's SQL).
-    var pool: DatabasePool {
-        get throws {
-            switch opened {
-            case .failure(let error): throw error
-            case .success(let opened): return opened.pool
+    /// Whether the shard's connections are open now.
+    package var isOpen: Bool {
+        if case .open = lifecycle.withLock({ $0 }) { return true }
+        return false
+    }
+
+    /// When the shard was last used, in ``OpenShardSlots/tick()`` order.
+    var lastUse: UInt64 { lastUseTick.load(ordering: .relaxed) }
+
+    /// Holds the shard open while `body` uses its connections, opening it first when it is
+    /// closed (blocking on SQLite: call it off event loops).
+    /// - Throws: `SHARD_UNAVAILABLE` when the shard does not serve or its file cannot be opened.
+    func withOpenFiles<T>(_ body: (OpenShardFiles) throws -> T) throws -> T {
+        guard let files = try acquireFiles(opening: true) else {
+            throw CollegeDBError(.internalError, "shard '\(name)' was not opened")
+        }
+        defer { releaseFiles() }
+        return try body(files)
+    }
+
+    /// The connections of the shard, held open for one call until ``releaseFiles()``: at once
+    /// when it is open, else opened on a blocking-work thread.
+    private func acquireFilesForCall() async throws -> OpenShardFiles {
+        if let files = try acquireFiles(opening: false) { return files }
+        let files = try await BlockingWork.run { try self.acquireFiles(opening: true) }
+        guard let files else { throw CollegeDBError(.internalError, "shard '\(name)' was not opened") }
+        return files
+    }
+
+    /// The daemon's own connections to the shard (never given a client's SQL), held open for
+    /// `body`.
+    func withPool<T>(_ body: (DatabasePool) throws -> T) throws -> T {
+        try withOpenFiles { try body(try $0.pool()) }
+    }
+
+    /// Counts one more use of the open shard and returns its connections; opens it first when
+    /// it is closed and `opening`, else returns nil. Every non-nil answer needs one
+    /// ``releaseFiles()``.
+    private func acquireFiles(opening: Bool) throws -> OpenShardFiles? {
+        if let refusal { throw refusal }
+        if let reason = fault.withLock({ $0 }) {
+            throw CollegeDBError(.shardUnavailable, "shard '\(name)' failed: \(reason)")
+        }
+        let (files, openedNow) = try lifecycle.withLock { state throws(CollegeDBError) -> (OpenShardFiles?, Bool) in
+            switch state {
+            case .open(let files, let users):
+                state = .open(files, users: users + 1)
+                return (files, false)
+            case .closed:
+                guard opening else { return (nil, false) }
+                do {
+                    if let firstOpenCheck, !checkedFile.load(ordering: .relaxed) {
+                        try firstOpenCheck()
+                        checkedFile.store(true, ordering: .relaxed)
+                    }
+                    let files = try OpenShardFiles(shard: name, path: path, settings: settings)
+                    state = .open(files, users: 1)
+                    return (files, true)
+                } catch {
+                    let failure = Self.openingFailure(name: name, path: path, error: error)
+                    state = .closed(failure: failure)
+                    throw failure
+                }
             }
         }
+        guard let files else { return nil }
+        lastUseTick.store(settings.openShards.tick(), ordering: .relaxed)
+        if openedNow { settings.openShards.opened(self) }
+        return files
     }
 
-    private func clients() throws -> ShardConnections {
-        switch opened {
-        case .failure(let error): throw error
-        case .success(let opened):
-            if let reason = unavailableReason { throw CollegeDBError(.shardUnavailable, reason) }
-            return opened.clients
+    private func releaseFiles() {
+        let idle = lifecycle.withLock { state -> Bool in
+            guard case .open(let files, let users) = state else { return false }
+            state = .open(files, users: max(users - 1, 0))
+            return users <= 1
         }
+        if idle { settings.openShards.released() }
+    }
+
+    /// Closes the shard's connections when nothing uses them; returns whether it did.
+    func closeIfIdle() -> Bool {
+        let files = lifecycle.withLock { state -> OpenShardFiles? in
+            guard case .open(let files, 0) = state else { return nil }
+            state = .closed(failure: nil)
+            settings.openShards.closed(self)
+            return files
+        }
+        guard let files else { return false }
+        let counts = files.clients.writes.commitCounts
+        closedCommitCounts.withLock { $0 = ($0.commits + counts.commits, $0.calls + counts.calls) }
+        files.close()
+        return true
+    }
+
+    /// Why a shard's file cannot be opened, as `SHARD_UNAVAILABLE`.
+    private static func openingFailure(
+        name: String,
+        path: String,
+        readOnly knownReadOnly: Bool = false,
+        error: (any Error)? = nil
+    ) -> CollegeDBError {
+        let readOnly =
+            knownReadOnly
+            || (error as? DatabaseError)?.resultCode == .SQLITE_READONLY
+            || (error as? ClientConnection.Failure)?.code == SQLITE_READONLY
+            || (FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0)
+        return CollegeDBError(
+            .shardUnavailable,
+            "shard '\(name)' cannot be opened at \(path)\(readOnly ? " (the file is read-only)" : "")"
+                + (error.map { ": \($0)" } ?? ""),
+            sqlite: readOnly
+                ? CollegeDBError.SQLiteFailure(
+                    code: SQLITE_READONLY,
+                    extendedCode: SQLITE_READONLY,
+                    message: "read-only"
+                )
+                : nil
+        )
     }
 
     // MARK: Clients' statements
@@ -150,7 +255,9 @@ public final class ShardDatabase: ShardBackend {
         limits: QueryLimits,
         onEventLoop: Bool = false
     ) throws -> QueryResult? {
-        let clients = try clients()
+        guard let files = try acquireFiles(opening: !onEventLoop) else { return nil }
+        defer { releaseFiles() }
+        let clients = files.clients
         return try metrics.measureAttempt {
             try translatingFailuresOfQuickAttempt {
                 guard clients.quickReads.tryEnter() else { return nil }
@@ -202,7 +309,10 @@ public final class ShardDatabase: ShardBackend {
         limits: QueryLimits,
         completion: @escaping @Sendable (Result<QueryResult, CollegeDBError>) -> Void
     ) throws -> Bool {
-        let clients = try clients()
+        guard let files = try acquireFiles(opening: false) else { return false }
+        var queued = false
+        defer { if !queued { releaseFiles() } }
+        let clients = files.clients
         let writes = try translatingFailuresOfQuickAttempt { () -> Bool? in
             guard clients.quickReads.tryEnter() else { return nil }
             defer { clients.quickReads.leave() }
@@ -223,12 +333,14 @@ public final class ShardDatabase: ShardBackend {
                     )
                 },
                 answer: { outcome in
+                    self.releaseFiles()
                     let translated = outcome.mapError { self.translated($0) }
                     let failed = if case .failure = translated { true } else { false }
                     self.metrics.finished(started, failed: failed)
                     completion(translated)
                 }
             )
+            queued = true
         } catch {
             metrics.finished(started, failed: true)
             throw translated(error)
@@ -247,7 +359,8 @@ public final class ShardDatabase: ShardBackend {
     )
         async throws -> QueryResult
     {
-        let clients = try clients()
+        let clients = try await acquireFilesForCall().clients
+        defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
                 let attempt = try await clients.quickReads.holding {
@@ -310,7 +423,8 @@ public final class ShardDatabase: ShardBackend {
     ) async throws
         -> [QueryResult]
     {
-        let clients = try clients()
+        let clients = try await acquireFilesForCall().clients
+        defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
                 try await clients.writes.submit { writer in
@@ -323,7 +437,8 @@ public final class ShardDatabase: ShardBackend {
 
     /// Compiles `sql` under the policy without running it.
     public func describe(_ sql: String) async throws -> StatementDescription {
-        let clients = try clients()
+        let clients = try await acquireFilesForCall().clients
+        defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
                 try await clients.quickReads.holding {
@@ -355,7 +470,8 @@ public final class ShardDatabase: ShardBackend {
     /// Runs every statement of `script` under the policy in one transaction, and returns how
     /// many ran.
     public func executeScript(_ script: String, limits: QueryLimits = QueryLimits()) async throws -> Int {
-        let clients = try clients()
+        let clients = try await acquireFilesForCall().clients
+        defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
                 try await clients.writes.submit { writer in
@@ -366,7 +482,8 @@ public final class ShardDatabase: ShardBackend {
     }
 
     public func applySchemaChange(name: String, sql: String, limits: QueryLimits) async throws -> Bool {
-        let clients = try clients()
+        let clients = try await acquireFilesForCall().clients
+        defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
                 try await clients.writes.submit { writer in
@@ -379,25 +496,35 @@ public final class ShardDatabase: ShardBackend {
     /// Write transactions committed for clients since the start, and the calls they carried:
     /// their ratio is the mean size of a group commit. Zero for a shard that does not serve.
     public var commitCounts: (commits: Int, calls: Int) {
-        // A shard that does not serve committed nothing.
-        (try? clients().writes.commitCounts) ?? (0, 0)
+        let closed = closedCommitCounts.withLock { $0 }
+        guard case .open(let files, _) = lifecycle.withLock({ $0 }) else { return closed }
+        let open = files.clients.writes.commitCounts
+        return (closed.commits + open.commits, closed.calls + open.calls)
     }
 
     /// Each pooled client connection's settings and leftovers (`PRAGMA foreign_keys`,
     /// attached databases, temporary objects, open transaction), to check that no call left
     /// anything behind.
     package func clientConnectionStates() throws -> [[String: String]] {
-        try clients().stateReports()
+        try withOpenFiles { try $0.clients.stateReports() }
     }
 
     // MARK: The daemon's own work
 
-    /// The database size in bytes: `page_count * page_size`.
+    /// The database size in bytes: `page_count * page_size`; for a closed shard, its file's
+    /// size (the same once SQLite checkpointed it on closing), without opening it.
     public func sizeInBytes() throws -> Int64 {
-        try pool.unsafeRead { db in
-            let pageCount = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
-            return pageCount * pageSize
+        guard isOpen else {
+            let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber
+            // A file not written yet is empty.
+            return size?.int64Value ?? 0
+        }
+        return try withPool { pool in
+            try pool.unsafeRead { db in
+                let pageCount = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+                return pageCount * pageSize
+            }
         }
     }
 
@@ -406,26 +533,41 @@ public final class ShardDatabase: ShardBackend {
     }
 
     public func checkHealth() async -> ShardHealth {
+        // A closed shard is not opened to be checked: its state as last seen.
+        guard isOpen else { return health }
         // No thread to check on (shutting down): the state as last seen.
-        (try? await BlockingWork.run { self.currentHealth() }) ?? health
+        return (try? await BlockingWork.run { self.currentHealth() }) ?? health
     }
 
     public func shutDown() async throws {
-        try await BlockingWork.run { try self.close() }
+        try await BlockingWork.run { self.close() }
     }
 
-    /// Closes every connection; later calls fail.
-    public func close() throws {
-        guard case .success(let opened) = opened else { return }
-        try opened.pool.close()
+    public func warmUp() async throws {
+        _ = try await acquireFilesForCall()
+        releaseFiles()
     }
 
-    /// The shard's health, checked now: a shard that stopped answering a trivial query (its
-    /// file removed, overwritten, unreadable) is marked failed.
+    /// Closes every connection; later calls open the shard again.
+    public func close() {
+        let files = lifecycle.withLock { state -> OpenShardFiles? in
+            guard case .open(let files, _) = state else { return nil }
+            state = .closed(failure: nil)
+            settings.openShards.closed(self)
+            return files
+        }
+        files?.close()
+    }
+
+    /// The shard's health, checked now: an open shard that stopped answering a trivial query
+    /// (its file removed, overwritten, unreadable) is marked failed; a closed one is not opened
+    /// for it.
     public func currentHealth() -> ShardHealth {
         guard health == .ok else { return health }
         do {
-            _ = try pool.unsafeRead { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            guard let files = try acquireFiles(opening: false) else { return health }
+            defer { releaseFiles() }
+            try files.checkReadable()
         } catch {
             _ = translated(error)
             if health == .ok { noteFault(code: SQLITE_IOERR, message: "\(error)") }

@@ -10,14 +10,46 @@ import Glibc
 /// would take a stranger's file for its journal). Files are compared by device and inode when
 /// they exist, so a link or a second spelling of a path is seen through; missing files by
 /// their path with the links resolved; a link to nothing is refused.
+///
+/// The files of the shards checked so far are kept, so that a whole configuration is checked
+/// in one pass, each shard against those before it (``checkAndAdd(_:shard:)``).
 struct ShardFileCheck {
     /// The data directory: its own files are never shards.
     let dataDirectory: String
-    /// The files of the other SQLite shards.
-    let otherShardFiles: [String]
+    /// The files directly in the data directory, read once.
+    private let dataFiles: Set<FileIdentity>
+    private let dataDirectoryIdentity: FileIdentity?
+    /// The other shards' files and SQLite's files beside them, links resolved.
+    private var takenResolved: Set<String> = []
+    /// The same files' identities, for those that exist.
+    private var takenIdentities: Set<FileIdentity> = []
 
     /// SQLite's own files beside a database.
     static let companionSuffixes = ["", "-wal", "-shm", "-journal"]
+
+    /// A check against the data directory and `otherShardFiles`.
+    init(dataDirectory: String, otherShardFiles: [String] = []) {
+        self.dataDirectory = dataDirectory
+        dataFiles = Self.filesDirectly(in: dataDirectory)
+        dataDirectoryIdentity = Self.identity(of: dataDirectory)
+        for file in otherShardFiles { add(file) }
+    }
+
+    /// Checks `path` for shard `name`, then counts it among the other shards' files for the
+    /// next check (whether or not it passed: a refused shard keeps its claim on its file, so
+    /// that no later shard takes it).
+    /// - Throws: `INVALID_PARAMS` saying why the file cannot be the shard's.
+    mutating func checkAndAdd(_ path: String, shard name: String) throws {
+        defer { add(path) }
+        try check(path, shard: name)
+    }
+
+    private mutating func add(_ file: String) {
+        for companion in Self.companionSuffixes.map({ file + $0 }) {
+            takenResolved.insert(Self.resolved(companion))
+            if let identity = Self.identity(of: companion) { takenIdentities.insert(identity) }
+        }
+    }
 
     /// Checks `path` for shard `name`.
     /// - Throws: `INVALID_PARAMS` saying why the file cannot be the shard's.
@@ -32,8 +64,7 @@ struct ShardFileCheck {
             throw refused("\(file) is a link to a file that does not exist")
         }
         let resolvedOwn = own.map(Self.resolved)
-        let dataFiles = Self.filesDirectly(in: dataDirectory)
-        if let directory = Self.identity(of: dataDirectory),
+        if let directory = dataDirectoryIdentity,
             resolvedOwn.contains(where: { Self.identity(of: ($0 as NSString).deletingLastPathComponent) == directory })
                 || own.contains(where: { file in Self.identity(of: file).map { dataFiles.contains($0) } ?? false })
         {
@@ -41,9 +72,6 @@ struct ShardFileCheck {
                 "it or a file SQLite keeps beside it is in the data directory itself, where the daemon keeps its own files (use shards/)"
             )
         }
-        let taken = otherShardFiles.flatMap { file in Self.companionSuffixes.map { file + $0 } }
-        let takenResolved = Set(taken.map(Self.resolved))
-        let takenIdentities = taken.compactMap(Self.identity)
         if resolvedOwn.contains(where: takenResolved.contains)
             || own.contains(where: { file in Self.identity(of: file).map { takenIdentities.contains($0) } ?? false })
         {

@@ -1,21 +1,19 @@
-import CoreMetrics
 import Synchronization
 
 /// Live counters of one shard, updated without locks by whoever runs a statement there, and
-/// each statement's duration as a swift-metrics timer `collegedb_shard_statement_duration_seconds`
-/// (label `shard`) for whatever metrics backend the process bootstrapped.
+/// each statement's duration in a histogram of its own (``StatementDurations``), made at the
+/// first statement: a shard never used costs a few words.
 public final class ShardMetrics: Sendable {
     private let queries: Atomic<Int>
     private let errors: Atomic<Int>
     private let active = Atomic<Int>(0)
-    private let duration: Timer
+    private let durations = Mutex<StatementDurations?>(nil)
 
     /// Starts from the counts kept by an earlier run (a negative one, which only a damaged
     /// store could give, starts from 0). The counters wrap rather than trap past `Int.max`.
-    init(shard: String, queries: Int = 0, errors: Int = 0) {
+    init(queries: Int = 0, errors: Int = 0) {
         self.queries = Atomic(max(queries, 0))
         self.errors = Atomic(max(errors, 0))
-        duration = Timer(label: "collegedb_shard_statement_duration_seconds", dimensions: [("shard", shard)])
     }
 
     public var queryCount: Int { queries.load(ordering: .relaxed) }
@@ -73,8 +71,14 @@ public final class ShardMetrics: Sendable {
         }
     }
 
+    /// The durations of the statements run since the start; nil before the first.
+    package var statementDurations: StatementDurations? { durations.withLock { $0 } }
+
     private func record(since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        duration.recordNanoseconds(elapsed.wholeNanoseconds)
+        durations.withLock { durations in
+            if durations == nil { durations = StatementDurations() }
+            durations?.record(elapsed)
+        }
     }
 }

@@ -45,6 +45,9 @@ public struct ShardSettings: Sendable {
     /// Where `collegedb_id()` takes its ids on SQLite shards; the engine sets it from its
     /// catalog when it opens. Without it the function does not exist.
     package var identifiers: ClusterIdentifiers?
+    /// How many SQLite shards may be open at once, shared by every shard of these settings.
+    /// The default keeps 256 open.
+    package var openShards = OpenShardSlots()
 
     /// Settings with each default stated on its property; name only what differs.
     public init(

@@ -1,12 +1,13 @@
 import Glibc
 
-/// The open files that SQLite shards take, checked against the process's open-file limit
-/// before they are opened: a process out of descriptors fails in places that cannot report it
-/// (a thread's wake-up pipe, a socket), so the engine refuses a shard it cannot afford instead.
+/// The open files that open SQLite shards take, checked against the process's open-file limit
+/// when the engine opens: a process out of descriptors fails in places that cannot report it
+/// (a thread's wake-up pipe, a socket), so the engine keeps fewer shards open
+/// (``CollegeDBConfiguration/maxOpenShards``) instead, or refuses to start when not even one fits.
 ///
-/// An open SQLite shard holds its database file and its `-wal` on each of its connections
-/// (the daemon's own writer and reader, the clients' writer and reader lanes) and one `-shm`
-/// map: 7 descriptors measured, counted as ``perSQLiteShard``.
+/// An open SQLite shard holds its database file and its `-wal` on each of its open connections
+/// (the clients' writer and readers, the daemon's own writer and reader once its work needed
+/// them) and one `-shm` map: 3 to 7 descriptors measured, counted as ``perSQLiteShard``.
 package struct DescriptorBudget: Sendable {
     /// Descriptors counted for each open SQLite shard: 8.
     package static let perSQLiteShard = 8
@@ -34,6 +35,13 @@ package struct DescriptorBudget: Sendable {
         return overflowed ? Int.max : total
     }
 
+    /// How many open SQLite shards fit under `limit` open files beside the reserve (0 when
+    /// none does).
+    package func openShardsThatFit(limit: Int) -> Int {
+        let left = limit - Self.forTheEngine - max(reservedForClients, 0)
+        return left > 0 ? left / Self.perSQLiteShard : 0
+    }
+
     /// Checks that `sqliteShards` open SQLite shards fit the process's open-file limit.
     /// - Throws: `OVERLOADED` naming the shards, what they need and the limit.
     func check(sqliteShards: Int) throws {
@@ -44,7 +52,7 @@ package struct DescriptorBudget: Sendable {
             .overloaded,
             "\(sqliteShards) SQLite shards need about \(needed) open files (\(Self.perSQLiteShard) each, beside "
                 + "\(Self.forTheEngine + reservedForClients) for the daemon and its client connections), but the "
-                + "open-file limit is \(limit): raise LimitNOFILE (ulimit -n), lower --max-connections, or use fewer shards"
+                + "open-file limit is \(limit): raise LimitNOFILE (ulimit -n), lower --max-connections, or lower --max-open-shards"
         )
     }
 }
