@@ -173,7 +173,7 @@ public struct CollegeDBConfiguration: Sendable {
         var skipped: [String] = []
         for file in names.sorted() where file.hasSuffix(".sqlite") {
             let name = String(file.dropLast(".sqlite".count))
-            guard (try? ShardName.validate(name)) != nil else {
+            guard ShardName.problem(with: name) == nil else {
                 // Not a name clients could use: logged by the caller, and never a shard.
                 skipped.append(file)
                 continue
@@ -187,9 +187,13 @@ public struct CollegeDBConfiguration: Sendable {
     /// time, in that order.
     /// A configured shard that was unregistered and registered again (perhaps at another file)
     /// is the registered one, in registration order.
+    /// `directory` is the shard directory's shards when the caller listed them already.
     /// - Throws: `INVALID_PARAMS` when the shard directory cannot be listed.
-    func effectiveShards(registrations: [MappingStore.ShardRegistration]) throws -> [ShardDescriptor] {
-        let directory = try directoryShards().shards
+    func effectiveShards(
+        registrations: [MappingStore.ShardRegistration],
+        directory: [ShardDescriptor]? = nil
+    ) throws -> [ShardDescriptor] {
+        let directory = try directory ?? directoryShards().shards
         let changedAtRunTime = Set(registrations.map(\.name))
         let configuredNames = Set(configuredShards.map(\.name))
         let configured =
@@ -266,8 +270,8 @@ public struct CollegeDBConfiguration: Sendable {
         guard shard.postgres == nil else { return }
         let earlier = shards.prefix { $0.name != shard.name }.filter { $0.postgres == nil }.map { path(of: $0) }
         guard checksFilesEagerly(shards) else {
-            let own = (path(of: shard) as NSString).standardizingPath
-            if earlier.contains(where: { ($0 as NSString).standardizingPath == own }) {
+            let own = Self.lexicallyNormalized(path(of: shard))
+            if earlier.contains(where: { Self.lexicallyNormalized($0) == own }) {
                 throw CollegeDBError.invalidParams(
                     "shard '\(shard.name)': \(path(of: shard)) cannot be a shard's file: it is another shard's file"
                 )
@@ -300,7 +304,7 @@ public struct CollegeDBConfiguration: Sendable {
         }
         var taken = Set<String>()
         for shard in shards where shard.postgres == nil {
-            guard taken.insert((path(of: shard) as NSString).standardizingPath).inserted else {
+            guard taken.insert(Self.lexicallyNormalized(path(of: shard))).inserted else {
                 refused[shard.name] = CollegeDBError.invalidParams(
                     "shard '\(shard.name)': \(path(of: shard)) cannot be a shard's file: it is another shard's file"
                 )
@@ -308,6 +312,25 @@ public struct CollegeDBConfiguration: Sendable {
             }
         }
         return refused
+    }
+
+    /// `path` with repeated and trailing slashes, `.` and `..` resolved as written, without
+    /// asking the file system (links are not followed): how paths are compared past
+    /// ``eagerFileCheckLimit`` shards.
+    static func lexicallyNormalized(_ path: String) -> String {
+        let isNormal =
+            !path.contains("//") && !path.contains("/./") && !path.contains("/../") && !path.hasSuffix("/")
+            && !path.hasSuffix("/.") && !path.hasSuffix("/..")
+        if isNormal { return path }
+        var components: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".": continue
+            case "..": _ = components.popLast()
+            default: components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 
     /// A check of one shard's file on its own, for its first open when the engine did not

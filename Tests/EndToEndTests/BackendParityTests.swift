@@ -183,8 +183,8 @@ import Testing
     @Test(arguments: Backend.allCases) func metadataAndHealthDescribeEachShard(backend: Backend) throws {
         let (daemon, _) = try backend.daemon()
         let socket = try daemon.connect()
-        // Used once, so that a SQLite shard has its file (made by the first use).
-        _ = try socket.result("allAllShards", ["SELECT 1"])
+        // Written once, so that a SQLite shard has its file (made by the first write).
+        _ = try socket.result("runAllShards", ["CREATE TABLE IF NOT EXISTS written (v INTEGER)"])
         let health = try #require(socket.result("health") as? [String: Any])
         #expect(health["status"] as? String == "ok")
         let metadata = try #require(socket.result("getShardMetadata") as? [[String: Any]])

@@ -121,8 +121,8 @@ import Testing
     @Test func onlyARealSQLiteFileOfItsOwnCanBeAShard() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()
-        // The shards' files, made by their first use, for the links below.
-        _ = try socket.result("allAllShards", ["SELECT 1"])
+        // The shards' files, made by their first write, for the links below.
+        _ = try socket.result("runAllShards", ["CREATE TABLE written (v INTEGER)"])
         let data = daemon.directory.appendingPathComponent("data").path
         let elsewhere = daemon.directory.appendingPathComponent("elsewhere")
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)

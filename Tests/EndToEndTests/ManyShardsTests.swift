@@ -87,6 +87,19 @@ import Glibc
         let tenants = try Self.tenantDirectory(200, in: directory)
         let daemon = try Daemon(["--shard-directory", tenants, "--max-open-shards", "8"], directory: directory)
         let socket = try daemon.connect()
+        // Shards never written answer a fan-out read as empty databases, without a file made.
+        let empty = try #require(
+            socket.result("federateCount", ["SELECT count(*) FROM sqlite_master"]) as? [String: Any]
+        )
+        #expect(empty["total"] as? Int == 0)
+        #expect((empty["shards"] as? [[String: Any]])?.count == 200)
+        let missing = try socket.call("allAllShards", ["SELECT * FROM items"])
+        #expect(missing.description.contains("no such table: items"), "as an empty file would answer")
+        let untouched = try #require(socket.result("metrics") as? String)
+        // One shard at most, opened to compile the statement once before the fan-out.
+        #expect((MetricsTests.sample(untouched, "collegedb_sqlite_shard_opens") ?? 99) <= 1)
+        let size = try FileManager.default.attributesOfItem(atPath: tenants + "/t00007.sqlite")[.size] as? Int
+        #expect(size == 0)
         let schema = try #require(
             socket.result("createSchema", ["CREATE TABLE items (id TEXT PRIMARY KEY, owner TEXT, n INTEGER)"])
                 as? [String: Any]

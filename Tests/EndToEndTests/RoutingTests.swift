@@ -78,9 +78,11 @@ import Testing
         )
         let socket = try daemon.connect()
         #expect(try socket.result("listKnownShards") as? [String] == ["alpha", "beta"])
-        // A shard's file is made by its first use, not at start.
+        // A shard's file is made by its first write, not at start nor by a read.
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/elsewhere/beta.db"))
         _ = try socket.result("allAllShards", ["SELECT 1"])
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/elsewhere/beta.db"))
+        _ = try socket.result("runAllShards", ["CREATE TABLE t (v INTEGER)"])
         #expect(FileManager.default.fileExists(atPath: directory.path + "/elsewhere/beta.db"))
         #expect(FileManager.default.fileExists(atPath: directory.path + "/data/shards/alpha.sqlite"))
     }

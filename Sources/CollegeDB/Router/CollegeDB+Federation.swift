@@ -148,11 +148,16 @@ extension CollegeDB {
 
     /// Compiles `sql` on the first shard that can (one may lack a table the others have), to
     /// learn its columns and whether it reads; when none can, throws the first shard's error.
+    /// How many shards a federated call tries to compile its statement on before it gives up
+    /// with the first one's error: 8.
+    static let describeAttempts = 8
+
     private func describeOnAnyShard(_ sql: String) async throws -> StatementDescription {
         let shards = coordinator.registry.shards
         guard !shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
         var firstError: (any Error)?
-        for shard in shards {
+        // A few shards at most: with 100,000 shards lacking the table, not one open each.
+        for shard in shards.prefix(Self.describeAttempts) {
             do {
                 return try await shard.describe(sql)
             } catch {

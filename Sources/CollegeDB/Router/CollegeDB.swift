@@ -91,13 +91,17 @@ public final class CollegeDB: Sendable {
             // collegedb_id() on every SQLite shard opened from here on, with the catalog's counters.
             var configuration = configuration
             configuration.shardSettings.identifiers = ClusterIdentifiers { try store.reserveIdentifiers($0) }
-            for skipped in try configuration.directoryShards().skipped {
+            let directory = try configuration.directoryShards()
+            for skipped in directory.skipped {
                 logger.warning(
                     "a file of the shard directory is not a shard: its name is not a valid shard name",
                     metadata: ["file": "\(skipped)"]
                 )
             }
-            let descriptors = try configuration.effectiveShards(registrations: try store.shardRegistrations())
+            let descriptors = try configuration.effectiveShards(
+                registrations: try store.shardRegistrations(),
+                directory: directory.shards
+            )
             if let configured = try configuration.fitOpenShardsToDescriptorLimit(
                 sqliteShards: descriptors.count { $0.postgres == nil }
             ) {

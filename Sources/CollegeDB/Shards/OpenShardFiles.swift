@@ -21,7 +21,7 @@ final class OpenShardFiles: Sendable {
         )
         let pool = Self.isWALDatabase(path) ? nil : try Self.openPool(path: path, settings: settings)
         daemonPool = Mutex(pool)
-        clients = try ShardConnections(shard: shard, path: path, settings: settings)
+        clients = ShardConnections(shard: shard, path: path, settings: settings)
     }
 
     /// The daemon's own connections to the shard (never given a client's SQL).

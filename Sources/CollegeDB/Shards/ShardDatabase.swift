@@ -77,7 +77,8 @@ public final class ShardDatabase: ShardBackend {
         self.firstOpenCheck = firstOpenCheck
         refusal = nil
         metrics = ShardMetrics(queries: savedMetrics?.queries ?? 0, errors: savedMetrics?.errors ?? 0)
-        if FileManager.default.fileExists(atPath: path), access(path, W_OK) != 0 {
+        // Past the eager checks (many shards), a read-only file is found at its first open.
+        if firstOpenCheck == nil, FileManager.default.fileExists(atPath: path), access(path, W_OK) != 0 {
             lifecycle.withLock { $0 = .closed(failure: Self.openingFailure(name: name, path: path, readOnly: true)) }
         }
     }
@@ -206,7 +207,7 @@ public final class ShardDatabase: ShardBackend {
             return files
         }
         guard let files else { return false }
-        let counts = files.clients.writes.commitCounts
+        let counts = files.clients.commitCounts
         closedCommitCounts.withLock { $0 = ($0.commits + counts.commits, $0.calls + counts.calls) }
         files.close()
         return true
@@ -255,6 +256,15 @@ public final class ShardDatabase: ShardBackend {
         limits: QueryLimits,
         onEventLoop: Bool = false
     ) throws -> QueryResult? {
+        if !onEventLoop, !isOpen,
+            let answer = try metrics.measureAttempt({
+                try translatingFailuresOfQuickAttempt {
+                    try answerIfUnwritten(statement, rowLimit: rowLimit, limits: limits)
+                }
+            })
+        {
+            return answer
+        }
         guard let files = try acquireFiles(opening: !onEventLoop) else { return nil }
         defer { releaseFiles() }
         let clients = files.clients
@@ -277,7 +287,7 @@ public final class ShardDatabase: ShardBackend {
                 case .overBudget: return nil
                 case .needsWriter:
                     guard !onEventLoop else { return nil }
-                    let alone = try clients.writes.runAloneIfIdle { writer in
+                    let alone = try clients.writes().runAloneIfIdle { writer in
                         try run(
                             statement,
                             rowLimit: rowLimit,
@@ -286,7 +296,7 @@ public final class ShardDatabase: ShardBackend {
                         )
                     }
                     if let alone { return alone }
-                    return try clients.writes.runInGroupBlocking { writer in
+                    return try clients.writes().runInGroupBlocking { writer in
                         try self.run(
                             statement,
                             rowLimit: rowLimit,
@@ -323,7 +333,7 @@ public final class ShardDatabase: ShardBackend {
         guard writes == true else { return false }
         let started = metrics.started()
         do {
-            try clients.writes.enqueue(
+            try clients.writes().enqueue(
                 { writer in
                     try self.run(
                         statement,
@@ -359,6 +369,7 @@ public final class ShardDatabase: ShardBackend {
     )
         async throws -> QueryResult
     {
+        if let answer = try await answerIfUnwritten(statement, rowLimit: rowLimit, limits: limits) { return answer }
         let clients = try await acquireFilesForCall().clients
         defer { releaseFiles() }
         return try await metrics.measure {
@@ -391,7 +402,7 @@ public final class ShardDatabase: ShardBackend {
                         }
                     }
                 case .needsWriter:
-                    return try await clients.writes.submit { writer in
+                    return try await clients.writes().submit { writer in
                         try self.run(
                             statement,
                             rowLimit: rowLimit,
@@ -411,8 +422,57 @@ public final class ShardDatabase: ShardBackend {
         rowLimit: Int?,
         limits: QueryLimits
     ) async throws -> QueryResult? {
+        if let answer = try await answerIfUnwritten(statement, rowLimit: rowLimit, limits: limits) { return answer }
         guard try await isReadOnly(statement.sql) else { return nil }
         return try await execute(statement, rowLimit: rowLimit, limits: limits)
+    }
+
+    /// Whether the shard's file is missing or empty: nothing was ever written to it.
+    private var isUnwritten: Bool {
+        var status = stat()
+        return stat(path, &status) != 0 ? errno == ENOENT : status.st_size == 0
+    }
+
+    /// For a read on a closed shard never written: its answer from an empty in-memory database
+    /// under the shard's policy, which is what its file would answer, without making the file
+    /// or opening the shard. Nil otherwise (the shard is open or holds something, or the
+    /// statement writes): then the shard runs it. Blocks briefly on SQLite.
+    private func answerIfUnwritten(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits
+    ) throws
+        -> QueryResult?
+    {
+        guard !isOpen, isUnwritten else { return nil }
+        let empty = try ClientConnection(path: ":memory:", reader: true, settings: settings)
+        return try empty.withStatement(statement.sql) { compiled in
+            guard empty.isReadOnly(compiled) else { return nil }
+            return try empty.run(
+                compiled,
+                bindings: statement.bindings,
+                rowLimit: rowLimit,
+                shard: name,
+                timing: settings.timing(limits)
+            )
+        }
+    }
+
+    /// ``answerIfUnwritten(_:rowLimit:limits:)`` from a caller that may not block, counted as a
+    /// statement of the shard when it answers; an open shard answers nil at once.
+    private func answerIfUnwritten(
+        _ statement: SQLStatement,
+        rowLimit: Int?,
+        limits: QueryLimits
+    ) async throws
+        -> QueryResult?
+    {
+        guard !isOpen else { return nil }
+        return try await metrics.measureAsyncAttempt {
+            try await translatingFailures {
+                try await BlockingWork.run { try self.answerIfUnwritten(statement, rowLimit: rowLimit, limits: limits) }
+            }
+        }
     }
 
     /// Runs `statements` in one write transaction: all commit together or none does. The time
@@ -427,7 +487,7 @@ public final class ShardDatabase: ShardBackend {
         defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
-                try await clients.writes.submit { writer in
+                try await clients.writes().submit { writer in
                     let timing = self.settings.timing(limits.forWrite)
                     return try statements.map { try self.run($0, rowLimit: nil, on: writer, timing: timing) }
                 }
@@ -474,7 +534,7 @@ public final class ShardDatabase: ShardBackend {
         defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
-                try await clients.writes.submit { writer in
+                try await clients.writes().submit { writer in
                     try writer.runScript(script, timing: self.settings.timing(limits.forWrite))
                 }
             }
@@ -486,7 +546,7 @@ public final class ShardDatabase: ShardBackend {
         defer { releaseFiles() }
         return try await metrics.measure {
             try await translatingFailures {
-                try await clients.writes.submit { writer in
+                try await clients.writes().submit { writer in
                     try writer.runSchemaChange(sql, name: name, timing: self.settings.timing(limits.forWrite))
                 }
             }
@@ -498,7 +558,7 @@ public final class ShardDatabase: ShardBackend {
     public var commitCounts: (commits: Int, calls: Int) {
         let closed = closedCommitCounts.withLock { $0 }
         guard case .open(let files, _) = lifecycle.withLock({ $0 }) else { return closed }
-        let open = files.clients.writes.commitCounts
+        let open = files.clients.commitCounts
         return (closed.commits + open.commits, closed.calls + open.calls)
     }
 

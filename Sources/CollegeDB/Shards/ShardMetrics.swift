@@ -54,21 +54,45 @@ public final class ShardMetrics: Sendable {
 
     /// Like `measure`, but an attempt that returns nil (it did nothing, and will be made again)
     /// is not counted.
-    func measureAttempt<T>(_ body: () throws -> T?) rethrows -> T? {
-        active.add(1, ordering: .relaxed)
-        let started = ContinuousClock.now
-        defer { active.subtract(1, ordering: .relaxed) }
+    func measureAsyncAttempt<T>(_ body: () async throws -> T?) async rethrows -> T? {
+        let started = attemptStarted()
         do {
-            guard let result = try body() else { return nil }
-            queries.add(1, ordering: .relaxed)
-            record(since: started)
-            return result
+            return attemptEnded(started, with: try await body())
         } catch {
-            queries.add(1, ordering: .relaxed)
-            errors.add(1, ordering: .relaxed)
-            record(since: started)
+            attemptFailed(started)
             throw error
         }
+    }
+
+    /// ``measureAsyncAttempt(_:)`` for work that does not suspend.
+    func measureAttempt<T>(_ body: () throws -> T?) rethrows -> T? {
+        let started = attemptStarted()
+        do {
+            return attemptEnded(started, with: try body())
+        } catch {
+            attemptFailed(started)
+            throw error
+        }
+    }
+
+    private func attemptStarted() -> ContinuousClock.Instant {
+        active.add(1, ordering: .relaxed)
+        return ContinuousClock.now
+    }
+
+    private func attemptEnded<T>(_ started: ContinuousClock.Instant, with result: T?) -> T? {
+        active.subtract(1, ordering: .relaxed)
+        guard result != nil else { return nil }
+        queries.add(1, ordering: .relaxed)
+        record(since: started)
+        return result
+    }
+
+    private func attemptFailed(_ started: ContinuousClock.Instant) {
+        active.subtract(1, ordering: .relaxed)
+        queries.add(1, ordering: .relaxed)
+        errors.add(1, ordering: .relaxed)
+        record(since: started)
     }
 
     /// The durations of the statements run since the start; nil before the first.
