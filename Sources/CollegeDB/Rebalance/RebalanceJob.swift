@@ -52,6 +52,15 @@ struct RebalanceJob: Sendable {
         var leftoverRounds = 0
         let store = self.store
         let planID = self.planID
+        var unrecordedMilliseconds: Int64 = 0
+        var lastTimeRecord = started
+        func recordRunningTime() async throws {
+            let milliseconds = unrecordedMilliseconds
+            guard milliseconds > 0 else { return }
+            try await BlockingWork.run { try store.addRunningTime(ofPlan: planID, milliseconds: milliseconds) }
+            unrecordedMilliseconds = 0
+            lastTimeRecord = ContinuousClock.now
+        }
         do {
             logger.notice(
                 "rebalance started",
@@ -95,8 +104,11 @@ struct RebalanceJob: Sendable {
                     }
                 }
                 // The time a batch took, its throttling pause included: the rate is wall-clock.
-                let elapsed = (ContinuousClock.now - batchStarted).wholeMilliseconds
-                try await BlockingWork.run { try store.addRunningTime(ofPlan: planID, milliseconds: elapsed) }
+                // Recorded once a second, not with every batch's own durable commit.
+                unrecordedMilliseconds += (ContinuousClock.now - batchStarted).wholeMilliseconds
+                if ContinuousClock.now - lastTimeRecord >= .seconds(1) {
+                    try await recordRunningTime()
+                }
                 // For the log only: a progress line is skipped when the catalog does not answer.
                 if ContinuousClock.now - lastLog > .seconds(5),
                     let status = try? await BlockingWork.run({ try store.planStatus(planID) })
@@ -105,6 +117,7 @@ struct RebalanceJob: Sendable {
                     logger.info("rebalance progress", metadata: Self.metadata(status))
                 }
             }
+            try await recordRunningTime()
             if finalState == .done {
                 // Done only if every record could move and a drain left nothing behind.
                 let residue = try await drainResidue()
