@@ -232,7 +232,7 @@ enum TenantsBenchmark {
             }
             return 0
         }
-        return (sample("collegedb_sqlite_shard_opens"), sample("collegedb_sqlite_shard_evictions"))
+        return (sample("collegedb_sqlite_shard_opens_total"), sample("collegedb_sqlite_shard_evictions_total"))
     }
 }
 

@@ -42,13 +42,13 @@ struct DaemonMetrics: Sendable {
         var text = PrometheusText()
         text.gauge("connections_open", "Client connections open now.", [([], Double(connections.open))])
         let totals = database.shardTotals()
-        text.gauge(
-            "statements",
+        text.counter(
+            "statements_total",
             "Statements run on every shard, kept across restarts.",
             [([], Double(totals.statements))]
         )
-        text.gauge(
-            "statement_errors",
+        text.counter(
+            "statement_errors_total",
             "Statements that failed on every shard, kept across restarts.",
             [([], Double(totals.errors))]
         )
@@ -58,13 +58,13 @@ struct DaemonMetrics: Sendable {
             [([], totals.durations)]
         )
         text.gauge("sqlite_shards_open", "SQLite shards open now.", [([], Double(totals.openSQLiteShards))])
-        text.gauge(
-            "sqlite_shard_opens",
+        text.counter(
+            "sqlite_shard_opens_total",
             "SQLite shards opened since the start.",
             [([], Double(totals.sqliteShardOpens))]
         )
-        text.gauge(
-            "sqlite_shard_evictions",
+        text.counter(
+            "sqlite_shard_evictions_total",
             "SQLite shards closed since the start to keep at most maxOpenShards open.",
             [([], Double(totals.sqliteShardEvictions))]
         )

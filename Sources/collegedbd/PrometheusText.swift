@@ -12,6 +12,13 @@ struct PrometheusText {
         for (labels, value) in samples { line("collegedb_" + name, labels, value) }
     }
 
+    /// A counter family (its name ends in `_total`), written only when it has samples.
+    mutating func counter(_ name: String, _ help: String, _ samples: [([(String, String)], Double)]) {
+        guard !samples.isEmpty else { return }
+        header(name, help, type: "counter")
+        for (labels, value) in samples { line("collegedb_" + name, labels, value) }
+    }
+
     /// A histogram family of ``StatementDurations``, written only when it has samples.
     mutating func histogram(_ name: String, _ help: String, _ samples: [([(String, String)], StatementDurations)]) {
         guard !samples.isEmpty else { return }

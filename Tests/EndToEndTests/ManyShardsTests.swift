@@ -9,6 +9,10 @@ import Glibc
 /// closed least-recently-used past `--max-open-shards`, and a descriptor limit that lowers
 /// how many stay open instead of ending the process.
 @Suite struct ManyShardsTests {
+    func errorCode(_ response: [String: Any]) -> String? {
+        ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
+    }
+
     /// A directory of `count` empty `*.sqlite` files (shards never written), named t00000 on.
     static func tenantDirectory(_ count: Int, in directory: URL) throws -> String {
         let tenants = directory.appendingPathComponent("tenants").path
@@ -97,7 +101,7 @@ import Glibc
         #expect(missing.description.contains("no such table: items"), "as an empty file would answer")
         let untouched = try #require(socket.result("metrics") as? String)
         // One shard at most, opened to compile the statement once before the fan-out.
-        #expect((MetricsTests.sample(untouched, "collegedb_sqlite_shard_opens") ?? 99) <= 1)
+        #expect((MetricsTests.sample(untouched, "collegedb_sqlite_shard_opens_total") ?? 99) <= 1)
         let size = try FileManager.default.attributesOfItem(atPath: tenants + "/t00007.sqlite")[.size] as? Int
         #expect(size == 0)
         let schema = try #require(
@@ -139,7 +143,7 @@ import Glibc
         let metrics = try #require(socket.result("metrics") as? String)
         let open = try #require(MetricsTests.sample(metrics, "collegedb_sqlite_shards_open"))
         #expect(open <= 8, "idle: at most --max-open-shards stay open (\(open))")
-        #expect((MetricsTests.sample(metrics, "collegedb_sqlite_shard_evictions") ?? 0) > 100)
+        #expect((MetricsTests.sample(metrics, "collegedb_sqlite_shard_evictions_total") ?? 0) > 100)
         let descriptors = Self.use(of: daemon).descriptors
         #expect(descriptors <= 4 * 8 + writers + 100, "\(descriptors) descriptors")
     }
@@ -172,5 +176,95 @@ import Glibc
         let count = try #require(socket.result("federateCount", ["SELECT count(*) FROM t"]) as? [String: Any])
         #expect(count["total"] as? Int == 60)
         #expect(Self.use(of: daemon).descriptors < 480)
+    }
+
+    @Test func pastAThousandShardsNoTwoShareAFileAndABadFileStopsOnlyItsShard() throws {
+        let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tenants = try Self.tenantDirectory(1_200, in: directory)
+        // A symbolic link and a hard link to tenant t00001's file, and a shard whose file is text.
+        try FileManager.default.createSymbolicLink(
+            atPath: tenants + "/z-symbolic.sqlite",
+            withDestinationPath: tenants + "/t00001.sqlite"
+        )
+        try FileManager.default.linkItem(atPath: tenants + "/t00001.sqlite", toPath: tenants + "/z-hard.sqlite")
+        let text = directory.appendingPathComponent("notes.sqlite").path
+        try Data("not a database".utf8).write(to: URL(fileURLWithPath: text))
+        let daemon = try Daemon(
+            ["--shard", "text=\(text)", "--shard-directory", tenants, "--max-open-shards", "1"],
+            directory: directory
+        )
+        let socket = try daemon.connect()
+        // The text file stops its own shard only, at its first use.
+        #expect(errorCode(try socket.call("runShard", ["text", "CREATE TABLE t (v INTEGER)"])) == "SHARD_UNAVAILABLE")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: text)) == Data("not a database".utf8))
+
+        _ = try socket.result("runShard", ["t00001", "CREATE TABLE t (v INTEGER)"])
+        _ = try socket.result("runShard", ["t00001", "INSERT INTO t VALUES (1)"])
+        _ = try socket.result("runShard", ["t00002", "CREATE TABLE t (v INTEGER)"])
+        for alias in ["z-symbolic", "z-hard"] {
+            // Opened while t00001 is closed, and while it is open: refused either way.
+            _ = try socket.result("runShard", ["t00002", "INSERT INTO t VALUES (0)"])
+            #expect(
+                errorCode(try socket.call("firstShard", [alias, "SELECT count(*) AS n FROM t"])) == "SHARD_UNAVAILABLE"
+            )
+            _ = try socket.result("firstShard", ["t00001", "SELECT count(*) AS n FROM t"])
+            #expect(errorCode(try socket.call("runShard", [alias, "INSERT INTO t VALUES (2)"])) == "SHARD_UNAVAILABLE")
+        }
+        let count = try socket.result("firstShard", ["t00001", "SELECT count(*) AS n FROM t"]) as? [String: Any]
+        #expect(count?["n"] as? Int == 1, "no write reached t00001's file through another shard")
+
+        // A file removed while its shard is closed is not made again empty: the shard fails.
+        _ = try socket.result("runShard", ["t00003", "CREATE TABLE t (v INTEGER)"])
+        _ = try socket.result("runShard", ["t00003", "INSERT INTO t VALUES (3)"])
+        _ = try socket.result("runShard", ["t00002", "INSERT INTO t VALUES (2)"])
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: tenants + "/t00003.sqlite" + suffix)
+        }
+        let removed = try socket.call("runShard", ["t00003", "INSERT INTO t VALUES (4)"])
+        #expect(errorCode(removed) == "SHARD_UNAVAILABLE", "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: tenants + "/t00003.sqlite"))
+        let health = try #require(socket.result("health") as? [String: Any])
+        #expect((health["shardCounts"] as? [String: Int])?["failed"] == 1)
+    }
+
+    @Test func fanOutsPastTheOpenFileLimitAreRefusedShardByShardAndTheDaemonLives() throws {
+        let directory = Daemon.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tenants = try Self.tenantDirectory(200, in: directory)
+        let daemon = try Daemon(
+            ["--shard-directory", tenants, "--max-connections", "10"],
+            directory: directory,
+            launcher: ["/usr/bin/prlimit", "--nofile=500:500", "--"]
+        )
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE t (v INTEGER)"])
+        let failures = LockedList()
+        let clients = try ClientThreads(daemon, count: 8) { _, socket in
+            for _ in 0..<3 {
+                do {
+                    let entries =
+                        try socket.result(
+                            "allAllShards",
+                            [
+                                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT count(*) FROM n, t",
+                                [], 200,
+                            ]
+                        ) as? [[String: Any]] ?? []
+                    for entry in entries where entry["success"] as? Bool != true {
+                        let code = ((entry["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
+                        if code != "OVERLOADED" { failures.append("\(entry)") }
+                    }
+                } catch {
+                    failures.append("\(error)")
+                }
+            }
+        }
+        clients.wait()
+        #expect(failures.items.isEmpty, "only OVERLOADED, never a failure to open: \(failures.items.prefix(3))")
+        #expect(daemon.process.isRunning)
+        #expect(Self.use(of: daemon).descriptors < 500)
+        let health = try daemon.connect().result("health") as? [String: Any]
+        #expect(health?["status"] as? String == "ok")
     }
 }

@@ -235,6 +235,7 @@ extension CollegeDB {
             guard let tenantDirectory, let path = descriptor.path else { return true }
             return !path.hasPrefix(tenantDirectory)
         }.map(\.0)
+        let logger = self.logger
         let (native, toAdopt) = try await BlockingWork.runLong {
             let states = try store.adoptionStates()
             var native: [String] = []
@@ -243,7 +244,21 @@ extension CollegeDB {
                 guard let database = shard.adoptable else { continue }
                 switch states[database.name] {
                 case .adopted?, .native?: continue
-                case nil where try !database.hasOwnedRows(ownership: ownership): native.append(database.name)
+                case nil:
+                    do {
+                        if try database.hasOwnedRows(ownership: ownership) {
+                            toAdopt.append(database)
+                        } else {
+                            native.append(database.name)
+                        }
+                    } catch {
+                        // A file that cannot be opened (past 1,000 shards, checked only now):
+                        // the shard does not serve, and the others do.
+                        logger.error(
+                            "a shard cannot be looked at for adoption; it does not serve",
+                            metadata: ["shard": "\(database.name)", "reason": "\(error)"]
+                        )
+                    }
                 default: toAdopt.append(database)
                 }
             }

@@ -44,7 +44,20 @@ extension CollegeDB {
         guard batchSize >= 1 else { throw CollegeDBError.invalidParams("batchSize: must be >= 1") }
         let shards = coordinator.registry.shards
         guard !shards.isEmpty else { throw CollegeDBError(.noShards, "no shard is configured") }
-        return await BoundedConcurrency.map(shards, limit: batchSize) { shard in
+        // A fan-out keeps no more SQLite shards open at once than stay open when idle, nor
+        // more than half of those the open-file limit affords, leaving room for other calls.
+        let slots = coordinator.openShards
+        let concurrency = min(batchSize, slots.maximum, max(1, slots.hardLimit / 2))
+        return await BoundedConcurrency.map(shards, limit: concurrency) { shard in
+            // A caller gone (or a stop) leaves the shards not yet started alone.
+            if Task.isCancelled || limits.cancellation?.isCancelled == true {
+                return FanOutResult(
+                    shard: shard.name,
+                    outcome: .failure(
+                        CollegeDBError(.cancelled, "the call was cancelled before shard '\(shard.name)' ran")
+                    )
+                )
+            }
             do {
                 let result: QueryResult
                 if readingOnly {

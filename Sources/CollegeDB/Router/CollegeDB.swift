@@ -113,7 +113,11 @@ public final class CollegeDB: Sendable {
                     ]
                 )
             }
-            configuration.shardSettings.openShards = OpenShardSlots(maximum: configuration.maxOpenShards)
+            configuration.shardSettings.openShards = OpenShardSlots(
+                maximum: configuration.maxOpenShards,
+                hardLimit: DescriptorBudget(reservedForClients: configuration.descriptorsReservedForClients)
+                    .openShardsThatFit(limit: DescriptorBudget.processLimit)
+            )
             let saved = try store.savedMetrics()
             let refusedFiles = configuration.checkFiles(of: descriptors)
             let checkingAtFirstOpen = !configuration.checksFilesEagerly(descriptors)

@@ -36,6 +36,8 @@ public final class ShardDatabase: ShardBackend {
     /// What checks the file before its first open, when the engine did not check it at start.
     private let firstOpenCheck: (@Sendable () throws -> Void)?
     private let checkedFile = Atomic(false)
+    /// Whether the shard was open once, so that its file is known (``OpenShardSlots/claim(_:for:)``).
+    private let everOpened = Atomic(false)
 
     private enum Lifecycle {
         /// No connection is open; `failure` says why the last attempt to open failed.
@@ -161,6 +163,8 @@ public final class ShardDatabase: ShardBackend {
         if let reason = fault.withLock({ $0 }) {
             throw CollegeDBError(.shardUnavailable, "shard '\(name)' failed: \(reason)")
         }
+        // Before this shard's lock: making room closes other shards, under their locks.
+        if opening, !isOpen { try settings.openShards.makeRoom(for: name) }
         let (files, openedNow) = try lifecycle.withLock { state throws(CollegeDBError) -> (OpenShardFiles?, Bool) in
             switch state {
             case .open(let files, let users):
@@ -168,12 +172,20 @@ public final class ShardDatabase: ShardBackend {
                 return (files, false)
             case .closed:
                 guard opening else { return (nil, false) }
+                try checkFileIsStillItsOwn()
                 do {
                     if let firstOpenCheck, !checkedFile.load(ordering: .relaxed) {
                         try firstOpenCheck()
                         checkedFile.store(true, ordering: .relaxed)
                     }
                     let files = try OpenShardFiles(shard: name, path: path, settings: settings)
+                    do {
+                        try settings.openShards.claim(path, for: name)
+                    } catch {
+                        files.close()
+                        throw error
+                    }
+                    everOpened.store(true, ordering: .relaxed)
                     state = .open(files, users: 1)
                     return (files, true)
                 } catch {
@@ -196,6 +208,25 @@ public final class ShardDatabase: ShardBackend {
             return users <= 1
         }
         if idle { settings.openShards.released() }
+    }
+
+    /// Checks, before opening the shard again, that its file is still the one it opened before:
+    /// a file removed or replaced while the shard was closed would otherwise be opened as a new,
+    /// empty database, and acknowledged writes would seem lost. The shard is then marked failed.
+    /// - Throws: `SHARD_UNAVAILABLE` saying what happened to the file.
+    private func checkFileIsStillItsOwn() throws(CollegeDBError) {
+        guard everOpened.load(ordering: .relaxed) else { return }
+        let problem: String
+        if let identity = ShardFileCheck.identity(of: path) {
+            guard !settings.openShards.isFile(identity, of: name) else { return }
+            problem = "its file \(path) was replaced while the shard was closed"
+        } else {
+            problem = "its file \(path) was removed while the shard was closed"
+        }
+        fault.withLock { fault in
+            if fault == nil { fault = problem + "; restart once the file is back" }
+        }
+        throw CollegeDBError(.shardUnavailable, "shard '\(name)' failed: \(problem)")
     }
 
     /// Closes the shard's connections when nothing uses them; returns whether it did.
@@ -444,7 +475,8 @@ public final class ShardDatabase: ShardBackend {
     ) throws
         -> QueryResult?
     {
-        guard !isOpen, isUnwritten else { return nil }
+        // A shard opened before whose file is gone is not empty: its opening says what happened.
+        guard !isOpen, !everOpened.load(ordering: .relaxed), isUnwritten else { return nil }
         let empty = try ClientConnection(path: ":memory:", reader: true, settings: settings)
         return try empty.withStatement(statement.sql) { compiled in
             guard empty.isReadOnly(compiled) else { return nil }
