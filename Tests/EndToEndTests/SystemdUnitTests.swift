@@ -64,8 +64,7 @@ import Testing
             try process.run()
             let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, printed, complaint)
+            return (process.waitForExitStatus(), printed, complaint)
         }
 
         try writeConfig(#"{"shards": [{"name": "a"}, {"name": "b"}]}"#)
