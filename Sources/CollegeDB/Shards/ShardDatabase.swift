@@ -28,18 +28,18 @@ public final class ShardDatabase: ShardBackend {
     public let metrics: ShardMetrics
     let settings: ShardSettings
     /// Why the shard never serves (its file is not one a shard may use), or nil.
-    private let refusal: CollegeDBError?
-    private let lifecycle = Mutex<Lifecycle>(.closed(failure: nil))
-    private let fault = Mutex<String?>(nil)
-    private let lastUseTick = Atomic<UInt64>(0)
-    private let closedCommitCounts = Mutex<(commits: Int, calls: Int)>((0, 0))
+    let refusal: CollegeDBError?
+    let lifecycle = Mutex<Lifecycle>(.closed(failure: nil))
+    let fault = Mutex<String?>(nil)
+    let lastUseTick = Atomic<UInt64>(0)
+    let closedCommitCounts = Mutex<(commits: Int, calls: Int)>((0, 0))
     /// What checks the file before its first open, when the engine did not check it at start.
-    private let firstOpenCheck: (@Sendable () throws -> Void)?
-    private let checkedFile = Atomic(false)
+    let firstOpenCheck: (@Sendable () throws -> Void)?
+    let checkedFile = Atomic(false)
     /// Whether the shard was open once, so that its file is known (``OpenShardSlots/claim(_:for:)``).
-    private let everOpened = Atomic(false)
+    let everOpened = Atomic(false)
 
-    private enum Lifecycle {
+    enum Lifecycle {
         /// No connection is open; `failure` says why the last attempt to open failed.
         case closed(failure: CollegeDBError?)
         /// The connections are open and `users` calls use them.
@@ -118,156 +118,6 @@ public final class ShardDatabase: ShardBackend {
         if let refusal { return refusal.message }
         if case .closed(let failure?) = lifecycle.withLock({ $0 }) { return failure.message }
         return fault.withLock { $0 }.map { "shard '\(name)' failed: \($0)" }
-    }
-
-    /// Whether the shard's connections are open now.
-    package var isOpen: Bool {
-        if case .open = lifecycle.withLock({ $0 }) { return true }
-        return false
-    }
-
-    /// When the shard was last used, in ``OpenShardSlots/tick()`` order.
-    var lastUse: UInt64 { lastUseTick.load(ordering: .relaxed) }
-
-    /// Holds the shard open while `body` uses its connections, opening it first when it is
-    /// closed (blocking on SQLite: call it off event loops).
-    /// - Throws: `SHARD_UNAVAILABLE` when the shard does not serve or its file cannot be opened.
-    func withOpenFiles<T>(_ body: (OpenShardFiles) throws -> T) throws -> T {
-        guard let files = try acquireFiles(opening: true) else {
-            throw CollegeDBError(.internalError, "shard '\(name)' was not opened")
-        }
-        defer { releaseFiles() }
-        return try body(files)
-    }
-
-    /// The connections of the shard, held open for one call until ``releaseFiles()``: at once
-    /// when it is open, else opened on a blocking-work thread.
-    private func acquireFilesForCall() async throws -> OpenShardFiles {
-        if let files = try acquireFiles(opening: false) { return files }
-        let files = try await BlockingWork.run { try self.acquireFiles(opening: true) }
-        guard let files else { throw CollegeDBError(.internalError, "shard '\(name)' was not opened") }
-        return files
-    }
-
-    /// The daemon's own connections to the shard (never given a client's SQL), held open for
-    /// `body`.
-    func withPool<T>(_ body: (DatabasePool) throws -> T) throws -> T {
-        try withOpenFiles { try body(try $0.pool()) }
-    }
-
-    /// Counts one more use of the open shard and returns its connections; opens it first when
-    /// it is closed and `opening`, else returns nil. Every non-nil answer needs one
-    /// ``releaseFiles()``.
-    private func acquireFiles(opening: Bool) throws -> OpenShardFiles? {
-        if let refusal { throw refusal }
-        if let reason = fault.withLock({ $0 }) {
-            throw CollegeDBError(.shardUnavailable, "shard '\(name)' failed: \(reason)")
-        }
-        // Before this shard's lock: making room closes other shards, under their locks.
-        if opening, !isOpen { try settings.openShards.makeRoom(for: name) }
-        let (files, openedNow) = try lifecycle.withLock { state throws(CollegeDBError) -> (OpenShardFiles?, Bool) in
-            switch state {
-            case .open(let files, let users):
-                state = .open(files, users: users + 1)
-                return (files, false)
-            case .closed:
-                guard opening else { return (nil, false) }
-                try checkFileIsStillItsOwn()
-                do {
-                    if let firstOpenCheck, !checkedFile.load(ordering: .relaxed) {
-                        try firstOpenCheck()
-                        checkedFile.store(true, ordering: .relaxed)
-                    }
-                    let files = try OpenShardFiles(shard: name, path: path, settings: settings)
-                    do {
-                        try settings.openShards.claim(path, for: name)
-                    } catch {
-                        files.close()
-                        throw error
-                    }
-                    everOpened.store(true, ordering: .relaxed)
-                    state = .open(files, users: 1)
-                    return (files, true)
-                } catch {
-                    let failure = Self.openingFailure(name: name, path: path, error: error)
-                    state = .closed(failure: failure)
-                    throw failure
-                }
-            }
-        }
-        guard let files else { return nil }
-        lastUseTick.store(settings.openShards.tick(), ordering: .relaxed)
-        if openedNow { settings.openShards.opened(self) }
-        return files
-    }
-
-    private func releaseFiles() {
-        let idle = lifecycle.withLock { state -> Bool in
-            guard case .open(let files, let users) = state else { return false }
-            state = .open(files, users: max(users - 1, 0))
-            return users <= 1
-        }
-        if idle { settings.openShards.released() }
-    }
-
-    /// Checks, before opening the shard again, that its file is still the one it opened before:
-    /// a file removed or replaced while the shard was closed would otherwise be opened as a new,
-    /// empty database, and acknowledged writes would seem lost. The shard is then marked failed.
-    /// - Throws: `SHARD_UNAVAILABLE` saying what happened to the file.
-    private func checkFileIsStillItsOwn() throws(CollegeDBError) {
-        guard everOpened.load(ordering: .relaxed) else { return }
-        let problem: String
-        if let identity = ShardFileCheck.identity(of: path) {
-            guard !settings.openShards.isFile(identity, of: name) else { return }
-            problem = "its file \(path) was replaced while the shard was closed"
-        } else {
-            problem = "its file \(path) was removed while the shard was closed"
-        }
-        fault.withLock { fault in
-            if fault == nil { fault = problem + "; restart once the file is back" }
-        }
-        throw CollegeDBError(.shardUnavailable, "shard '\(name)' failed: \(problem)")
-    }
-
-    /// Closes the shard's connections when nothing uses them; returns whether it did.
-    func closeIfIdle() -> Bool {
-        let files = lifecycle.withLock { state -> OpenShardFiles? in
-            guard case .open(let files, 0) = state else { return nil }
-            state = .closed(failure: nil)
-            settings.openShards.closed(self)
-            return files
-        }
-        guard let files else { return false }
-        let counts = files.clients.commitCounts
-        closedCommitCounts.withLock { $0 = ($0.commits + counts.commits, $0.calls + counts.calls) }
-        files.close()
-        return true
-    }
-
-    /// Why a shard's file cannot be opened, as `SHARD_UNAVAILABLE`.
-    private static func openingFailure(
-        name: String,
-        path: String,
-        readOnly knownReadOnly: Bool = false,
-        error: (any Error)? = nil
-    ) -> CollegeDBError {
-        let readOnly =
-            knownReadOnly
-            || (error as? DatabaseError)?.resultCode == .SQLITE_READONLY
-            || (error as? ClientConnection.Failure)?.code == SQLITE_READONLY
-            || (FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0)
-        return CollegeDBError(
-            .shardUnavailable,
-            "shard '\(name)' cannot be opened at \(path)\(readOnly ? " (the file is read-only)" : "")"
-                + (error.map { ": \($0)" } ?? ""),
-            sqlite: readOnly
-                ? CollegeDBError.SQLiteFailure(
-                    code: SQLITE_READONLY,
-                    extendedCode: SQLITE_READONLY,
-                    message: "read-only"
-                )
-                : nil
-        )
     }
 
     // MARK: Clients' statements
@@ -456,55 +306,6 @@ public final class ShardDatabase: ShardBackend {
         if let answer = try await answerIfUnwritten(statement, rowLimit: rowLimit, limits: limits) { return answer }
         guard try await isReadOnly(statement.sql) else { return nil }
         return try await execute(statement, rowLimit: rowLimit, limits: limits)
-    }
-
-    /// Whether the shard's file is missing or empty: nothing was ever written to it.
-    private var isUnwritten: Bool {
-        var status = stat()
-        return stat(path, &status) != 0 ? errno == ENOENT : status.st_size == 0
-    }
-
-    /// For a read on a closed shard never written: its answer from an empty in-memory database
-    /// under the shard's policy, which is what its file would answer, without making the file
-    /// or opening the shard. Nil otherwise (the shard is open or holds something, or the
-    /// statement writes): then the shard runs it. Blocks briefly on SQLite.
-    private func answerIfUnwritten(
-        _ statement: SQLStatement,
-        rowLimit: Int?,
-        limits: QueryLimits
-    ) throws
-        -> QueryResult?
-    {
-        // A shard opened before whose file is gone is not empty: its opening says what happened.
-        guard !isOpen, !everOpened.load(ordering: .relaxed), isUnwritten else { return nil }
-        let empty = try ClientConnection(path: ":memory:", reader: true, settings: settings)
-        return try empty.withStatement(statement.sql) { compiled in
-            guard empty.isReadOnly(compiled) else { return nil }
-            return try empty.run(
-                compiled,
-                bindings: statement.bindings,
-                rowLimit: rowLimit,
-                shard: name,
-                timing: settings.timing(limits)
-            )
-        }
-    }
-
-    /// ``answerIfUnwritten(_:rowLimit:limits:)`` from a caller that may not block, counted as a
-    /// statement of the shard when it answers; an open shard answers nil at once.
-    private func answerIfUnwritten(
-        _ statement: SQLStatement,
-        rowLimit: Int?,
-        limits: QueryLimits
-    ) async throws
-        -> QueryResult?
-    {
-        guard !isOpen else { return nil }
-        return try await metrics.measureAsyncAttempt {
-            try await translatingFailures {
-                try await BlockingWork.run { try self.answerIfUnwritten(statement, rowLimit: rowLimit, limits: limits) }
-            }
-        }
     }
 
     /// Runs `statements` in one write transaction: all commit together or none does. The time
@@ -724,7 +525,7 @@ public final class ShardDatabase: ShardBackend {
 
     /// Translates what SQLite and the connections threw into the engine's errors, and marks the
     /// shard failed at the first sign that its file is corrupt or unreadable.
-    private func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
+    func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch {
@@ -740,7 +541,7 @@ public final class ShardDatabase: ShardBackend {
         }
     }
 
-    private func translated(_ error: any Error) -> CollegeDBError {
+    func translated(_ error: any Error) -> CollegeDBError {
         switch error {
         case ClientConnection.Interruption.deadline(let limit):
             return CollegeDBError(
@@ -769,21 +570,10 @@ public final class ShardDatabase: ShardBackend {
         }
     }
 
-    private func noteFault(code: Int32, message: String) {
+    func noteFault(code: Int32, message: String) {
         guard code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_IOERR else { return }
         fault.withLock { fault in
             if fault == nil { fault = "\(message) (SQLite code \(code)); restart once the file is repaired" }
         }
     }
-}
-
-/// How a shard is doing, as `health` and `getShardMetadata` report it.
-public enum ShardHealth: String, Sendable, Hashable {
-    case ok
-    /// The file is not writable; the shard does not serve.
-    case readOnly = "read-only"
-    /// The file could not be opened at start; the shard does not serve.
-    case unavailable
-    /// SQLite found the file corrupt or unreadable while running; the shard no longer serves.
-    case failed
 }
