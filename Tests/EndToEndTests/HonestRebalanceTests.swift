@@ -79,29 +79,34 @@ import Testing
         #expect(left["n"] as? Int == onDrained["n"] as? Int)
     }
 
-    @Test func aPostgresCopyThatTheTargetChangesFailsItsBatchAndDeletesNothing() throws {
-        let (daemon, _) = try Backend.postgres.daemon(["--owner", "posts=user_id"])
+    @Test(.serialized, arguments: Backend.allCases) func aCopyThatTheTargetChangesFailsItsBatchAndDeletesNothing(
+        backend: Backend
+    ) throws {
+        let (daemon, _) = try backend.daemon(["--owner", "posts=user_id"])
         let socket = try daemon.connect()
+        let postKey = backend == .postgres ? "BIGINT" : "INTEGER"
         _ = try socket.result(
             "createSchema",
             [
-                "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT); CREATE TABLE posts (pid BIGINT PRIMARY KEY, user_id TEXT, body TEXT);"
+                "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT); CREATE TABLE posts (pid \(postKey) PRIMARY KEY, user_id TEXT, body TEXT);"
             ]
         )
         try UsersWithPosts.load(socket, users: 40, postKey: "collegedb_id()")
         // A trigger on the targets changes every post inserted there: the copy is not the source.
+        let tamper =
+            backend == .postgres
+            ? """
+            CREATE FUNCTION tamper() RETURNS trigger AS $$
+            BEGIN NEW.body := NEW.body || ' (changed)'; RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER tamper BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION tamper();
+            """
+            : """
+            CREATE TRIGGER tamper AFTER INSERT ON posts BEGIN
+                UPDATE posts SET body = NEW.body || ' (changed)' WHERE pid = NEW.pid;
+            END;
+            """
         for shard in ["db-1", "db-3"] {
-            _ = try socket.result(
-                "createSchema",
-                [
-                    """
-                    CREATE FUNCTION tamper() RETURNS trigger AS $$
-                    BEGIN NEW.body := NEW.body || ' (changed)'; RETURN NEW; END $$ LANGUAGE plpgsql;
-                    CREATE TRIGGER tamper BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION tamper();
-                    """,
-                    shard,
-                ]
-            )
+            _ = try socket.result("createSchema", [tamper, shard])
         }
         let before = try rows(socket)
         let plan = try #require(socket.result("generateRebalancePlan", [["drain": ["db-2"]]]) as? [String: Any])

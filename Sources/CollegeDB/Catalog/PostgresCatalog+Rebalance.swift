@@ -243,6 +243,24 @@ extension PostgresCatalog {
         return (page, rows.count > limit ? page.last?.record : nil)
     }
 
+    package func skipNotes(ofPlan planID: Int64, startingWith prefix: String) throws -> [(note: String, moves: Int)] {
+        try run { connection in
+            var notes: [(note: String, moves: Int)] = []
+            let rows = try await connection.query(
+                """
+                SELECT note, count(*) FROM collegedb.rebalance_move
+                WHERE plan_id = \(planID) AND state = 'skipped' AND left(note, length(\(prefix))) = \(prefix)
+                GROUP BY note ORDER BY min(record_id)
+                """,
+                logger: self.logger
+            )
+            for try await (note, moves) in rows.decode((String, Int64).self) {
+                notes.append((note, Int(clamping: moves)))
+            }
+            return notes
+        }
+    }
+
     package func nextPendingMoves(
         ofPlan planID: Int64,
         limit: Int

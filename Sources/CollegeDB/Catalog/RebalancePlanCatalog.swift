@@ -37,6 +37,9 @@ package protocol RebalancePlanCatalog: Sendable {
     func planSummary(_ planID: Int64) throws -> RebalancePlanSummary
     /// One page of a plan's moves in record order, after `cursor` (a record id).
     func moves(ofPlan planID: Int64, limit: Int, after cursor: Int64?) throws -> (moves: [RebalanceMove], next: Int64?)
+    /// The notes of a plan's skipped moves that start with `prefix`, each with how many moves
+    /// have it, in the order of their first record.
+    func skipNotes(ofPlan planID: Int64, startingWith prefix: String) throws -> [(note: String, moves: Int)]
     /// The next pending moves of a plan, all between one pair of shards: at most `limit`.
     func nextPendingMoves(ofPlan planID: Int64, limit: Int) throws -> (from: String, to: String, records: [Int64])?
     /// Up to `limit` records a plan still has to move off `shard`, in record order.

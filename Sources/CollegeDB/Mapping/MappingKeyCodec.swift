@@ -48,7 +48,7 @@ public struct MappingKeyCodec: Sendable {
     /// How a stored key is shown to clients: the lowercase hex digest, or the text itself.
     func displayed(_ stored: DatabaseValue) -> String {
         switch stored.storage {
-        case .blob(let digest): return digest.map { String(format: "%02x", $0) }.joined()
+        case .blob(let digest): return digest.lowercaseHex
         case .string(let text): return text
         default: return stored.description
         }

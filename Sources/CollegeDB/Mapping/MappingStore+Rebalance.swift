@@ -197,6 +197,22 @@ extension MappingStore {
         }
     }
 
+    package func skipNotes(ofPlan planID: Int64, startingWith prefix: String) throws -> [(note: String, moves: Int)] {
+        try guarded {
+            try pool.unsafeRead { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT note, count(*) FROM rebalance_move
+                        WHERE plan_id = ?1 AND state = 'skipped' AND substr(note, 1, length(?2)) = ?2
+                        GROUP BY note ORDER BY min(record_id)
+                        """,
+                    arguments: [planID, prefix]
+                ).map { (try $0.decode(String.self, atIndex: 0), try $0.decode(Int.self, atIndex: 1)) }
+            }
+        }
+    }
+
     /// The next pending moves of a plan, all between one pair of shards: at most `limit`.
     package func nextPendingMoves(
         ofPlan planID: Int64,

@@ -224,6 +224,6 @@ public struct KeyCursor: Sendable, Hashable {
         case .string(let string): bytes = Array(string.utf8)
         default: bytes = []
         }
-        return "\(recordID)." + bytes.map { String(format: "%02x", $0) }.joined()
+        return "\(recordID)." + bytes.lowercaseHex
     }
 }

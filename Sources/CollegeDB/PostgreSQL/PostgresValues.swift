@@ -77,7 +77,7 @@ enum PostgresValues {
         case .bytea: return .blob(Data(bytes.readableBytesView))
         case .numeric: return .text(numericText(&bytes))
         case .uuid:
-            let hex = bytes.readableBytesView.map { String(format: "%02x", $0) }.joined()
+            let hex = bytes.readableBytesView.lowercaseHex
             let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
                 String(hex.dropFirst(range.lowerBound).prefix(range.count))
             }

@@ -21,6 +21,8 @@ package final class KeyTextCache: Sendable {
         /// The stored keys looked for, and the texts of those found.
         var wanted: Set<DatabaseValue>
         var texts: [DatabaseValue: String]
+        /// The records whose keys the scan looked for.
+        var records: Set<Int64>
         /// The shard's commit count when the scan began, if it counts them.
         var commits: Int?
     }
@@ -32,6 +34,17 @@ package final class KeyTextCache: Sendable {
     init(store: any MappingCatalog, planID: Int64) {
         self.store = store
         self.planID = planID
+    }
+
+    /// Whether the last scan, of `source`, looked for the keys of every one of `records` (always
+    /// true for plain keys, which need no scan): then finding their texts before a batch holds
+    /// them would scan nothing. Their texts may still be stale; ``texts(of:on:tables:)`` tells.
+    func scanned(_ records: [Int64], on source: some ShardBackend) -> Bool {
+        guard store.keyCodec.hashesKeys else { return true }
+        return snapshot.withLock { snapshot in
+            guard let snapshot, snapshot.shard == source.name else { return false }
+            return records.allSatisfy(snapshot.records.contains)
+        }
     }
 
     /// The texts of `keys` (stored forms) that have rows on `source`; a key left out has none
@@ -50,7 +63,13 @@ package final class KeyTextCache: Sendable {
         let pending = try store.pendingRecords(ofPlan: planID, from: source.name, limit: Self.recordsPerScan)
         var wanted = Set(try store.storedKeys(ofRecords: pending).keys)
         wanted.formUnion(keys)
-        var fresh = Snapshot(shard: source.name, wanted: wanted, texts: [:], commits: source.commitCount)
+        var fresh = Snapshot(
+            shard: source.name,
+            wanted: wanted,
+            texts: [:],
+            records: Set(pending),
+            commits: source.commitCount
+        )
         // A key is in many rows (a user's posts) and tables (its id too): digest it once.
         var seen = Set<String>()
         try source.forEachOwnerKey(tables: tables, distinct: false) { text in

@@ -15,21 +15,9 @@ struct RebalanceVerdict: Sendable {
     /// Reads the plan's skipped moves and the rows left on its drained shards (`residue`).
     /// Blocks on the store.
     init(planID: Int64, store: any RebalancePlanCatalog, residue: [(shard: String, rows: Int64)]) throws {
-        var counts: [String: Int] = [:]
-        var reasons: [String] = []
-        var cursor: Int64?
-        repeat {
-            let page = try store.moves(ofPlan: planID, limit: 10_000, after: cursor)
-            for move in page.moves where move.state == "skipped" {
-                guard let note = move.note, note.hasPrefix(Self.copyFailure) else { continue }
-                let reason = String(note.dropFirst(Self.copyFailure.count))
-                if counts[reason] == nil { reasons.append(reason) }
-                counts[reason, default: 0] += 1
-            }
-            cursor = page.next
-        } while cursor != nil
+        let copyFailures = try store.skipNotes(ofPlan: planID, startingWith: Self.copyFailure)
         failures =
-            reasons.map { "\(counts[$0] ?? 0) record(s) could not move: \($0)" }
+            copyFailures.map { "\($0.moves) record(s) could not move: \($0.note.dropFirst(Self.copyFailure.count))" }
             + residue.map { "drained shard '\($0.shard)' still holds \($0.rows) row(s) of owning tables" }
     }
 }

@@ -341,7 +341,7 @@ extension CollegeDB {
         case .int64(let integer): return "i:\(integer)"
         case .double(let double): return "r:\(double)"
         case .string(let text): return "t:\(text)"
-        case .blob(let data): return "b:" + data.map { String(format: "%02x", $0) }.joined()
+        case .blob(let data): return "b:" + data.lowercaseHex
         case .null: return "n:"
         }
     }

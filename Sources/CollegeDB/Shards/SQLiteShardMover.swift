@@ -1,5 +1,6 @@
 /// Moves records' rows between two SQLite shards: an intent in the catalog naming every row,
-/// the copy in one target transaction (journaled there and verified against the source), the
+/// the copy by SQLite in one target transaction (journaled there and verified against the
+/// source), the
 /// mappings flipped in one catalog transaction (with the plan's progress, for a batch), the
 /// delete in one source transaction, the intent removed. A crash at any step is recovered at
 /// the next start: undone before the flip, completed after it. Every step blocks on SQLite, so
@@ -14,6 +15,7 @@ struct SQLiteShardMover: ShardMover {
     }
 
     func findKeyTexts(of records: [Int64], in keyTexts: KeyTextCache) async throws {
+        guard !keyTexts.scanned(records, on: source) else { return }
         let (store, source, ownership) = (context.catalog, source, context.ownership)
         try await BlockingWork.runBackground {
             let keys = try store.storedKeys(ofRecords: records)

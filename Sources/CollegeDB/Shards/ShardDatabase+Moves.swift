@@ -70,16 +70,19 @@ extension ShardDatabase {
         }
     }
 
+    /// The name the source of a copy is attached under, on this shard's own writer.
+    static let copySourceSchema = "collegedb_move_source"
+
     /// Copies the planned rows of `source` here in one transaction, creating missing tables
     /// (and their indexes) from the source's schema and journaling each copy under `moveID`.
-    /// The rows are read through the source's own connections and written through this
-    /// shard's. (Copying through an ATTACHed source was faster, but a drain under heavy load
-    /// then answered a client's INSERT with a UNIQUE error on its own row; see the README.)
+    /// SQLite copies the rows itself: the source file is attached, read-only in effect, to this
+    /// shard's writer for the copy (`INSERT INTO … SELECT`), and detached after it. Only this
+    /// file is written, so the copy's commit is one file's.
     func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws {
-        let tables = try source.withPool {
+        let schemas = try source.withPool {
             try $0.unsafeRead { db in
                 try plan.tables.map { table in
-                    let schema = try String.fetchAll(
+                    try String.fetchAll(
                         db,
                         sql: """
                             SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('table', 'index') AND sql IS NOT NULL
@@ -87,76 +90,110 @@ extension ShardDatabase {
                             """,
                         arguments: [table.name]
                     )
-                    let rows = try Row.fetchAll(
-                        db,
-                        sql:
-                            "SELECT * FROM \(table.name.quotedIdentifier) WHERE rowid IN (\(table.sourceRowIDs.map(String.init).joined(separator: ",")))"
-                    )
-                    return (table.name, schema, rows)
                 }
             }
         }
-        try withPool {
-            try $0.write { db in
-                try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
-                try db.execute(
-                    sql:
-                        "CREATE TABLE IF NOT EXISTS \(Self.journalTable) (move_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL)"
-                )
-                for (table, schema, _) in tables where try !db.tableExists(table) {
-                    for statement in schema { try db.execute(sql: statement) }
-                }
-                let journal = try db.cachedStatement(
-                    sql: "INSERT INTO \(Self.journalTable) (move_id, table_name, row_id) VALUES (?, ?, ?)"
-                )
-                let corrupting = TestCopyCorruption.isOn
-                for (table, _, rows) in tables {
-                    guard let columns = rows.first.map({ Array($0.columnNames) }) else { continue }
-                    let insert = try db.makeStatement(
-                        sql:
-                            "INSERT INTO \(table.quotedIdentifier) (\(columns.map(\.quotedIdentifier).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
-                    )
-                    var inserted: [Int64] = []
-                    for row in corrupting ? rows.dropLast() : rows[...] {
-                        try insert.execute(arguments: StatementArguments(row.databaseValues))
-                        inserted.append(db.lastInsertedRowID)
-                        try journal.execute(arguments: [moveID, table, db.lastInsertedRowID])
+        try source.withOpenFiles { _ in
+            try withPool { pool in
+                try pool.writeWithoutTransaction { db in
+                    let attached = try String.fetchAll(db, sql: "SELECT name FROM pragma_database_list")
+                    if attached.contains(Self.copySourceSchema) {
+                        try db.execute(sql: "DETACH DATABASE \(Self.copySourceSchema)")
                     }
-                    try Self.verifyCopy(of: rows, into: table, columns: columns, rowIDs: inserted, in: db)
+                    try db.execute(sql: "ATTACH DATABASE ? AS \(Self.copySourceSchema)", arguments: [source.path])
+                    defer {
+                        // A detach that fails now is done again before the next copy, above.
+                        try? db.execute(sql: "DETACH DATABASE \(Self.copySourceSchema)")
+                    }
+                    try db.inTransaction {
+                        try copyAttached(plan, schemas: schemas, moveID: moveID, in: db)
+                        return .commit
+                    }
                 }
             }
         }
     }
 
-    /// Checks, inside the copy's transaction, that the rows inserted into `table` (at `rowIDs`)
-    /// are exactly the rows read from the source: as many, and the same values, compared as a
-    /// multiset. A copy that differs fails its batch before the flip, so nothing is deleted.
-    /// - Throws: `INTERNAL_ERROR` naming the table and the counts.
-    static func verifyCopy(
-        of expected: [Row],
-        into table: String,
-        columns: [String],
-        rowIDs: [Int64],
-        in db: Database
-    ) throws {
-        var counts: [[DatabaseValue]: Int] = [:]
-        for row in expected { counts[Array(row.databaseValues), default: 0] += 1 }
-        let copied = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT \(columns.map(\.quotedIdentifier).joined(separator: ", ")) FROM \(table.quotedIdentifier)
-                WHERE rowid IN (SELECT value FROM json_each(?))
-                """,
-            arguments: [String(decoding: try JSONEncoder().encode(rowIDs), as: UTF8.self)]
+    /// The copy itself, inside the target's transaction with the source attached.
+    private func copyAttached(_ plan: MovePlan, schemas: [[String]], moveID: Int64, in db: Database) throws {
+        try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+        try db.execute(
+            sql:
+                "CREATE TABLE IF NOT EXISTS \(Self.journalTable) (move_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL)"
         )
-        for row in copied { counts[Array(row.databaseValues), default: 0] -= 1 }
-        guard copied.count == expected.count, counts.values.allSatisfy({ $0 == 0 }) else {
-            throw CollegeDBError(
-                .internalError,
-                "the copy of table '\(table)' differs from its source (\(copied.count) row(s) copied of "
-                    + "\(expected.count) read); the batch is undone and nothing is deleted"
+        let journal = try db.cachedStatement(
+            sql: """
+                INSERT INTO main.\(Self.journalTable) (move_id, table_name, row_id)
+                SELECT ?, ?, value FROM json_each(?)
+                """
+        )
+        let corrupting = TestCopyCorruption.isOn
+        for (table, schema) in zip(plan.tables, schemas) where try !db.tableExists(table.name, in: "main") {
+            for statement in schema { try db.execute(sql: statement) }
+        }
+        for table in plan.tables where !table.sourceRowIDs.isEmpty {
+            let quoted = table.name.quotedIdentifier
+            let columns = try db.makeStatement(sql: "SELECT * FROM \(Self.copySourceSchema).\(quoted) LIMIT 0")
+                .columnNames.map(\.quotedIdentifier).joined(separator: ", ")
+            let sourceRows = Self.json(corrupting ? Array(table.sourceRowIDs.dropLast()) : table.sourceRowIDs)
+            let inserted = try Int64.fetchAll(
+                db,
+                sql: """
+                    INSERT INTO main.\(quoted) (\(columns))
+                    SELECT \(columns) FROM \(Self.copySourceSchema).\(quoted) WHERE rowid IN (SELECT value FROM json_each(?))
+                    ORDER BY rowid RETURNING rowid
+                    """,
+                arguments: [sourceRows]
+            )
+            let insertedJSON = Self.json(inserted)
+            try journal.execute(arguments: [moveID, table.name, insertedJSON])
+            try Self.verifyCopy(
+                of: table,
+                columns: columns,
+                copied: inserted.count,
+                rowIDs: insertedJSON,
+                in: db
             )
         }
+    }
+
+    /// Checks, inside the copy's transaction, that the rows inserted into `table` (at `rowIDs`,
+    /// a JSON array) are the planned rows of the attached source: as many, and each row read
+    /// found among them, compared by SQLite (`EXCEPT`; exact for every table whose rows are
+    /// distinct, as a primary key or any unique column makes them). A copy that differs fails
+    /// its batch before the flip, so nothing is deleted.
+    /// - Throws: `INTERNAL_ERROR` naming the table and the counts.
+    private static func verifyCopy(
+        of table: MovePlan.Table,
+        columns: String,
+        copied: Int,
+        rowIDs: String,
+        in db: Database
+    ) throws {
+        let quoted = table.name.quotedIdentifier
+        let source =
+            "SELECT \(columns) FROM \(copySourceSchema).\(quoted) WHERE rowid IN (SELECT value FROM json_each(?1))"
+        let copy = "SELECT \(columns) FROM main.\(quoted) WHERE rowid IN (SELECT value FROM json_each(?2))"
+        let read =
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(source))", arguments: [json(table.sourceRowIDs)]) ?? 0
+        let differing =
+            try Int.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM (\(source) EXCEPT \(copy))",
+                arguments: [json(table.sourceRowIDs), rowIDs]
+            ) ?? 0
+        guard copied == read, differing == 0 else {
+            throw CollegeDBError(
+                .internalError,
+                "the copy of table '\(table.name)' differs from its source (\(copied) row(s) copied of "
+                    + "\(read) read); the batch is undone and nothing is deleted"
+            )
+        }
+    }
+
+    /// `values` as a JSON array, for `json_each`.
+    static func json(_ values: [Int64]) -> String {
+        "[" + values.map(String.init).joined(separator: ",") + "]"
     }
 
     /// Deletes the planned rows here in one transaction (a no-op for rows already gone).
