@@ -67,6 +67,42 @@ import Testing
         return row?["name"] as? String
     }
 
+    @Test func countsKeptRecordByRecordByAnEarlierVersionAreRecountedAndThenKeptPerStatement() throws {
+        let server = try PostgresServer.shared()
+        let catalog = try server.makeDatabase()
+        let flags = try server.shardFlags(count: 2) + ["--catalog", server.url(catalog)]
+        let daemon = try Daemon(flags, environment: server.environment)
+        let socket = try daemon.connect()
+        for key in 1...5 { _ = try socket.result("setShardMapping", ["k\(key)", "db-1"]) }
+        #expect(daemon.stop() == 0)
+        // What an earlier version left: its per-row trigger, and a count that went wrong.
+        try server.query(
+            catalog,
+            """
+            CREATE FUNCTION collegedb.record_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RETURN NULL; END $$;
+            CREATE TRIGGER record_changed AFTER INSERT OR DELETE OR UPDATE OF shard ON collegedb.record
+                FOR EACH ROW EXECUTE FUNCTION collegedb.record_changed();
+            UPDATE collegedb.shard_stats SET record_count = 99 WHERE shard = 'db-1';
+            """
+        )
+        try daemon.restart()
+        let triggers = try server.query(
+            catalog,
+            "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'collegedb.record'::regclass AND NOT tgisinternal"
+        )
+        #expect(triggers == "records_deleted,records_inserted,records_moved")
+        let again = try daemon.connect()
+        for key in 6...8 { _ = try again.result("setShardMapping", ["k\(key)", "db-2"]) }
+        _ = try again.result("deleteShardMapping", ["k1"])
+        _ = try again.result("updateShardMapping", ["k2", "db-2"])
+        let counts = try server.query(
+            catalog,
+            "SELECT string_agg(shard || '=' || record_count, ',' ORDER BY shard) FROM collegedb.shard_stats"
+        )
+        #expect(counts == "db-1=3,db-2=4")
+    }
+
     @Test func aMappingChangedByOneDaemonIsRoutedByTheOtherAtOnce() throws {
         let (first, second, _) = try twoDaemons(shards: 2)
         let changer = try first.connect()

@@ -6,8 +6,10 @@ import PostgresNIO
 /// - `collegedb.record`: one row per record, with its shard; `collegedb.lookup_key`: every key
 ///   of every record (its digest, or its text), the primary key that makes racing claims of
 ///   one key end with one winner.
-/// - `collegedb.shard_stats`: each shard's record count, kept by a trigger on `record`, which
-///   also notifies `collegedb_mappings` with the id of every record re-pointed or removed.
+/// - `collegedb.shard_stats`: each shard's record count, kept by statement triggers on
+///   `record` (one count update per shard and statement), which also notify
+///   `collegedb_mappings` with the ids of the records re-pointed or removed, comma-separated,
+///   at most ``recordsPerNotification`` to a notification.
 /// - `collegedb.shard_registry`, `collegedb.move_intent`, `collegedb.meta` (the key hashing
 ///   setting, the round-robin position, the schema version).
 /// - `collegedb.rebalance_plan`, `collegedb.rebalance_move`: rebalance plans and their moves;
@@ -71,6 +73,20 @@ extension PostgresCatalog {
 
     /// The advisory lock that daemons creating the schema at once take in turn.
     static let schemaLock: Int64 = 0x636f_6c6c_6567_6564  // "colleged"
+
+    /// Record ids per notification of moved or removed records: their text stays well under
+    /// PostgreSQL's 8,000-byte payload limit.
+    static let recordsPerNotification = 300
+
+    /// How records counted by shard (`INSERT INTO collegedb.shard_stats AS s … SELECT shard,
+    /// count, time`) are added to the counts kept: saturating at the largest count, so that a
+    /// count set to it (an administrator's override) stays there.
+    private static let addingToCounts = """
+        ON CONFLICT (shard) DO UPDATE
+        SET record_count = CASE WHEN s.record_count > 9223372036854775807 - EXCLUDED.record_count
+                THEN 9223372036854775807 ELSE s.record_count + EXCLUDED.record_count END,
+            last_updated = EXCLUDED.last_updated
+        """
 
     static let schema = [
         "CREATE SCHEMA IF NOT EXISTS collegedb",
@@ -171,31 +187,90 @@ extension PostgresCatalog {
             FOR EACH STATEMENT EXECUTE FUNCTION collegedb.shared_state_changed('registry')
         """,
         """
-        CREATE OR REPLACE FUNCTION collegedb.record_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+        CREATE OR REPLACE FUNCTION collegedb.notify_records(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $body$
+        DECLARE
+            ids_text text;
         BEGIN
-            IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                UPDATE collegedb.shard_stats
-                    SET record_count = greatest(record_count - 1, 0),
-                        last_updated = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
-                    WHERE shard = OLD.shard;
-                PERFORM pg_notify('collegedb_mappings', OLD.id::text);
-            END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                INSERT INTO collegedb.shard_stats (shard, record_count, last_updated)
-                    VALUES (NEW.shard, 1, NEW.updated_at)
-                    ON CONFLICT (shard) DO UPDATE
-                    SET record_count = collegedb.shard_stats.record_count
-                            + (collegedb.shard_stats.record_count < 9223372036854775807)::int,
-                        last_updated = NEW.updated_at;
-            END IF;
+            FOR ids_text IN
+                SELECT string_agg(id::text, ',') FROM (
+                    SELECT id, (row_number() OVER () - 1) / \(recordsPerNotification) AS part FROM unnest(ids) AS id
+                ) numbered GROUP BY part
+            LOOP
+                PERFORM pg_notify('collegedb_mappings', ids_text);
+            END LOOP;
+        END
+        $body$
+        """,
+        """
+        CREATE OR REPLACE FUNCTION collegedb.records_inserted() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            INSERT INTO collegedb.shard_stats AS s (shard, record_count, last_updated)
+                SELECT shard, count(*), max(updated_at) FROM new_records GROUP BY shard
+                \(addingToCounts);
             RETURN NULL;
         END
         $body$
         """,
         """
-        CREATE OR REPLACE TRIGGER record_changed
-            AFTER INSERT OR DELETE OR UPDATE OF shard ON collegedb.record
-            FOR EACH ROW EXECUTE FUNCTION collegedb.record_changed()
+        CREATE OR REPLACE FUNCTION collegedb.records_moved() RETURNS trigger LANGUAGE plpgsql AS $body$
+        DECLARE
+            now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+        BEGIN
+            WITH moved AS (
+                SELECT o.shard AS old_shard, n.shard AS new_shard, n.updated_at
+                FROM old_records o JOIN new_records n ON n.id = o.id WHERE o.shard <> n.shard
+            ), leaving AS (
+                UPDATE collegedb.shard_stats s SET record_count = greatest(s.record_count - l.n, 0), last_updated = now_ms
+                FROM (SELECT old_shard, count(*) AS n FROM moved GROUP BY old_shard) l WHERE s.shard = l.old_shard
+            )
+            INSERT INTO collegedb.shard_stats AS s (shard, record_count, last_updated)
+                SELECT new_shard, count(*), max(updated_at) FROM moved GROUP BY new_shard
+                \(addingToCounts);
+            PERFORM collegedb.notify_records(ARRAY(
+                SELECT o.id FROM old_records o JOIN new_records n ON n.id = o.id WHERE o.shard <> n.shard
+            ));
+            RETURN NULL;
+        END
+        $body$
+        """,
+        """
+        CREATE OR REPLACE FUNCTION collegedb.records_deleted() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            UPDATE collegedb.shard_stats s
+                SET record_count = greatest(s.record_count - d.n, 0),
+                    last_updated = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                FROM (SELECT shard, count(*) AS n FROM old_records GROUP BY shard) d WHERE s.shard = d.shard;
+            PERFORM collegedb.notify_records(ARRAY(SELECT id FROM old_records));
+            RETURN NULL;
+        END
+        $body$
+        """,
+        """
+        CREATE OR REPLACE TRIGGER records_inserted AFTER INSERT ON collegedb.record
+            REFERENCING NEW TABLE AS new_records FOR EACH STATEMENT EXECUTE FUNCTION collegedb.records_inserted()
+        """,
+        """
+        CREATE OR REPLACE TRIGGER records_moved AFTER UPDATE ON collegedb.record
+            REFERENCING OLD TABLE AS old_records NEW TABLE AS new_records
+            FOR EACH STATEMENT EXECUTE FUNCTION collegedb.records_moved()
+        """,
+        """
+        CREATE OR REPLACE TRIGGER records_deleted AFTER DELETE ON collegedb.record
+            REFERENCING OLD TABLE AS old_records FOR EACH STATEMENT EXECUTE FUNCTION collegedb.records_deleted()
+        """,
+        // The per-row trigger of earlier versions counted and notified record by record; where it
+        // is still there, it goes, and the counts it kept are recounted once.
+        """
+        DO $body$ BEGIN
+            IF EXISTS (
+                SELECT 1 FROM pg_trigger WHERE tgname = 'record_changed' AND tgrelid = 'collegedb.record'::regclass
+            ) THEN
+                DROP TRIGGER record_changed ON collegedb.record;
+                DROP FUNCTION IF EXISTS collegedb.record_changed();
+                UPDATE collegedb.shard_stats s
+                    SET record_count = (SELECT count(*) FROM collegedb.record r WHERE r.shard = s.shard);
+            END IF;
+        END $body$
         """,
         """
         CREATE TABLE IF NOT EXISTS collegedb.schema_change (

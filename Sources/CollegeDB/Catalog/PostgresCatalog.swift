@@ -324,7 +324,14 @@ package final class PostgresCatalog: MappingCatalog {
                                         if let change = SharedCatalogChange(rawValue: notification.payload) {
                                             othersChanged(change)
                                         } else {
-                                            changed(Int64(notification.payload))
+                                            // Record ids, comma-separated; a payload that is not
+                                            // one empties the whole cache (nil).
+                                            let ids = notification.payload.split(separator: ",").map { Int64($0) }
+                                            if ids.isEmpty || ids.contains(nil) {
+                                                changed(nil)
+                                            } else {
+                                                for id in ids { changed(id) }
+                                            }
                                         }
                                     }
                                     throw ListenerLost()
