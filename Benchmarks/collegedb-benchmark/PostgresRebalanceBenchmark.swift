@@ -46,9 +46,13 @@ enum PostgresRebalanceBenchmark {
         )
 
         // A shared catalog: the same, its plan and progress in the catalog.
+        let clients = PostgresClients()
+        let runningClients = Task { try await clients.run() }
+        defer { runningClients.cancel() }
         let catalog = try PostgresCatalog(
             address: PostgresShardAddress(url: base + "/catalog"),
             keyCodec: MappingKeyCodec(hashesKeys: true),
+            clients: clients,
             logger: Logger(label: "benchmark")
         )
         try catalog.importMappings(keys, shard: "a")

@@ -105,6 +105,11 @@ public struct CollegeDBConfiguration: Sendable {
     /// ``OpenShardSlots``). Lowered at open, with a warning, when the open-file limit cannot
     /// afford it. The default is 256.
     public var maxOpenShards: Int = 256
+    /// The service that runs the PostgreSQL clients of the shards and the shared catalog. An
+    /// application with a `ServiceGroup` gives its own and runs it there, before the services
+    /// that use the engine, so that it stops after them. The default is nil: the engine runs
+    /// one of its own until ``CollegeDB/close()``.
+    public var postgresClients: PostgresClients?
 
     /// - Parameters:
     ///   - dataDirectory: Where the mapping store and the default shard files live.
@@ -235,12 +240,27 @@ public struct CollegeDBConfiguration: Sendable {
 
     var mappingStorePath: String { dataDirectory + "/mapping.sqlite" }
 
+    /// The runner of PostgreSQL clients that ``CollegeDB/open(_:logger:adoptionProgress:)``
+    /// settled on: the application's, else the engine's own.
+    /// - Throws: `INTERNAL_ERROR` when there is none, which `open` never leaves.
+    func postgresClientsToUse() throws -> PostgresClients {
+        guard let postgresClients else {
+            throw CollegeDBError(.internalError, "the engine has no runner for PostgreSQL clients")
+        }
+        return postgresClients
+    }
+
     /// Opens the shared PostgreSQL catalog when one is configured, else the SQLite mapping
     /// store. Blocks.
     func openCatalog(logger: Logger) throws -> any MappingCatalog {
         let keyCodec = try keyCodec()
         if let catalog {
-            return try PostgresCatalog(address: catalog, keyCodec: keyCodec, logger: logger)
+            return try PostgresCatalog(
+                address: catalog,
+                keyCodec: keyCodec,
+                clients: try postgresClientsToUse(),
+                logger: logger
+            )
         }
         return try MappingStore(path: mappingStorePath, keyCodec: keyCodec)
     }
@@ -380,6 +400,7 @@ public struct CollegeDBConfiguration: Sendable {
                 address: address,
                 settings: shardSettings,
                 savedMetrics: savedMetrics,
+                clients: try postgresClientsToUse(),
                 logger: logger
             )
         }

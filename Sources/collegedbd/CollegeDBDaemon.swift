@@ -54,83 +54,28 @@ struct CollegeDBDaemon: AsyncParsableCommand {
         let metrics = DaemonMetrics.bootstrap()
         let notifier = SystemdNotifier()
 
-        // Existing databases are adopted here, before the socket listens and READY=1.
-        let database = try await CollegeDB.open(settings.database, logger: logger) { progress in
-            notifier.status(progress)
-        }
-        let shardNames = database.coordinator.registry.names
-        if settings.database.usesEmbeddedDefault {
-            logger.notice(
-                "no shard configured: using the embedded default",
-                metadata: [
-                    "shards": "\(shardNames.joined(separator: ","))", "dataDir": "\(settings.database.dataDirectory)",
-                ]
-            )
-        }
-        // Many tenants make a long list: the first ten name the rest.
-        let listed = shardNames.prefix(10).joined(separator: ",") + (shardNames.count > 10 ? ",…" : "")
-        logger.info(
-            "opened",
-            metadata: [
-                "shardCount": "\(shardNames.count)", "shards": "\(listed)",
-                "dataDir": "\(settings.database.dataDirectory)",
-                "strategy": "\(settings.database.strategy.read.rawValue)/\(settings.database.strategy.write.rawValue)",
-            ]
-        )
-
-        let group = MultiThreadedEventLoopGroup.singleton
-        let connections = ConnectionCounter()
-        let status = StatusService(database: database, connections: connections, notifier: notifier)
-        let reloader = ConfigurationReloader(
+        var database = settings.database
+        let postgresClients = PostgresClients()
+        database.postgresClients = postgresClients
+        let daemon = DaemonService(
             options: options,
             activation: activation,
-            database: database,
-            notifier: notifier,
-            status: status,
-            logger: logger
-        )
-        let control = DaemonController(
-            reloader: reloader,
-            metrics: metrics,
-            database: database,
-            connections: connections
-        )
-        let server = CollegeDBServer(
-            configuration: settings.server,
-            dispatcher: JSONRPCDispatcher(database: database, methods: .serving(control), logger: logger),
+            configuration: database,
+            serverConfiguration: settings.server,
             logger: logger,
-            connections: connections,
-            notifier: notifier,
-            group: group
-        ) { notifier.ready(status: await status.summary()) }
-        // The server's end ends the daemon; the helpers' ends do not.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: ReloadService(reloader: reloader), successTerminationBehavior: .ignore),
-            .init(service: server),
-            .init(service: status, successTerminationBehavior: .ignore),
-            .init(
-                service: AutoRebalanceService(database: database, notifier: notifier, status: status, logger: logger),
-                successTerminationBehavior: .ignore
-            ),
-        ]
-        if let interval = notifier.watchdogInterval {
-            services.append(
-                .init(
-                    service: WatchdogService(interval: interval, database: database, group: group, notifier: notifier),
-                    successTerminationBehavior: .ignore
-                )
-            )
-        }
+            metrics: metrics,
+            notifier: notifier
+        )
+        // The PostgreSQL clients run first and stop last, once the daemon has closed its
+        // databases; the daemon's end ends the group.
         let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services,
+                services: [.init(service: postgresClients), .init(service: daemon)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await serviceGroup.run()
-        try await database.close()
-        logger.info("closed the databases")
     }
 
     /// Logs to the journal when standard error is connected to it, else to standard error.

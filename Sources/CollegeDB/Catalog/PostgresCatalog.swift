@@ -25,7 +25,7 @@ package final class PostgresCatalog: MappingCatalog {
     package var isShared: Bool { true }
     let client: PostgresClient
     let logger: Logger
-    private let running: Task<Void, Never>
+    private let running: PostgresClientRun
     private let listener = Mutex<Task<Void, Never>?>(nil)
     /// Why the catalog's server could not be reached, and when it was last tried.
     private let outage = Mutex<(reason: String, lastTried: ContinuousClock.Instant)?>(nil)
@@ -37,7 +37,12 @@ package final class PostgresCatalog: MappingCatalog {
     /// Connects to the catalog at `address`, creating its schema when missing. A catalog made
     /// with the other key hashing setting is refused: its keys could never be found.
     /// - Throws: `MAPPING_STORE_FAILED` when the server cannot be reached or refuses.
-    package init(address: PostgresShardAddress, keyCodec: MappingKeyCodec, logger: Logger) throws {
+    package init(
+        address: PostgresShardAddress,
+        keyCodec: MappingKeyCodec,
+        clients: PostgresClients,
+        logger: Logger
+    ) throws {
         self.address = address
         self.keyCodec = keyCodec
         self.logger = logger
@@ -46,11 +51,11 @@ package final class PostgresCatalog: MappingCatalog {
         configuration.options.maximumConnections = max(address.poolSize, 2)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        running = Task { await client.run() }
+        running = try clients.start(client)
         do {
             try createSchema(hashing: keyCodec.digest.rawValue)
         } catch {
-            running.cancel()
+            running.requestStop()
             throw error
         }
     }
@@ -286,7 +291,7 @@ package final class PostgresCatalog: MappingCatalog {
 
     package func close() throws {
         listener.withLock { $0?.cancel() }
-        running.cancel()
+        running.requestStop()
     }
 
     // MARK: Changes from other daemons

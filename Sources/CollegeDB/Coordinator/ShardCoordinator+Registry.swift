@@ -12,6 +12,7 @@ extension ShardCoordinator {
         configuration.shardSettings.identifiers = current.shardSettings.identifiers
         configuration.shardSettings.openShards = current.shardSettings.openShards
         configuration.maxOpenShards = current.maxOpenShards
+        configuration.postgresClients = current.postgresClients
         guard configuration.dataDirectory == current.dataDirectory else {
             throw CollegeDBError.invalidParams("changing the data directory needs a restart")
         }

@@ -21,7 +21,7 @@ public final class PostgresShard: ShardBackend {
     public let metrics: ShardMetrics
     let settings: ShardSettings
     private let client: PostgresClient
-    private let running: Task<Void, Never>
+    private let running: PostgresClientRun
     let logger: Logger
     private let state = Mutex(State())
 
@@ -43,6 +43,7 @@ public final class PostgresShard: ShardBackend {
         address: PostgresShardAddress,
         settings: ShardSettings = ShardSettings(),
         savedMetrics: (queries: Int, errors: Int)? = nil,
+        clients: PostgresClients,
         logger: Logger = Logger(label: "collegedb.postgres")
     ) throws {
         self.name = name
@@ -55,7 +56,7 @@ public final class PostgresShard: ShardBackend {
         )
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        running = Task { await client.run() }
+        running = try clients.start(client)
     }
 
     public var location: String { address.description }
@@ -296,8 +297,7 @@ public final class PostgresShard: ShardBackend {
     }
 
     public func shutDown() async throws {
-        running.cancel()
-        await running.value
+        await running.stop()
     }
 
     /// Does nothing: the pool connects when first used.
@@ -499,6 +499,8 @@ public final class PostgresShard: ShardBackend {
             return try await body()
         } catch let error as CollegeDBError {
             throw error
+        } catch  where running.hasStopped {
+            throw CollegeDBError(.shardUnavailable, "shard '\(name)' is closed")
         } catch let error as PostgresValues.UnsupportedColumn {
             throw CollegeDBError(
                 .queryFailed,

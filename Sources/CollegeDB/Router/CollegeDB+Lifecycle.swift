@@ -30,5 +30,10 @@ extension CollegeDB {
             try store.close()
         }
         for shard in shards { try await shard.shutDown() }
+        if let ownPostgresClients {
+            ownPostgresClients.cancel()
+            // The runner never throws; a cancelled one has stopped its clients.
+            _ = await ownPostgresClients.result
+        }
     }
 }

@@ -16,6 +16,9 @@ public final class CollegeDB: Sendable {
     let jobs = JobRunner()
     /// How far the backup under way is.
     let backupProgress = Mutex<BackupProgress?>(nil)
+    /// The engine's own runner of PostgreSQL clients, when the application gave none: ended
+    /// by ``close()``.
+    let ownPostgresClients: Task<Void, any Error>?
 
     /// The daemon's version, reported by `health`.
     public static let version = "0.1.0"
@@ -25,8 +28,10 @@ public final class CollegeDB: Sendable {
         catalog: any MappingCatalog,
         directoryLock: DataDirectoryLock,
         mappingCacheCapacity: Int,
+        ownPostgresClients: Task<Void, any Error>?,
         logger: Logger
     ) {
+        self.ownPostgresClients = ownPostgresClients
         mappingCache = MappingCache(
             capacity: mappingCacheCapacity,
             locks: coordinator.locks,
@@ -65,6 +70,38 @@ public final class CollegeDB: Sendable {
     )
         async throws -> CollegeDB
     {
+        guard configuration.postgresClients == nil else {
+            return try await open(
+                configuration,
+                ownPostgresClients: nil,
+                logger: logger,
+                adoptionProgress: adoptionProgress
+            )
+        }
+        var configuration = configuration
+        let clients = PostgresClients()
+        configuration.postgresClients = clients
+        let running = Task { try await clients.run() }
+        do {
+            return try await open(
+                configuration,
+                ownPostgresClients: running,
+                logger: logger,
+                adoptionProgress: adoptionProgress
+            )
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    /// ``open(_:logger:adoptionProgress:)`` with its runner of PostgreSQL clients settled.
+    private static func open(
+        _ configuration: CollegeDBConfiguration,
+        ownPostgresClients: Task<Void, any Error>?,
+        logger: Logger,
+        adoptionProgress: @escaping @Sendable (String) -> Void
+    ) async throws -> CollegeDB {
         var seen = Set<String>()
         for descriptor in configuration.configuredShards {
             try ShardName.validate(descriptor.name)
@@ -162,6 +199,7 @@ public final class CollegeDB: Sendable {
             catalog: store,
             directoryLock: lock,
             mappingCacheCapacity: configuration.mappingCacheCapacity,
+            ownPostgresClients: ownPostgresClients,
             logger: logger
         )
         database.followCatalogChanges()

@@ -1,0 +1,82 @@
+import CollegeDB
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Testing
+
+/// The service that runs the engine's PostgreSQL clients, in a `ServiceGroup` as the daemon
+/// runs it, against the tests' PostgreSQL server.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct PostgresClientsTests {
+    private let logger = Logger(label: "test")
+
+    /// A shard on a new database of the tests' server, its client run by `clients`.
+    private func shard(_ clients: PostgresClients) throws -> PostgresShard {
+        let server = try PostgresServer.shared()
+        // The server's .pgpass line ends with the password; a shard's password file holds it alone.
+        let passFileLine = try String(contentsOfFile: server.passFile, encoding: .utf8).prefix { $0 != "\n" }
+        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)").path
+        try String(passFileLine.split(separator: ":", maxSplits: 4).last ?? "").write(
+            toFile: passwordFile,
+            atomically: true,
+            encoding: .utf8
+        )
+        defer { try? FileManager.default.removeItem(atPath: passwordFile) }
+        return try PostgresShard(
+            name: "a",
+            // A patient connect: the whole suite's daemons start their sessions on this server too.
+            address: PostgresShardAddress(
+                url: server.url(try server.makeDatabase()) + "?connect_timeout=30",
+                passwordFile: passwordFile
+            ),
+            clients: clients,
+            logger: logger
+        )
+    }
+
+    @Test func aShardHandedOverBeforeTheGroupRunsIsServedOnceItDoesAndStopsWithIt() async throws {
+        let clients = PostgresClients()
+        // Made before the group runs, as the daemon opens its shards: its call waits for it.
+        let shard = try shard(clients)
+        let group = ServiceGroup(services: [clients], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let answer = try await shard.execute(SQLStatement(sql: "SELECT 41 + 1 AS n"))
+            #expect(answer.rows.first?.first == .integer(42))
+            await group.triggerGracefulShutdown()
+            // The group ends only once every client has stopped.
+            try await tasks.waitForAll()
+        }
+        await #expect(throws: CollegeDBError.self) {
+            _ = try await shard.execute(SQLStatement(sql: "SELECT 1"))
+        }
+    }
+
+    @Test func aStoppedShardClosesItsConnectionsWhileTheOthersServe() async throws {
+        let clients = PostgresClients()
+        let group = ServiceGroup(services: [clients], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let stopped = try shard(clients)
+            let serving = try shard(clients)
+            _ = try await stopped.execute(SQLStatement(sql: "SELECT 1"))
+            try await stopped.shutDown()
+            await #expect(throws: CollegeDBError.self) {
+                _ = try await stopped.execute(SQLStatement(sql: "SELECT 1"))
+            }
+            let answer = try await serving.execute(SQLStatement(sql: "SELECT 2 AS n"))
+            #expect(answer.rows.first?.first == .integer(2))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func aClientHandedOverAfterTheGroupStoppedIsRefused() async throws {
+        let clients = PostgresClients()
+        let group = ServiceGroup(services: [clients], logger: logger)
+        async let running: Void = group.run()
+        await group.triggerGracefulShutdown()
+        try await running
+        #expect(throws: CollegeDBError.self) { _ = try shard(clients) }
+    }
+}
