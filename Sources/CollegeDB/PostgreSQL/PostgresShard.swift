@@ -399,22 +399,41 @@ public final class PostgresShard: ShardBackend {
         )
     }
 
-    /// Leases a pooled connection for `body`. While the server is down, answers at once with
-    /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
-    /// tries it; a lease that waits longer than the connect timeout fails the same way.
     /// Runs a client's call on a leased connection, then puts the session back as the pool
     /// gave it (``PostgresSessionReset``), whatever the call did or however it failed; a
     /// session that cannot be put back is closed, so the pool never hands it out again.
+    ///
+    /// The caller is answered as soon as `body` is done: the reset, a round trip of its own,
+    /// goes on after the answer, holding the connection until the session is clean, so it adds
+    /// nothing to the call's latency. The call and its reset run in a task of their own, which
+    /// the caller's cancellation cancels.
     func withClientSession<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withConnection { connection in
-            let outcome: Result<T, any Error>
-            do { outcome = .success(try await body(connection)) } catch { outcome = .failure(error) }
-            await PostgresSessionReset.reset(connection, logger: self.logger)
-            return try outcome.get()
+        let answer = EarlyAnswer<T>()
+        let call = Task {
+            do {
+                try await withConnection { connection in
+                    let outcome: Result<T, any Error>
+                    do { outcome = .success(try await body(connection)) } catch { outcome = .failure(error) }
+                    answer.deliver(outcome)
+                    await PostgresSessionReset.reset(connection, logger: self.logger)
+                }
+            } catch {
+                // No connection was had (or it failed before `body` answered): that is the answer.
+                answer.deliver(.failure(error))
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await answer.value
+        } onCancel: {
+            call.cancel()
         }
     }
+
+    /// Leases a pooled connection for `body`. While the server is down, answers at once with
+    /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
+    /// tries it; a lease that waits longer than the connect timeout fails the same way.
 
     func withConnection<T: Sendable>(
         probing: Bool = false,
