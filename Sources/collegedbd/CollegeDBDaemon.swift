@@ -67,11 +67,14 @@ struct CollegeDBDaemon: AsyncParsableCommand {
             notifier: notifier
         )
         // The PostgreSQL clients run first and stop last, once the daemon has closed its
-        // databases; the daemon's end ends the group.
+        // databases; the daemon's end shuts the group down. The daemon's own group takes the
+        // signals.
         let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: postgresClients), .init(service: daemon)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                services: [
+                    .init(service: postgresClients),
+                    .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
                 logger: logger
             )
         )

@@ -88,13 +88,22 @@ struct DaemonService: Service {
                 )
             )
         }
+        // SIGTERM and SIGINT are handled from here on: before, while the databases open (an
+        // adoption can take long), they end the process at once, as the system would.
         let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        try await serviceGroup.run()
+        do {
+            try await serviceGroup.run()
+        } catch {
+            // The databases are closed whatever ended the services.
+            try await database.close()
+            throw error
+        }
         try await database.close()
         logger.info("closed the databases")
     }

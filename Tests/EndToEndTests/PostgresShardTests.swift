@@ -130,6 +130,36 @@ import Testing
         #expect(!refused.errors.contains("secret"))
     }
 
+    /// A call whose server session is ended under it is told the shard cannot be reached,
+    /// not that its statement failed; the shard counts as down (calls in the next second are
+    /// answered at once), and a call after that is served on a new session.
+    @Test func aCallWhoseSessionIsKilledIsShardUnavailableAndTheNextIsServed() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.makeDatabase()
+        let daemon = try Daemon(["--shard", "remote=" + server.url(database)], environment: server.environment)
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE t (k TEXT PRIMARY KEY)"])
+        let killer = Thread {
+            // Ends the daemon's sessions on the shard while its call sleeps there.
+            for _ in 0..<50 {
+                usleep(100_000)
+                let ended = try? server.query(
+                    database,
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()"
+                )
+                if let ended, ended != "0" { return }
+            }
+        }
+        killer.start()
+        let killed = try socket.call("first", ["k", "SELECT pg_sleep(3) AS slept"])
+        #expect(errorCode(killed) == "SHARD_UNAVAILABLE", "\(killed)")
+        let soon = try socket.call("first", ["k", "SELECT 1 AS n"])
+        #expect(errorCode(soon) == "SHARD_UNAVAILABLE", "\(soon)")
+        usleep(1_200_000)
+        let next = try #require(socket.result("first", ["k", "SELECT 1 AS n"]) as? [String: Any])
+        #expect(next["n"] as? Int == 1)
+    }
+
     /// A SQLite shard and a PostgreSQL shard in one daemon; the server stops under load and
     /// starts again.
     @Test func aServerThatGoesDownFailsOnlyItsKeysAndIsServedAgainWhenBack() throws {

@@ -101,6 +101,16 @@ import Testing
             "SELECT string_agg(shard || '=' || record_count, ',' ORDER BY shard) FROM collegedb.shard_stats"
         )
         #expect(counts == "db-1=3,db-2=4")
+        // One statement that moves records both ways counts each shard once.
+        try server.query(
+            catalog,
+            "UPDATE collegedb.record SET shard = CASE shard WHEN 'db-1' THEN 'db-2' ELSE 'db-1' END"
+        )
+        let swapped = try server.query(
+            catalog,
+            "SELECT string_agg(shard || '=' || record_count, ',' ORDER BY shard) FROM collegedb.shard_stats"
+        )
+        #expect(swapped == "db-1=4,db-2=3")
     }
 
     @Test func aMappingChangedByOneDaemonIsRoutedByTheOtherAtOnce() throws {

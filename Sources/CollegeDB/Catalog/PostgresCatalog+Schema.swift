@@ -216,15 +216,17 @@ extension PostgresCatalog {
         DECLARE
             now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
         BEGIN
-            WITH moved AS (
-                SELECT o.shard AS old_shard, n.shard AS new_shard, n.updated_at
-                FROM old_records o JOIN new_records n ON n.id = o.id WHERE o.shard <> n.shard
-            ), leaving AS (
-                UPDATE collegedb.shard_stats s SET record_count = greatest(s.record_count - l.n, 0), last_updated = now_ms
-                FROM (SELECT old_shard, count(*) AS n FROM moved GROUP BY old_shard) l WHERE s.shard = l.old_shard
-            )
+            -- Leaving, then arriving, as two statements: one statement may not change a
+            -- shard's count twice (a swap of two shards' records moves both ways).
+            UPDATE collegedb.shard_stats s SET record_count = greatest(s.record_count - l.n, 0), last_updated = now_ms
+                FROM (
+                    SELECT o.shard, count(*) AS n FROM old_records o JOIN new_records n ON n.id = o.id
+                    WHERE o.shard <> n.shard GROUP BY o.shard
+                ) l
+                WHERE s.shard = l.shard;
             INSERT INTO collegedb.shard_stats AS s (shard, record_count, last_updated)
-                SELECT new_shard, count(*), max(updated_at) FROM moved GROUP BY new_shard
+                SELECT n.shard, count(*), max(n.updated_at) FROM old_records o JOIN new_records n ON n.id = o.id
+                WHERE o.shard <> n.shard GROUP BY n.shard
                 \(addingToCounts);
             PERFORM collegedb.notify_records(ARRAY(
                 SELECT o.id FROM old_records o JOIN new_records n ON n.id = o.id WHERE o.shard <> n.shard

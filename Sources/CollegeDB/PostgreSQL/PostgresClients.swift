@@ -29,11 +29,17 @@ public final class PostgresClients: Service, Sendable {
     }
 
     /// Runs each client handed over, until graceful shutdown or cancellation; then stops them
-    /// all and returns once they have closed their connections.
+    /// all and returns once they have closed their connections. Run it once.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            for await run in waiting.stream.cancelOnGracefulShutdown() {
-                group.addTask { await run.run() }
+            await withGracefulShutdownHandler {
+                // Ends once no client can be handed over any more and every one handed over
+                // has started, or at cancellation.
+                for await run in waiting.stream {
+                    group.addTask { await run.run() }
+                }
+            } onGracefulShutdown: {
+                self.waiting.continuation.finish()
             }
             waiting.continuation.finish()
             group.cancelAll()

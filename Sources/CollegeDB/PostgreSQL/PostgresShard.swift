@@ -403,10 +403,11 @@ public final class PostgresShard: ShardBackend {
     /// gave it (``PostgresSessionReset``), whatever the call did or however it failed; a
     /// session that cannot be put back is closed, so the pool never hands it out again.
     ///
-    /// The caller is answered as soon as `body` is done: the reset, a round trip of its own,
+    /// The caller is answered as soon as `body` succeeds: the reset, a round trip of its own,
     /// goes on after the answer, holding the connection until the session is clean, so it adds
-    /// nothing to the call's latency. The call and its reset run in a task of their own, which
-    /// the caller's cancellation cancels.
+    /// nothing to the call's latency (a failure is answered after the reset, classified as
+    /// ``withConnection(probing:_:)`` does). The call and its reset run in a task of their own,
+    /// which the caller's cancellation cancels.
     func withClientSession<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
@@ -414,13 +415,17 @@ public final class PostgresShard: ShardBackend {
         let call = Task {
             do {
                 try await withConnection { connection in
-                    let outcome: Result<T, any Error>
-                    do { outcome = .success(try await body(connection)) } catch { outcome = .failure(error) }
-                    answer.deliver(outcome)
+                    do {
+                        answer.deliver(.success(try await body(connection)))
+                    } catch {
+                        // A failure is answered once `withConnection` has told a lost server
+                        // (an outage, SHARD_UNAVAILABLE) from the statement's own error.
+                        await PostgresSessionReset.reset(connection, logger: self.logger)
+                        throw error
+                    }
                     await PostgresSessionReset.reset(connection, logger: self.logger)
                 }
             } catch {
-                // No connection was had (or it failed before `body` answered): that is the answer.
                 answer.deliver(.failure(error))
             }
         }

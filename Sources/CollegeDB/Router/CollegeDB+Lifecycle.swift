@@ -29,11 +29,20 @@ extension CollegeDB {
             )
             try store.close()
         }
-        for shard in shards { try await shard.shutDown() }
-        if let ownPostgresClients {
-            ownPostgresClients.cancel()
-            // The runner never throws; a cancelled one has stopped its clients.
-            _ = await ownPostgresClients.result
+        do {
+            for shard in shards { try await shard.shutDown() }
+        } catch {
+            await stopOwnPostgresClients()
+            throw error
         }
+        await stopOwnPostgresClients()
+    }
+
+    /// Ends the engine's own runner of PostgreSQL clients, if it has one.
+    private func stopOwnPostgresClients() async {
+        guard let ownPostgresClients else { return }
+        ownPostgresClients.cancel()
+        // The runner never throws; a cancelled one has stopped its clients.
+        _ = await ownPostgresClients.result
     }
 }

@@ -75,9 +75,11 @@ extension ShardDatabase {
 
     /// Copies the planned rows of `source` here in one transaction, creating missing tables
     /// (and their indexes) from the source's schema and journaling each copy under `moveID`.
-    /// SQLite copies the rows itself: the source file is attached, read-only in effect, to this
-    /// shard's writer for the copy (`INSERT INTO … SELECT`), and detached after it. Only this
-    /// file is written, so the copy's commit is one file's.
+    /// SQLite copies the rows itself: the source file is attached to this shard's writer for the
+    /// copy (`INSERT INTO … SELECT`) and detached after it. The transaction is deferred and
+    /// writes here first, so it locks only this file for writing (clients keep writing to the
+    /// source meanwhile) and never has to upgrade a read snapshot; only this file is written,
+    /// so the copy's commit is one file's.
     func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws {
         let schemas = try source.withPool {
             try $0.unsafeRead { db in
@@ -96,6 +98,10 @@ extension ShardDatabase {
         try source.withOpenFiles { _ in
             try withPool { pool in
                 try pool.writeWithoutTransaction { db in
+                    try db.execute(
+                        sql:
+                            "CREATE TABLE IF NOT EXISTS main.\(Self.journalTable) (move_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL)"
+                    )
                     let attached = try String.fetchAll(db, sql: "SELECT name FROM pragma_database_list")
                     if attached.contains(Self.copySourceSchema) {
                         try db.execute(sql: "DETACH DATABASE \(Self.copySourceSchema)")
@@ -105,7 +111,8 @@ extension ShardDatabase {
                         // A detach that fails now is done again before the next copy, above.
                         try? db.execute(sql: "DETACH DATABASE \(Self.copySourceSchema)")
                     }
-                    try db.inTransaction {
+                    try db.inTransaction(.deferred) {
+                        try db.execute(sql: "DELETE FROM main.\(Self.journalTable) WHERE 0")
                         try copyAttached(plan, schemas: schemas, moveID: moveID, in: db)
                         return .commit
                     }
@@ -117,10 +124,6 @@ extension ShardDatabase {
     /// The copy itself, inside the target's transaction with the source attached.
     private func copyAttached(_ plan: MovePlan, schemas: [[String]], moveID: Int64, in db: Database) throws {
         try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
-        try db.execute(
-            sql:
-                "CREATE TABLE IF NOT EXISTS \(Self.journalTable) (move_id INTEGER NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL)"
-        )
         let journal = try db.cachedStatement(
             sql: """
                 INSERT INTO main.\(Self.journalTable) (move_id, table_name, row_id)
@@ -133,8 +136,13 @@ extension ShardDatabase {
         }
         for table in plan.tables where !table.sourceRowIDs.isEmpty {
             let quoted = table.name.quotedIdentifier
-            let columns = try db.makeStatement(sql: "SELECT * FROM \(Self.copySourceSchema).\(quoted) LIMIT 0")
-                .columnNames.map(\.quotedIdentifier).joined(separator: ", ")
+            // Every column but generated ones, which SQLite computes on the target.
+            let names = try String.fetchAll(
+                db,
+                sql: "SELECT name FROM pragma_table_xinfo(?, '\(Self.copySourceSchema)') WHERE hidden = 0 ORDER BY cid",
+                arguments: [table.name]
+            ).map(\.quotedIdentifier)
+            let columns = names.joined(separator: ", ")
             let sourceRows = Self.json(corrupting ? Array(table.sourceRowIDs.dropLast()) : table.sourceRowIDs)
             let inserted = try Int64.fetchAll(
                 db,
@@ -149,7 +157,7 @@ extension ShardDatabase {
             try journal.execute(arguments: [moveID, table.name, insertedJSON])
             try Self.verifyCopy(
                 of: table,
-                columns: columns,
+                columns: names.map { "quote(\($0))" }.joined(separator: ", "),
                 copied: inserted.count,
                 rowIDs: insertedJSON,
                 in: db
@@ -159,7 +167,8 @@ extension ShardDatabase {
 
     /// Checks, inside the copy's transaction, that the rows inserted into `table` (at `rowIDs`,
     /// a JSON array) are the planned rows of the attached source: as many, and each row read
-    /// found among them, compared by SQLite (`EXCEPT`; exact for every table whose rows are
+    /// found among them, compared by SQLite (`EXCEPT` over `columns`, each value `quote`d so
+    /// that its type and bytes count, not a collation; exact for every table whose rows are
     /// distinct, as a primary key or any unique column makes them). A copy that differs fails
     /// its batch before the flip, so nothing is deleted.
     /// - Throws: `INTERNAL_ERROR` naming the table and the counts.
@@ -215,20 +224,21 @@ extension ShardDatabase {
     func undoCopy(moveID: Int64) throws {
         try withPool {
             try $0.write { db in
-                guard try db.tableExists(Self.journalTable) else { return }
+                guard try db.tableExists(Self.journalTable, in: "main") else { return }
                 try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
                 let copies = try Row.fetchAll(
                     db,
-                    sql: "SELECT table_name, row_id FROM \(Self.journalTable) WHERE move_id = ?",
+                    sql: "SELECT table_name, row_id FROM main.\(Self.journalTable) WHERE move_id = ?",
                     arguments: [moveID]
                 )
                 for copy in copies {
                     try db.execute(
-                        sql: "DELETE FROM \(try copy.decode(String.self, atIndex: 0).quotedIdentifier) WHERE rowid = ?",
+                        sql:
+                            "DELETE FROM main.\(try copy.decode(String.self, atIndex: 0).quotedIdentifier) WHERE rowid = ?",
                         arguments: [try copy.decode(Int64.self, atIndex: 1)]
                     )
                 }
-                try db.execute(sql: "DELETE FROM \(Self.journalTable) WHERE move_id = ?", arguments: [moveID])
+                try db.execute(sql: "DELETE FROM main.\(Self.journalTable) WHERE move_id = ?", arguments: [moveID])
             }
         }
     }
@@ -237,8 +247,8 @@ extension ShardDatabase {
     func clearJournal(moveID: Int64) throws {
         try withPool {
             try $0.write { db in
-                guard try db.tableExists(Self.journalTable) else { return }
-                try db.execute(sql: "DELETE FROM \(Self.journalTable) WHERE move_id = ?", arguments: [moveID])
+                guard try db.tableExists(Self.journalTable, in: "main") else { return }
+                try db.execute(sql: "DELETE FROM main.\(Self.journalTable) WHERE move_id = ?", arguments: [moveID])
             }
         }
     }
