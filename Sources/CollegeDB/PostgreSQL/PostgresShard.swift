@@ -419,8 +419,15 @@ public final class PostgresShard: ShardBackend {
                         answer.deliver(.success(try await body(connection)))
                     } catch {
                         // A failure is answered once `withConnection` has told a lost server
-                        // (an outage, SHARD_UNAVAILABLE) from the statement's own error.
-                        await PostgresSessionReset.reset(connection, logger: self.logger)
+                        // (an outage, SHARD_UNAVAILABLE) from the statement's own error. A
+                        // session the server ended has nothing to reset: a query sent on it
+                        // may never be answered, so it is closed instead.
+                        if Self.connectionFailure(error, leased: true) != nil {
+                            // Closing a connection the server already closed may fail; it is gone either way.
+                            try? await connection.close()
+                        } else {
+                            await PostgresSessionReset.reset(connection, logger: self.logger)
+                        }
                         throw error
                     }
                     await PostgresSessionReset.reset(connection, logger: self.logger)
