@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// How a PostgreSQL shard holds its sessions: a client's call on a leased connection and the
+/// reset after it, the lease itself (with the outage it records while the server is down), and
+/// what the server's and postgres-nio's failures mean to callers.
+extension PostgresShard {
+    /// Runs a client's call on a leased connection, then puts the session back as the pool
+    /// gave it (``PostgresSessionReset``), whatever the call did or however it failed; a
+    /// session that cannot be put back is closed, so the pool never hands it out again. The
+    /// call is answered once the connection is back in the pool, so the caller's next call can
+    /// have it at once.
+    func withClientSession<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            do {
+                let value = try await body(connection)
+                await PostgresSessionReset.reset(connection, logger: self.logger)
+                return value
+            } catch {
+                // A session the server ended has nothing to reset: a query sent on it may
+                // never be answered, so it is closed instead.
+                if Self.connectionFailure(error, leased: true) != nil {
+                    // Closing a connection the server already closed may fail; it is gone either way.
+                    try? await connection.close()
+                } else {
+                    await PostgresSessionReset.reset(connection, logger: self.logger)
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Leases a pooled connection for `body`. While the server is down, answers at once with
+    /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
+    /// tries it; a lease that waits longer than the connect timeout fails the same way.
+
+    func withConnection<T: Sendable>(
+        probing: Bool = false,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let now = ContinuousClock.now
+        let fastFailure: String? = state.withLock { state in
+            guard let outage = state.outage else { return nil }
+            if probing || now - outage.lastTried >= Self.retryInterval {
+                state.outage?.lastTried = now
+                return nil
+            }
+            return outage.reason
+        }
+        if let fastFailure { throw unavailable(fastFailure) }
+        state.withLock { $0.waiting += 1 }
+        let leased = PostgresLeaseFlag()
+        do {
+            let value = try await client.withConnection(
+                leasedWithin: address.connectTimeout,
+                onLeased: {
+                    self.state.withLock {
+                        $0.waiting -= 1
+                        $0.inUse += 1
+                    }
+                    leased.set()
+                },
+                { connection in
+                    defer { self.state.withLock { $0.inUse -= 1 } }
+                    return try await body(connection)
+                }
+            )
+            state.withLock { $0.outage = nil }
+            return value
+        } catch {
+            if !leased.isSet { state.withLock { $0.waiting -= 1 } }
+            if let reason = Self.connectionFailure(error, leased: leased.isSet) {
+                state.withLock { $0.outage = (reason, ContinuousClock.now) }
+                logger.warning(
+                    "a PostgreSQL shard cannot be reached",
+                    metadata: ["shard": "\(name)", "reason": "\(reason)"]
+                )
+                throw unavailable(reason)
+            }
+            throw error
+        }
+    }
+
+    func unavailable(_ reason: String) -> CollegeDBError {
+        CollegeDBError(.shardUnavailable, "shard '\(name)' cannot reach \(address): \(reason)")
+    }
+
+    /// Why `error` means the server cannot be reached, or nil when it is a statement's own
+    /// failure.
+    static func connectionFailure(_ error: any Error, leased: Bool) -> String? {
+        if error is PostgresLeaseTimeout { return "no connection could be made within the connect timeout" }
+        guard let error = error as? PSQLError else { return nil }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown, .sslUnsupported, .failedToAddSSLHandler,
+            .poolClosed, .clientClosedConnection:
+            return error.underlying.map { "\($0)" } ?? "\(error.code)"
+        case .server:
+            guard let sqlState = error.sqlState else { return nil }
+            // Connection exceptions, the server shutting down or starting, login refused, no
+            // such database, no connection slot left.
+            if sqlState.hasPrefix("08") || sqlState.hasPrefix("28") || sqlState.hasPrefix("57P")
+                || sqlState == "3D000" || sqlState == "53300"
+            {
+                return error.serverInfo?[.message] ?? sqlState
+            }
+            return nil
+        case .unsupportedAuthMechanism, .authMechanismRequiresPassword, .saslError:
+            return "login failed (\(error.code)); check the shard's user and password"
+        default:
+            return nil
+        }
+    }
+
+    /// Translates what the server and postgres-nio threw into the engine's errors.
+    func translatingFailures<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as CollegeDBError {
+            throw error
+        } catch  where running.hasStopped {
+            throw CollegeDBError(.shardUnavailable, "shard '\(name)' is closed")
+        } catch let error as PostgresValues.UnsupportedColumn {
+            throw CollegeDBError(
+                .queryFailed,
+                "shard '\(name)': column '\(error.column)' is of PostgreSQL type \(error.type), which collegedbd "
+                    + "does not return; cast it in the query (\(error.column)::text)"
+            )
+        } catch let error as PSQLError {
+            guard let sqlState = error.sqlState else {
+                throw CollegeDBError(.queryFailed, "shard '\(name)': \(error.code)")
+            }
+            let message = error.serverInfo?[.message] ?? sqlState
+            let failure = CollegeDBError.PostgresFailure(
+                sqlstate: sqlState,
+                message: message,
+                detail: error.serverInfo?[.detail]
+            )
+            switch sqlState {
+            case "57014":
+                throw CollegeDBError(
+                    .statementTimeout,
+                    "shard '\(name)': the statement ran past its time limit and was cancelled; nothing it wrote remains",
+                    postgres: failure
+                )
+            case "53100":
+                throw CollegeDBError(.storageFull, "shard '\(name)': \(message)", postgres: failure)
+            default:
+                throw CollegeDBError(.queryFailed, "shard '\(name)': \(message)", postgres: failure)
+            }
+        }
+    }
+}
