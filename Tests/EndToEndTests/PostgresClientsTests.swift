@@ -9,10 +9,16 @@ import Testing
 /// runs it, against the tests' PostgreSQL server.
 @Suite(.serialized, .timeLimit(.minutes(1))) struct PostgresClientsTests {
     private let logger = Logger(label: "test")
+    /// A server of this suite's own: at the start of a full run every other suite's daemons
+    /// connect to the shared one.
+    private let server: PostgresServer
+
+    init() throws {
+        server = try PostgresServer.startPrivate()
+    }
 
     /// A shard on a new database of the tests' server, its client run by `clients`.
     private func shard(_ clients: PostgresClients) throws -> PostgresShard {
-        let server = try PostgresServer.shared()
         // The server's .pgpass line ends with the password; a shard's password file holds it alone.
         let passFileLine = try String(contentsOfFile: server.passFile, encoding: .utf8).prefix { $0 != "\n" }
         let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)").path
