@@ -5,7 +5,7 @@ import Testing
 /// Drop-in adoption: an existing SQLite database given as a shard has every key of its owned
 /// tables mapped to it before the daemon answers, once, without a byte of its data changed;
 /// online adoption serves every existing row while it runs; a crash mid-way is resumed.
-@Suite(.serialized) struct AdoptionTests {
+@Suite(.blocksWhileWaiting, .serialized) struct AdoptionTests {
     /// With a post and an account each, and the smaller tables: over 210,000 rows.
     static let users = 70_000
 

@@ -3,7 +3,7 @@ import Testing
 
 /// Automatic rebalancing (`autoRebalance` in the config): the daemon plans and runs a throttled
 /// job by itself when a shard leaves the tolerance, only inside the quiet hours, and says so.
-@Suite struct AutoRebalanceTests {
+@Suite(.blocksWhileWaiting) struct AutoRebalanceTests {
     /// A config of two shards whose posts belong to their user, rebalanced automatically with
     /// `policy` (members of `autoRebalance`) checked every 0.2 s.
     static func config(_ policy: String) -> String {

@@ -3,7 +3,7 @@ import Testing
 
 /// The routed, direct and fan-out methods, the same test code against SQLite shards and
 /// PostgreSQL shards (three of either, named `db-1`…`db-3`).
-@Suite struct BackendParityTests {
+@Suite(.blocksWhileWaiting) struct BackendParityTests {
     private func errorCode(_ response: [String: Any]) -> String? {
         ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
     }

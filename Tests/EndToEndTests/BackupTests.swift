@@ -9,7 +9,7 @@ import Glibc
 
 /// Online backups: made while writers and a rebalance run, started on as a data directory, all
 /// or nothing through kill -9, refused where they would overwrite.
-@Suite(.serialized) struct BackupTests {
+@Suite(.blocksWhileWaiting, .serialized) struct BackupTests {
     /// A new directory whose `data` is where a backup goes, so that `Daemon(directory:)` starts
     /// on the backup.
     private func restoreDirectory() -> (directory: URL, backup: String) {

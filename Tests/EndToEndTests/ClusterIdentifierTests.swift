@@ -4,7 +4,7 @@ import Testing
 
 /// `collegedb_id()`: ids unique across every shard, connection, restart and daemon of a
 /// catalog, so that rows keyed by them drain where per-shard numbers cannot.
-@Suite struct ClusterIdentifierTests {
+@Suite(.blocksWhileWaiting) struct ClusterIdentifierTests {
     /// Takes `calls` batches of ids (one `sql` each) through `daemons`' connections, `connections`
     /// a daemon, spread over `shards`, and returns them all.
     private func ids(

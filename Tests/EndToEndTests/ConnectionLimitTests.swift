@@ -9,7 +9,7 @@ import Glibc
 /// connection, and past `--max-connections` anyone's but an administrator's (who may take 8
 /// more), gets one `OVERLOADED` line and is closed, while the connections already admitted are
 /// served. Other users are reached with setpriv and socat.
-@Suite(.enabled(if: getuid() == 0, "switching to another user needs root"))
+@Suite(.blocksWhileWaiting, .enabled(if: getuid() == 0, "switching to another user needs root"))
 struct ConnectionLimitTests {
     /// A connection held open by socat running as `uid`.
     final class PeerConnection {

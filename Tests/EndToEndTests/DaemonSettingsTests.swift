@@ -6,7 +6,7 @@ import Testing
 @testable import collegedbd
 
 /// How flags and the config file combine into the daemon's settings.
-@Suite struct DaemonSettingsTests {
+@Suite(.blocksWhileWaiting) struct DaemonSettingsTests {
     func file(_ text: String) throws -> ConfigFile {
         try ConfigFile(try JSONParser.parse(Array(text.utf8)), path: "test.json")
     }

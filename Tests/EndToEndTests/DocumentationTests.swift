@@ -5,7 +5,7 @@ import Testing
 
 /// The documents users hold (`docs/protocol.md`, the man pages, the Swift client's error codes)
 /// against what the daemon really serves, so that they cannot drift apart.
-@Suite struct DocumentationTests {
+@Suite(.blocksWhileWaiting) struct DocumentationTests {
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

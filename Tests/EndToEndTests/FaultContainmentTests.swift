@@ -7,7 +7,7 @@ import Glibc
 
 /// A shard that cannot be opened, or whose file goes bad while running, fails only its own
 /// keys; health and statistics report it per shard.
-@Suite struct FaultContainmentTests {
+@Suite(.blocksWhileWaiting) struct FaultContainmentTests {
     @Test func aShardThatCannotBeOpenedIsReportedAndTheOthersServe() throws {
         let directory = Daemon.makeDirectory()
         let notAFile = directory.appendingPathComponent("a-directory")
@@ -62,7 +62,7 @@ import Glibc
 
 /// A shard file the daemon's user cannot write is reported `read-only`, and the others serve.
 /// The daemon runs as `nobody` (setpriv) so that file permissions bind it.
-@Suite(.enabled(if: getuid() == 0, "running the daemon as another user needs root"))
+@Suite(.blocksWhileWaiting, .enabled(if: getuid() == 0, "running the daemon as another user needs root"))
 struct ReadOnlyShardTests {
     @Test func aShardFileTheDaemonCannotWriteIsReportedReadOnly() throws {
         let directory = Daemon.makeDirectory()

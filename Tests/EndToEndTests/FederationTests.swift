@@ -3,7 +3,7 @@ import Testing
 
 /// `federateQuery` and `federateCount` over three shards, checked against the same query on one
 /// database that holds every row.
-@Suite struct FederationTests {
+@Suite(.blocksWhileWaiting) struct FederationTests {
     static let schema = "CREATE TABLE scores (id INTEGER PRIMARY KEY, player TEXT NOT NULL, score ANY)"
 
     /// Distinct scores of every storage class SQLite orders: one NULL, integers and reals mixed,

@@ -8,7 +8,7 @@ import Glibc
 /// A shard on a full file system answers with STORAGE_FULL, loses nothing already written, and
 /// serves again once there is room. The shard lives on a small tmpfs mounted for the test
 /// (root only, as in CI).
-@Suite(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+@Suite(.blocksWhileWaiting, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
 struct FullDiskTests {
     @Test func aFullShardAnswersStorageFullAndLosesNothing() throws {
         let directory = Daemon.makeDirectory()

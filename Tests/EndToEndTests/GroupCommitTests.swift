@@ -8,7 +8,7 @@ import Glibc
 
 /// Writes that arrive together share one transaction; each call still succeeds or fails alone,
 /// and no acknowledged write is lost.
-@Suite struct GroupCommitTests {
+@Suite(.blocksWhileWaiting) struct GroupCommitTests {
     @Test func aFailingCallInAGroupFailsAloneAndTheOthersCommit() throws {
         let daemon = try Daemon(["--shard", "db-1", "--statement-timeout", "0.3"])
         let setup = try daemon.connect()

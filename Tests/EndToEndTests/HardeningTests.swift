@@ -4,7 +4,7 @@ import Testing
 
 /// What a hostile local client, a damaged store or a resource limit gets: a clear error, and a
 /// daemon that keeps answering. Each case was once a crash, a silent write or an escape.
-@Suite struct HardeningTests {
+@Suite(.blocksWhileWaiting) struct HardeningTests {
     private func errorCode(_ response: [String: Any]) -> String? {
         ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
     }

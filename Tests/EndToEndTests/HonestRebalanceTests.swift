@@ -4,7 +4,7 @@ import Testing
 /// A plan says `done` only when it is: the schema every new user writes, posts numbered from 1
 /// on each shard, cannot be drained (every moving post's id is taken on the target), and the
 /// plan must end `failed` naming the table and column, with every row still there once.
-@Suite struct HonestRebalanceTests {
+@Suite(.blocksWhileWaiting) struct HonestRebalanceTests {
     static let schema: [Backend: String] = [
         .sqlite: """
         CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);

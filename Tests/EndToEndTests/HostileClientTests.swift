@@ -4,7 +4,7 @@ import Testing
 /// What a hostile co-located client can send with nothing but valid JSON-RPC, and what it gets:
 /// each call is answered with its exact error code, nothing of it stays behind, and the daemon
 /// keeps answering every method for other connections.
-@Suite struct HostileClientTests {
+@Suite(.blocksWhileWaiting) struct HostileClientTests {
     /// Calls whose statement the daemon refuses with STATEMENT_REFUSED.
     static var refused: [(method: String, params: [Any])] {
         [

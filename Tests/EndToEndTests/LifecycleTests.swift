@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Starting and stopping the real daemon.
-@Suite struct LifecycleTests {
+@Suite(.blocksWhileWaiting) struct LifecycleTests {
     @Test func aRequestInFlightAtSIGTERMStillGetsItsAnswer() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()

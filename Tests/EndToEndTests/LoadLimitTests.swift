@@ -8,7 +8,7 @@ import Glibc
 
 /// Slow queries and clients that never read cannot starve the others or grow the daemon
 /// without bound.
-@Suite struct LoadLimitTests {
+@Suite(.blocksWhileWaiting) struct LoadLimitTests {
     static let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
 
     @Test func healthAndPointReadsAnswerWhileEightySlowQueriesRun() throws {

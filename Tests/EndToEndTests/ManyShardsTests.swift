@@ -8,7 +8,7 @@ import Glibc
 /// Many shards on one host: a shard directory of tenants, shards opened on first use and
 /// closed least-recently-used past `--max-open-shards`, and a descriptor limit that lowers
 /// how many stay open instead of ending the process.
-@Suite struct ManyShardsTests {
+@Suite(.blocksWhileWaiting) struct ManyShardsTests {
     func errorCode(_ response: [String: Any]) -> String? {
         ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
     }

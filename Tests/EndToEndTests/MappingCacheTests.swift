@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Mappings kept in memory never route a request to a shard its key no longer maps to.
-@Suite struct MappingCacheTests {
+@Suite(.blocksWhileWaiting) struct MappingCacheTests {
     static func shard(of response: Any) -> String? {
         ((response as? [String: Any])?["meta"] as? [String: Any])?["shard"] as? String
     }

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The KVShardMapper methods over the socket: records with many keys, paging, privacy.
-@Suite struct MappingTests {
+@Suite(.blocksWhileWaiting) struct MappingTests {
     static func digest(_ key: String) -> String {
         SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
     }

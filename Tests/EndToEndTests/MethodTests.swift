@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The result shapes and errors of each method, over the socket.
-@Suite struct MethodTests {
+@Suite(.blocksWhileWaiting) struct MethodTests {
     @Test func runAllFirstCarryD1Meta() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The `metrics` method and `collegedb metrics`: Prometheus text that counts what clients did.
-@Suite struct MetricsTests {
+@Suite(.blocksWhileWaiting) struct MetricsTests {
     /// The value of the sample `name{labels}` in Prometheus text, or nil when it is absent.
     static func sample(_ text: String, _ series: String) -> Double? {
         for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {

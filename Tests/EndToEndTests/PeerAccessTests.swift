@@ -8,7 +8,7 @@ import Glibc
 /// The daemon admits peers by their kernel credentials (SO_PEERCRED), and keeps the methods
 /// that change the layout or the mappings for its administrators. The other user is `nobody`
 /// (65534), reached with setpriv and socat.
-@Suite(.enabled(if: getuid() == 0, "switching to another user needs root"))
+@Suite(.blocksWhileWaiting, .enabled(if: getuid() == 0, "switching to another user needs root"))
 struct PeerAccessTests {
     static let nobody = "65534"
 

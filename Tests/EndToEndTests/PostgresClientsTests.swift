@@ -7,7 +7,7 @@ import Testing
 
 /// The service that runs the engine's PostgreSQL clients, in a `ServiceGroup` as the daemon
 /// runs it, against the tests' PostgreSQL server.
-@Suite(.serialized, .timeLimit(.minutes(1))) struct PostgresClientsTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct PostgresClientsTests {
     private let logger = Logger(label: "test")
     /// A server of this suite's own: at the start of a full run every other suite's daemons
     /// connect to the shared one.

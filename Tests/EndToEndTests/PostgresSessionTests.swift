@@ -4,7 +4,7 @@ import Testing
 /// A pooled PostgreSQL session comes back to the pool as it left it, whatever a client's call
 /// did to it through functions the statement policy cannot see. One connection in the pool, so
 /// every call gets the session the one before it used.
-@Suite struct PostgresSessionTests {
+@Suite(.blocksWhileWaiting) struct PostgresSessionTests {
     @Test func whatACallDidToTheSessionIsGoneForTheNextCaller() throws {
         let server = try PostgresServer.shared()
         let url = server.url(try server.makeDatabase()) + "?pool_size=1"

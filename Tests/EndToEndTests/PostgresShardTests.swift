@@ -3,7 +3,7 @@ import Testing
 
 /// What only PostgreSQL shards have: their types, their refusals, a server that goes away and
 /// comes back, and mixing them with SQLite shards.
-@Suite struct PostgresShardTests {
+@Suite(.blocksWhileWaiting) struct PostgresShardTests {
     private func errorCode(_ response: [String: Any]) -> String? {
         ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
     }

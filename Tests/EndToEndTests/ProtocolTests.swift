@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The wire protocol as the contract states it, against the real daemon over its real socket.
-@Suite struct ProtocolTests {
+@Suite(.blocksWhileWaiting) struct ProtocolTests {
     @Test func socatAnswersHealthAsANewUserWould() throws {
         let daemon = try Daemon()
         let socat = Process()

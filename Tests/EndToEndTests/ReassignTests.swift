@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `reassignShard` moves a key's rows, crash-safely, while other connections keep writing.
-@Suite struct ReassignTests {
+@Suite(.blocksWhileWaiting) struct ReassignTests {
     static let schema = """
         CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
         CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), body TEXT);

@@ -6,7 +6,7 @@ import Testing
 /// plans with the fewest moves, jobs that move rows while serving, drains that empty a shard,
 /// and recovery from kill -9 at every step. Each test runs its cases one at a time: all 16 at
 /// once would starve the latency bounds of the suites that run beside them.
-@Suite struct RebalanceTests {
+@Suite(.blocksWhileWaiting) struct RebalanceTests {
     @Test(.serialized, arguments: Backend.allCases) func addingAFifthShardMovesAFifthOfTheRecordsAllOntoIt(
         backend: Backend
     ) throws {

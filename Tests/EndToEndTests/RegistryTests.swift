@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The shard registry and its statistics, persisted across restarts.
-@Suite struct RegistryTests {
+@Suite(.blocksWhileWaiting) struct RegistryTests {
     func errorCode(_ response: [String: Any]) -> String? {
         ((response["error"] as? [String: Any])?["data"] as? [String: Any])?["code"] as? String
     }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Routing by key through the real daemon: allocation, its atomicity, and its persistence.
-@Suite struct RoutingTests {
+@Suite(.blocksWhileWaiting) struct RoutingTests {
     @Test func sixteenConnectionsRacingToWriteOneNewKeyEndOnOneShard() throws {
         let daemon = try Daemon(["--strategy", "random"])
         _ = try daemon.connect().result("createSchema", ["CREATE TABLE hits (who INTEGER)"])

@@ -8,7 +8,7 @@ import Glibc
 
 /// Schema changes recorded once and applied to every shard exactly once, in order: through
 /// restarts, shards registered later, failures and their retries, canaries and kill -9.
-@Suite struct SchemaChangeTests {
+@Suite(.blocksWhileWaiting) struct SchemaChangeTests {
     static let createUsers = "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT)"
     static let addEmail = "ALTER TABLE users ADD COLUMN email TEXT"
 

@@ -4,7 +4,7 @@ import Testing
 
 /// Two daemons on one PostgreSQL catalog and the same PostgreSQL shards, as two application
 /// hosts would run them.
-@Suite(.serialized) struct SharedCatalogTests {
+@Suite(.blocksWhileWaiting, .serialized) struct SharedCatalogTests {
     /// Two daemons sharing a new catalog database and `shards` new shard databases.
     private func twoDaemons(shards: Int = 3, _ extra: [String] = []) throws -> (Daemon, Daemon, PostgresServer) {
         let server = try PostgresServer.shared()

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// What the daemon does with its socket file.
-@Suite struct SocketFileTests {
+@Suite(.blocksWhileWaiting) struct SocketFileTests {
     @Test func theSocketIsCreatedWithMode0660AndRemovedOnExit() throws {
         let daemon = try Daemon()
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)

@@ -7,7 +7,7 @@ import Glibc
 
 /// The daemon under systemd's protocols, with systemd's own tools and a test-owned notify
 /// socket: no PID 1 needed.
-@Suite struct SystemdTests {
+@Suite(.blocksWhileWaiting) struct SystemdTests {
     @Test func systemdSocketActivateStartsTheDaemonOnTheFirstConnection() throws {
         let directory = Daemon.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

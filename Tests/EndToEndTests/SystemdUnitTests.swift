@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The unit files in `systemd/`, checked by systemd's own analyzer.
-@Suite struct SystemdUnitTests {
+@Suite(.blocksWhileWaiting) struct SystemdUnitTests {
     static let unitDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("systemd")

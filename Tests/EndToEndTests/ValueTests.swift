@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Values cross the wire without loss, checked on the raw response text.
-@Suite struct ValueTests {
+@Suite(.blocksWhileWaiting) struct ValueTests {
     @Test func everySQLiteValueRoundTripsExactly() throws {
         let daemon = try Daemon()
         let socket = try daemon.connect()
