@@ -14,11 +14,17 @@ import Testing
         return stats.first { $0["binding"] as? String == shard }?["count"] as? Int
     }
 
-    /// Reads `count` random existing rows through their keys; returns the keys that found nothing.
+    /// The user whose key a test maps to another shard before adopting: a conflict, whose rows
+    /// stay unreachable (its reads fail on a shard without the table).
+    static let conflictingUser = 42
+
+    /// Reads `count` random existing rows through their keys (never the conflicting user's);
+    /// returns the keys that found nothing.
     static func misses(_ socket: LineSocket, count: Int) throws -> [String] {
         var missing: [String] = []
         for _ in 0..<count {
-            let user = Int.random(in: 1...users)
+            var user = conflictingUser
+            while user == conflictingUser { user = Int.random(in: 1...users) }
             let row = try socket.result("first", ["\(user)", "SELECT name FROM users WHERE id = ?", [user]])
             if (row as? [String: Any])?["name"] as? String != "user \(user)" { missing.append("\(user)") }
             let email = "u\(user)@example.com"
@@ -98,10 +104,13 @@ import Testing
         try LegacyDatabase.make(at: legacy, users: Self.users)
         let daemon = try Daemon(["--shard", "db-1", "--shard", "db-2"] + LegacyDatabase.owners, directory: directory)
         let socket = try daemon.connect()
-        _ = try socket.result("setShardMapping", ["42", "db-1"])
+        _ = try socket.result("setShardMapping", ["\(Self.conflictingUser)", "db-1"])
         _ = try socket.result("registerShard", ["legacy", legacy])
         #expect(try Self.shardCount(socket, "legacy") == LegacyDatabase.keyCount(users: Self.users) - 1)
-        #expect((try socket.result("getShardMapping", ["42"]) as? [String: Any])?["shard"] as? String == "db-1")
+        #expect(
+            (try socket.result("getShardMapping", ["\(Self.conflictingUser)"]) as? [String: Any])?["shard"] as? String
+                == "db-1"
+        )
         #expect(daemon.log.contains("mappedTo=db-1"), "the conflict is logged with both shards")
 
         // Undone: no mapping to the shard is left, and the file is as it was.
@@ -143,8 +152,11 @@ import Testing
         #expect(missed.isEmpty, "reads that missed: \(missed.prefix(5))")
         #expect(adopted["mappingsCreated"] as? Int == LegacyDatabase.keyCount(users: Self.users) - 1)
         let conflicts = try #require(adopted["conflicts"] as? [[String: Any]])
-        #expect(conflicts.first?["key"] as? String == "42" && conflicts.first?["mappedTo"] as? String == "db-1")
-        #expect(try Self.misses(socket, count: 100).filter { $0 != "42" }.isEmpty)
+        #expect(
+            conflicts.first?["key"] as? String == "\(Self.conflictingUser)"
+                && conflicts.first?["mappedTo"] as? String == "db-1"
+        )
+        #expect(try Self.misses(socket, count: 100).isEmpty)
         #expect(daemon.stop() == 0)
     }
 

@@ -66,7 +66,7 @@ import Glibc
         #expect(peak - idle < 64 << 20, "grew \((peak - idle) >> 20) MiB over \(sent) pipelined requests")
         let other = try daemon.connect()
         #expect((try other.result("health") as? [String: Any])?["status"] as? String == "ok")
-        close(greedy.descriptor)
+        greedy.disconnect()
         Thread.sleep(forTimeInterval: 0.5)
         let after = try Self.residentBytes(of: pid)
         #expect(after - idle < 32 << 20, "after the client left: \((after - idle) >> 20) MiB above idle")

@@ -33,6 +33,11 @@ final class LineSocket: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Ends the connection both ways, as a client that goes away does; the descriptor itself
+    /// stays open until `deinit`, which closes it once: closing it here too would close
+    /// whatever the process opened under the same number in between (another test's pipe).
+    func disconnect() { shutdown(descriptor, Int32(SHUT_RDWR)) }
+
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
     func send(_ bytes: [UInt8]) throws {
