@@ -133,12 +133,7 @@ import Testing
     /// A call whose server session is ended under it is told the shard cannot be reached,
     /// not that its statement failed; the shard counts as down (calls in the next second are
     /// answered at once), and a call after that is served on a new session.
-    @Test(
-        .disabled(
-            "a call whose session is killed still waits forever in some runs under the full suite's load; the cause is not found yet"
-        )
-    )
-    func aCallWhoseSessionIsKilledIsShardUnavailableAndTheNextIsServed() throws {
+    @Test func aCallWhoseSessionIsKilledIsShardUnavailableAndTheNextIsServed() throws {
         let server = try PostgresServer.shared()
         let database = try server.makeDatabase()
         let daemon = try Daemon(["--shard", "remote=" + server.url(database)], environment: server.environment)

@@ -14,11 +14,11 @@ extension PostgresCatalog {
     package func recordCounts() throws -> [String: Int64] {
         try run { connection in
             var counts: [String: Int64] = [:]
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT shard, count(*) FROM collegedb.record GROUP BY shard",
                 logger: self.logger
             )
-            for try await (shard, count) in rows.decode((String, Int64).self) { counts[shard] = count }
+            for (shard, count) in try rows.decode((String, Int64).self) { counts[shard] = count }
             return counts
         }
     }
@@ -34,14 +34,14 @@ extension PostgresCatalog {
             let start = after
             let page = try run { connection in
                 var page: [(Int64, ByteBuffer?)] = []
-                let rows = try await connection.query(
+                let rows = try await connection.queryWhileOpen(
                     """
                     SELECT r.id, (SELECT k.key FROM collegedb.lookup_key k WHERE k.record_id = r.id ORDER BY k.key LIMIT 1)
                     FROM collegedb.record r WHERE r.shard = \(shard) AND r.id > \(start) ORDER BY r.id LIMIT 10000
                     """,
                     logger: self.logger
                 )
-                for try await row in rows.decode((Int64, ByteBuffer?).self) { page.append(row) }
+                for row in try rows.decode((Int64, ByteBuffer?).self) { page.append(row) }
                 return page
             }
             for (record, key) in page { try body(record, key.map(databaseValue) ?? .null) }
@@ -54,14 +54,14 @@ extension PostgresCatalog {
         let buffers = keys.map(Self.buffer)
         let found = try run { connection in
             var found: [ByteBuffer: (Int64, String)] = [:]
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT k.key, r.id, r.shard FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id
                 WHERE k.key = ANY(\(buffers))
                 """,
                 logger: self.logger
             )
-            for try await (key, id, shard) in rows.decode((ByteBuffer, Int64, String).self) { found[key] = (id, shard) }
+            for (key, id, shard) in try rows.decode((ByteBuffer, Int64, String).self) { found[key] = (id, shard) }
             return found
         }
         return buffers.map { found[$0].map { (id: $0.0, shard: $0.1) } }
@@ -70,11 +70,11 @@ extension PostgresCatalog {
     package func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64] {
         let pairs = try run { connection in
             var pairs: [(ByteBuffer, Int64)] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT key, record_id FROM collegedb.lookup_key WHERE record_id = ANY(\(records))",
                 logger: self.logger
             )
-            for try await row in rows.decode((ByteBuffer, Int64).self) { pairs.append(row) }
+            for row in try rows.decode((ByteBuffer, Int64).self) { pairs.append(row) }
             return pairs
         }
         return Dictionary(pairs.map { (databaseValue($0.0), $0.1) }, uniquingKeysWith: { first, _ in first })
@@ -83,11 +83,11 @@ extension PostgresCatalog {
     package func shards(ofRecords records: [Int64]) throws -> [Int64: String] {
         try run { connection in
             var shards: [Int64: String] = [:]
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT id, shard FROM collegedb.record WHERE id = ANY(\(records))",
                 logger: self.logger
             )
-            for try await (id, shard) in rows.decode((Int64, String).self) { shards[id] = shard }
+            for (id, shard) in try rows.decode((Int64, String).self) { shards[id] = shard }
             return shards
         }
     }
@@ -105,7 +105,7 @@ extension PostgresCatalog {
         return try run { connection in
             try await self.transaction(on: connection) {
                 let planID = try await Self.insertedID(
-                    connection.query(
+                    connection.queryWhileOpen(
                         """
                         INSERT INTO collegedb.rebalance_plan
                             (created_at, strategy, state, drain, tolerance, records, unmapped_rows, automatic)
@@ -117,7 +117,7 @@ extension PostgresCatalog {
                     )
                 )
                 try await self.insertMoves(moves, planID: planID, on: connection)
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     INSERT INTO collegedb.draining_shard (shard, plan_id) SELECT unnest(\(drain)::text[]), \(planID)
                     ON CONFLICT (shard) DO UPDATE SET plan_id = excluded.plan_id
@@ -134,7 +134,7 @@ extension PostgresCatalog {
         return try run { connection in
             try await self.transaction(on: connection) {
                 let added = try await self.insertMoves(moves, planID: planID, on: connection)
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.rebalance_plan SET records = records + \(added) WHERE id = \(planID)",
                     logger: self.logger
                 )
@@ -155,7 +155,7 @@ extension PostgresCatalog {
         for start in stride(from: 0, to: moves.count, by: 10_000) {
             let chunk = moves[start..<min(start + 10_000, moves.count)]
             let inserted = try await Self.firstRow(
-                connection.query(
+                connection.queryWhileOpen(
                     """
                     WITH added AS (
                         INSERT INTO collegedb.rebalance_move (plan_id, record_id, from_shard, to_shard)
@@ -178,7 +178,7 @@ extension PostgresCatalog {
         try run { connection in
             guard
                 let (createdAt, records, unmapped) = try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         "SELECT created_at, records, unmapped_rows FROM collegedb.rebalance_plan WHERE id = \(planID)",
                         logger: self.logger
                     ),
@@ -186,14 +186,14 @@ extension PostgresCatalog {
                 )
             else { throw MappingStore.planNotFound(planID) }
             var pairs: [RebalancePlanSummary.Pair] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT from_shard, to_shard, count(*) FROM collegedb.rebalance_move WHERE plan_id = \(planID)
                 GROUP BY from_shard, to_shard ORDER BY from_shard, to_shard
                 """,
                 logger: self.logger
             )
-            for try await (from, to, count) in rows.decode((String, String, Int64).self) {
+            for (from, to, count) in try rows.decode((String, String, Int64).self) {
                 pairs.append(RebalancePlanSummary.Pair(from: from, to: to, records: Int(count)))
             }
             return RebalancePlanSummary(
@@ -214,7 +214,7 @@ extension PostgresCatalog {
         let rows = try run { connection in
             guard try await self.planExists(planID, on: connection) else { throw MappingStore.planNotFound(planID) }
             var page: [(Int64, ByteBuffer?, String, String, String, String?)] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT m.record_id,
                     (SELECT k.key FROM collegedb.lookup_key k WHERE k.record_id = m.record_id ORDER BY k.key LIMIT 1),
@@ -225,7 +225,7 @@ extension PostgresCatalog {
                 """,
                 logger: self.logger
             )
-            for try await row in rows.decode((Int64, ByteBuffer?, String, String, String, String?).self) {
+            for row in try rows.decode((Int64, ByteBuffer?, String, String, String, String?).self) {
                 page.append(row)
             }
             return page
@@ -246,7 +246,7 @@ extension PostgresCatalog {
     package func skipNotes(ofPlan planID: Int64, startingWith prefix: String) throws -> [(note: String, moves: Int)] {
         try run { connection in
             var notes: [(note: String, moves: Int)] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT note, count(*) FROM collegedb.rebalance_move
                 WHERE plan_id = \(planID) AND state = 'skipped' AND left(note, length(\(prefix))) = \(prefix)
@@ -254,7 +254,7 @@ extension PostgresCatalog {
                 """,
                 logger: self.logger
             )
-            for try await (note, moves) in rows.decode((String, Int64).self) {
+            for (note, moves) in try rows.decode((String, Int64).self) {
                 notes.append((note, Int(clamping: moves)))
             }
             return notes
@@ -268,7 +268,7 @@ extension PostgresCatalog {
         try run { connection in
             guard
                 let (from, to) = try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         """
                         SELECT from_shard, to_shard FROM collegedb.rebalance_move
                         WHERE plan_id = \(planID) AND state = 'pending' ORDER BY from_shard, to_shard LIMIT 1
@@ -279,7 +279,7 @@ extension PostgresCatalog {
                 )
             else { return nil }
             var records: [Int64] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT record_id FROM collegedb.rebalance_move
                 WHERE plan_id = \(planID) AND state = 'pending' AND from_shard = \(from) AND to_shard = \(to)
@@ -287,7 +287,7 @@ extension PostgresCatalog {
                 """,
                 logger: self.logger
             )
-            for try await record in rows.decode(Int64.self) { records.append(record) }
+            for record in try rows.decode(Int64.self) { records.append(record) }
             return (from, to, records)
         }
     }
@@ -295,7 +295,7 @@ extension PostgresCatalog {
     package func pendingRecords(ofPlan planID: Int64, from shard: String, limit: Int) throws -> [Int64] {
         try run { connection in
             var records: [Int64] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT record_id FROM collegedb.rebalance_move
                 WHERE plan_id = \(planID) AND state = 'pending' AND from_shard = \(shard)
@@ -303,7 +303,7 @@ extension PostgresCatalog {
                 """,
                 logger: self.logger
             )
-            for try await record in rows.decode(Int64.self) { records.append(record) }
+            for record in try rows.decode(Int64.self) { records.append(record) }
             return records
         }
     }
@@ -312,7 +312,7 @@ extension PostgresCatalog {
         guard !skipped.isEmpty else { return }
         try run { connection in
             try await self.transaction(on: connection) {
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     UPDATE collegedb.rebalance_move m SET state = 'skipped', note = s.note
                     FROM unnest(\(skipped.map(\.record))::bigint[], \(skipped.map(\.reason))::text[]) AS s(record_id, note)
@@ -320,7 +320,7 @@ extension PostgresCatalog {
                     """,
                     logger: self.logger
                 )
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.rebalance_plan SET skipped = skipped + \(skipped.count) WHERE id = \(planID)",
                     logger: self.logger
                 )
@@ -339,21 +339,21 @@ extension PostgresCatalog {
         let now = MappingStore.nowMilliseconds()
         try run { connection in
             try await self.transaction(on: connection) {
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     UPDATE collegedb.record SET shard = \(to), updated_at = \(now)
                     WHERE id = ANY(\(records)) AND shard = \(from)
                     """,
                     logger: self.logger
                 )
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     UPDATE collegedb.rebalance_move SET state = 'moved'
                     WHERE plan_id = \(planID) AND record_id = ANY(\(records))
                     """,
                     logger: self.logger
                 )
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     UPDATE collegedb.rebalance_plan
                     SET records_moved = records_moved + \(records.count), rows_moved = rows_moved + \(rows)
@@ -361,7 +361,7 @@ extension PostgresCatalog {
                     """,
                     logger: self.logger
                 )
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.move_intent SET state = 'flipped' WHERE id = \(moveID)",
                     logger: self.logger
                 )
@@ -372,25 +372,25 @@ extension PostgresCatalog {
     package func setPlanState(_ planID: Int64, _ state: RebalanceState, rowsPerSecond: Double??) throws {
         try run { connection in
             try await self.transaction(on: connection) {
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.rebalance_plan SET state = \(state.rawValue) WHERE id = \(planID)",
                     logger: self.logger
                 )
                 if let rowsPerSecond {
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         "UPDATE collegedb.rebalance_plan SET rows_per_second = \(rowsPerSecond) WHERE id = \(planID)",
                         logger: self.logger
                     )
                 }
                 switch state {
                 case .cancelled:
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         "DELETE FROM collegedb.draining_shard WHERE plan_id = \(planID)",
                         logger: self.logger
                     )
                 case .running:
                     // A resumed drain keeps its shards from new keys again.
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         """
                         INSERT INTO collegedb.draining_shard (shard, plan_id)
                         SELECT json_array_elements_text(drain::json), id FROM collegedb.rebalance_plan
@@ -408,7 +408,7 @@ extension PostgresCatalog {
 
     package func addRunningTime(ofPlan planID: Int64, milliseconds: Int64) throws {
         try run { connection in
-            try await connection.query(
+            try await connection.queryWhileOpen(
                 """
                 UPDATE collegedb.rebalance_plan SET running_milliseconds = running_milliseconds + \(milliseconds)
                 WHERE id = \(planID)
@@ -422,7 +422,7 @@ extension PostgresCatalog {
         try run { connection in
             try await self.transaction(on: connection) {
                 let current = try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         "SELECT errors FROM collegedb.rebalance_plan WHERE id = \(planID) FOR UPDATE",
                         logger: self.logger
                     ),
@@ -430,7 +430,7 @@ extension PostgresCatalog {
                 )
                 var errors = PlanErrors.decoded(current ?? "[]")
                 errors.append(message)
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     UPDATE collegedb.rebalance_plan SET errors = \(MappingStore.json(Array(errors.suffix(100))))
                     WHERE id = \(planID)
@@ -446,7 +446,7 @@ extension PostgresCatalog {
         let found: Columns? = try run { connection in
             let rows =
                 if let planID {
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         """
                         SELECT id, state, records, records_moved, rows_moved, skipped, running_milliseconds,
                             rows_per_second, errors, automatic
@@ -455,7 +455,7 @@ extension PostgresCatalog {
                         logger: self.logger
                     )
                 } else {
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         """
                         SELECT id, state, records, records_moved, rows_moved, skipped, running_milliseconds,
                             rows_per_second, errors, automatic
@@ -464,7 +464,7 @@ extension PostgresCatalog {
                         logger: self.logger
                     )
                 }
-            for try await row in rows.decode(Columns.self) { return row }
+            for row in try rows.decode(Columns.self) { return row }
             return nil
         }
         guard
@@ -491,11 +491,11 @@ extension PostgresCatalog {
     package func interruptedPlans() throws -> [Int64] {
         try run { connection in
             var plans: [Int64] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT id FROM collegedb.rebalance_plan WHERE state IN ('running', 'paused') ORDER BY id",
                 logger: self.logger
             )
-            for try await plan in rows.decode(Int64.self) { plans.append(plan) }
+            for plan in try rows.decode(Int64.self) { plans.append(plan) }
             return plans
         }
     }
@@ -503,13 +503,13 @@ extension PostgresCatalog {
     package func drainedShards(ofPlan planID: Int64) throws -> [String] {
         try run { connection in
             var shards: [String] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT json_array_elements_text(drain::json) FROM collegedb.rebalance_plan WHERE id = \(planID)
                 """,
                 logger: self.logger
             )
-            for try await shard in rows.decode(String.self) { shards.append(shard) }
+            for shard in try rows.decode(String.self) { shards.append(shard) }
             return shards
         }
     }
@@ -517,15 +517,18 @@ extension PostgresCatalog {
     package func drainingShards() throws -> Set<String> {
         try run { connection in
             var shards: Set<String> = []
-            let rows = try await connection.query("SELECT shard FROM collegedb.draining_shard", logger: self.logger)
-            for try await shard in rows.decode(String.self) { shards.insert(shard) }
+            let rows = try await connection.queryWhileOpen(
+                "SELECT shard FROM collegedb.draining_shard",
+                logger: self.logger
+            )
+            for shard in try rows.decode(String.self) { shards.insert(shard) }
             return shards
         }
     }
 
     package func stopDraining(_ shard: String) throws {
         try run { connection in
-            try await connection.query(
+            try await connection.queryWhileOpen(
                 "DELETE FROM collegedb.draining_shard WHERE shard = \(shard)",
                 logger: self.logger
             )
@@ -543,14 +546,17 @@ extension PostgresCatalog {
             try await client.withConnection(leasedWithin: connectTimeout) { connection in
                 let granted =
                     try await Self.firstRow(
-                        connection.query("SELECT pg_try_advisory_lock(\(Self.rebalanceLock))", logger: logger),
+                        connection.queryWhileOpen("SELECT pg_try_advisory_lock(\(Self.rebalanceLock))", logger: logger),
                         as: Bool.self
                     ) ?? false
                 lease.granted(granted)
                 guard granted else { return }
                 await lease.waitForRelease()
                 // A connection that broke has released the lock with its session.
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.rebalanceLock))", logger: logger)
+                _ = try? await connection.queryWhileOpen(
+                    "SELECT pg_advisory_unlock(\(Self.rebalanceLock))",
+                    logger: logger
+                )
             }
         }
         do {
@@ -563,7 +569,7 @@ extension PostgresCatalog {
 
     private func planExists(_ planID: Int64, on connection: PostgresConnection) async throws -> Bool {
         try await Self.firstRow(
-            connection.query("SELECT 1 FROM collegedb.rebalance_plan WHERE id = \(planID)", logger: logger),
+            connection.queryWhileOpen("SELECT 1 FROM collegedb.rebalance_plan WHERE id = \(planID)", logger: logger),
             as: Int32.self
         ) != nil
     }

@@ -15,7 +15,7 @@ extension PostgresCatalog {
                 let recordID: Int64
                 if let existing = try await self.recordID(of: stored, on: connection) {
                     recordID = existing
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         """
                         UPDATE collegedb.record SET shard = \(shard), updated_at = \(now)
                         WHERE id = \(recordID) AND shard <> \(shard)
@@ -65,11 +65,11 @@ extension PostgresCatalog {
                 throw CollegeDBError.mappingNotFound(key)
             }
             var keys: [ByteBuffer] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT key FROM collegedb.lookup_key WHERE record_id = \(recordID) ORDER BY key",
                 logger: self.logger
             )
-            for try await key in rows.decode(ByteBuffer.self) { keys.append(key) }
+            for key in try rows.decode(ByteBuffer.self) { keys.append(key) }
             return keys
         }
         return keys.map { keyCodec.displayed(databaseValue($0)) }
@@ -82,7 +82,7 @@ extension PostgresCatalog {
             try await self.transaction(on: connection) {
                 guard
                     let (recordID, previous) = try await Self.firstRow(
-                        connection.query(
+                        connection.queryWhileOpen(
                             """
                             SELECT r.id, r.shard FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id
                             WHERE k.key = \(stored) FOR UPDATE OF r
@@ -92,7 +92,7 @@ extension PostgresCatalog {
                         as: (Int64, String).self
                     )
                 else { throw CollegeDBError.mappingNotFound(key) }
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     UPDATE collegedb.record SET shard = \(shard), updated_at = \(MappingStore.nowMilliseconds())
                     WHERE id = \(recordID) AND shard <> \(shard)
@@ -128,7 +128,7 @@ extension PostgresCatalog {
         let afterKey = cursor.map { Self.buffer($0.key) } ?? ByteBuffer()
         let rows = try run { connection in
             var page: [(Int64, ByteBuffer)] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT k.record_id, k.key FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id
                 WHERE r.shard = \(shard) AND (k.record_id, k.key) > (\(afterRecord), \(afterKey))
@@ -136,7 +136,7 @@ extension PostgresCatalog {
                 """,
                 logger: self.logger
             )
-            for try await row in rows.decode((Int64, ByteBuffer).self) { page.append(row) }
+            for row in try rows.decode((Int64, ByteBuffer).self) { page.append(row) }
             return page
         }
         let page = rows.prefix(limit)
@@ -148,7 +148,7 @@ extension PostgresCatalog {
         try run { connection in
             try await self.transaction(on: connection) {
                 let deleted = try await self.truncateRecords(on: connection)
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.shard_stats SET record_count = 0, last_updated = \(MappingStore.nowMilliseconds())",
                     logger: self.logger
                 )
@@ -161,7 +161,10 @@ extension PostgresCatalog {
 
     func recordID(of stored: ByteBuffer, on connection: PostgresConnection) async throws -> Int64? {
         try await Self.firstRow(
-            connection.query("SELECT record_id FROM collegedb.lookup_key WHERE key = \(stored)", logger: logger),
+            connection.queryWhileOpen(
+                "SELECT record_id FROM collegedb.lookup_key WHERE key = \(stored)",
+                logger: logger
+            ),
             as: Int64.self
         )
     }
@@ -176,7 +179,7 @@ extension PostgresCatalog {
     ) async throws -> Int64 {
         let now = MappingStore.nowMilliseconds()
         let id = try await Self.insertedID(
-            connection.query(
+            connection.queryWhileOpen(
                 """
                 INSERT INTO collegedb.record (shard, created_at, updated_at) VALUES (\(shard), \(now), \(now))
                 RETURNING id
@@ -196,7 +199,7 @@ extension PostgresCatalog {
         on connection: PostgresConnection,
         conflict: String = "already belongs to another record"
     ) async throws {
-        try await connection.query(
+        try await connection.queryWhileOpen(
             """
             INSERT INTO collegedb.lookup_key (key, record_id) VALUES (\(stored), \(recordID))
             ON CONFLICT (key) DO NOTHING
@@ -211,7 +214,7 @@ extension PostgresCatalog {
     /// Removes record `id` with its keys; returns how many keys it had.
     private func deleteRecord(_ id: Int64, on connection: PostgresConnection) async throws -> Int {
         let keys = try await Self.firstRow(
-            connection.query(
+            connection.queryWhileOpen(
                 """
                 WITH gone AS (DELETE FROM collegedb.record WHERE id = \(id) RETURNING id)
                 SELECT count(k.key) FROM gone LEFT JOIN collegedb.lookup_key k ON k.record_id = gone.id

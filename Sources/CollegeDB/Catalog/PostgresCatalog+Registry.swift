@@ -6,11 +6,11 @@ extension PostgresCatalog {
     package func shardRegistrations() throws -> [MappingStore.ShardRegistration] {
         try run { connection in
             var registrations: [MappingStore.ShardRegistration] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT name, location, registered FROM collegedb.shard_registry ORDER BY position",
                 logger: self.logger
             )
-            for try await (name, location, registered) in rows.decode((String, String?, Bool).self) {
+            for (name, location, registered) in try rows.decode((String, String?, Bool).self) {
                 registrations.append(.init(name: name, path: location, registered: registered))
             }
             return registrations
@@ -19,7 +19,7 @@ extension PostgresCatalog {
 
     package func recordRegistration(_ registration: MappingStore.ShardRegistration) throws {
         try run { connection in
-            try await connection.query(
+            try await connection.queryWhileOpen(
                 """
                 INSERT INTO collegedb.shard_registry (name, location, registered, position)
                 VALUES (\(registration.name), \(registration.path), \(registration.registered),
@@ -33,14 +33,20 @@ extension PostgresCatalog {
 
     package func forgetRegistration(of name: String) throws {
         try run { connection in
-            try await connection.query("DELETE FROM collegedb.shard_registry WHERE name = \(name)", logger: self.logger)
+            try await connection.queryWhileOpen(
+                "DELETE FROM collegedb.shard_registry WHERE name = \(name)",
+                logger: self.logger
+            )
         }
     }
 
     package func recordCount(onShard shard: String) throws -> Int64 {
         try run { connection in
             try await Self.firstRow(
-                connection.query("SELECT count(*) FROM collegedb.record WHERE shard = \(shard)", logger: self.logger),
+                connection.queryWhileOpen(
+                    "SELECT count(*) FROM collegedb.record WHERE shard = \(shard)",
+                    logger: self.logger
+                ),
                 as: Int64.self
             ) ?? 0
         }
@@ -50,7 +56,7 @@ extension PostgresCatalog {
         let now = MappingStore.nowMilliseconds()
         let ceiling = RecordCountBounds.ceiling(adding: delta)
         try run { connection in
-            try await connection.query(
+            try await connection.queryWhileOpen(
                 """
                 INSERT INTO collegedb.shard_stats (shard, record_count, last_updated)
                 VALUES (
@@ -84,7 +90,7 @@ extension PostgresCatalog {
         let now = MappingStore.nowMilliseconds()
         return try run { connection in
             try await Self.insertedID(
-                connection.query(
+                connection.queryWhileOpen(
                     """
                     INSERT INTO collegedb.move_intent (record_id, from_shard, to_shard, plan, state, created_at)
                     VALUES (\(recordID), \(from), \(to), \(planText), 'copying', \(now)) RETURNING id
@@ -99,11 +105,11 @@ extension PostgresCatalog {
         let now = MappingStore.nowMilliseconds()
         try run { connection in
             try await self.transaction(on: connection) {
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.record SET shard = \(shard), updated_at = \(now) WHERE id = \(recordID)",
                     logger: self.logger
                 )
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.move_intent SET state = 'flipped' WHERE id = \(id)",
                     logger: self.logger
                 )
@@ -113,18 +119,21 @@ extension PostgresCatalog {
 
     package func finishMove(_ id: Int64) throws {
         try run { connection in
-            try await connection.query("DELETE FROM collegedb.move_intent WHERE id = \(id)", logger: self.logger)
+            try await connection.queryWhileOpen(
+                "DELETE FROM collegedb.move_intent WHERE id = \(id)",
+                logger: self.logger
+            )
         }
     }
 
     package func unfinishedMoves() throws -> [MappingStore.MoveIntent] {
         let rows = try run { connection in
             var intents: [(Int64, Int64, String, String, String, String)] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT id, record_id, from_shard, to_shard, plan, state FROM collegedb.move_intent ORDER BY id",
                 logger: self.logger
             )
-            for try await row in rows.decode((Int64, Int64, String, String, String, String).self) {
+            for row in try rows.decode((Int64, Int64, String, String, String, String).self) {
                 intents.append(row)
             }
             return intents

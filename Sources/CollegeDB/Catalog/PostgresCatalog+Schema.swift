@@ -28,11 +28,14 @@ extension PostgresCatalog {
         let check = keyCodec.displayed(keyCodec.storedValue(for: Self.keyCheckText))
         let stored = try run { connection in
             try await self.transaction(on: connection) {
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: self.logger)
+                try await connection.queryWhileOpen(
+                    "SELECT pg_advisory_xact_lock(\(Self.schemaLock))",
+                    logger: self.logger
+                )
                 for statement in Self.schema {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                    try await connection.queryWhileOpen(PostgresQuery(unsafeSQL: statement), logger: self.logger)
                 }
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     """
                     INSERT INTO collegedb.meta (name, value)
                     VALUES ('key_hashing', \(hashing)), ('key_check', \(check)),
@@ -42,7 +45,7 @@ extension PostgresCatalog {
                     logger: self.logger
                 )
                 return try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         """
                         SELECT h.value, c.value FROM collegedb.meta h, collegedb.meta c
                         WHERE h.name = 'key_hashing' AND c.name = 'key_check'

@@ -14,21 +14,21 @@ extension PostgresCatalog {
         let now = MappingStore.nowMilliseconds()
         let row: SchemaChangeColumns = try run { connection in
             try await self.transaction(on: connection) {
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "SELECT pg_advisory_xact_lock(\(Self.schemaChangeLock))",
                     logger: self.logger
                 )
-                let existing = try await connection.query(
+                let existing = try await connection.queryWhileOpen(
                     """
                     SELECT id, name, sql, state, canary, failures, created_at, attempt
                     FROM collegedb.schema_change WHERE name = \(name)
                     """,
                     logger: self.logger
                 )
-                for try await found in existing.decode(SchemaChangeColumns.self) {
+                for found in try existing.decode(SchemaChangeColumns.self) {
                     guard SchemaChangeRules.sameText(found.2, sql) else { throw SchemaChangeRules.otherSQL(name) }
                     guard found.3 != SchemaChangeState.done.rawValue else { return found }
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         """
                         UPDATE collegedb.schema_change
                         SET state = 'running', canary = \(canaryValue), failures = '[]', attempt = attempt + 1
@@ -39,7 +39,7 @@ extension PostgresCatalog {
                     let running = SchemaChangeState.running.rawValue
                     return (found.0, found.1, found.2, running, canaryValue, "[]", found.6, found.7 + 1)
                 }
-                let inserted = try await connection.query(
+                let inserted = try await connection.queryWhileOpen(
                     """
                     INSERT INTO collegedb.schema_change (name, sql, state, canary, created_at)
                     VALUES (\(name), \(sql), 'running', \(canaryValue), \(now))
@@ -47,7 +47,7 @@ extension PostgresCatalog {
                     """,
                     logger: self.logger
                 )
-                for try await row in inserted.decode(SchemaChangeColumns.self) { return row }
+                for row in try inserted.decode(SchemaChangeColumns.self) { return row }
                 throw CollegeDBError(.mappingStoreFailed, "the catalog recorded schema change '\(name)' without a row")
             }
         }
@@ -57,14 +57,14 @@ extension PostgresCatalog {
     package func schemaChanges() throws -> [SchemaChange] {
         let rows: [SchemaChangeColumns] = try run { connection in
             var found: [SchemaChangeColumns] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 SELECT id, name, sql, state, canary, failures, created_at, attempt
                 FROM collegedb.schema_change ORDER BY id
                 """,
                 logger: self.logger
             )
-            for try await row in rows.decode(SchemaChangeColumns.self) { found.append(row) }
+            for row in try rows.decode(SchemaChangeColumns.self) { found.append(row) }
             return found
         }
         return try rows.map(Self.schemaChange)
@@ -78,26 +78,25 @@ extension PostgresCatalog {
     ) throws -> Bool {
         let failures = SchemaChangeFailure.encoded(failures)
         return try run { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 """
                 UPDATE collegedb.schema_change SET state = \(state.rawValue), failures = \(failures)
                 WHERE id = \(id) AND attempt = \(attempt) RETURNING id
                 """,
                 logger: self.logger
             )
-            for try await _ in rows { return true }
-            return false
+            return !rows.isEmpty
         }
     }
 
     package func shards(withSchemaChange id: Int64) throws -> Set<String> {
         try run { connection in
             var shards: Set<String> = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT shard FROM collegedb.schema_change_shard WHERE change_id = \(id)",
                 logger: self.logger
             )
-            for try await shard in rows.decode(String.self) { shards.insert(shard) }
+            for shard in try rows.decode(String.self) { shards.insert(shard) }
             return shards
         }
     }
@@ -105,11 +104,11 @@ extension PostgresCatalog {
     package func schemaChanges(appliedOn shard: String) throws -> Set<Int64> {
         try run { connection in
             var changes: Set<Int64> = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT change_id FROM collegedb.schema_change_shard WHERE shard = \(shard)",
                 logger: self.logger
             )
-            for try await change in rows.decode(Int64.self) { changes.insert(change) }
+            for change in try rows.decode(Int64.self) { changes.insert(change) }
             return changes
         }
     }
@@ -117,7 +116,7 @@ extension PostgresCatalog {
     package func markSchemaChangeApplied(_ id: Int64, shard: String) throws {
         let now = MappingStore.nowMilliseconds()
         try run { connection in
-            try await connection.query(
+            try await connection.queryWhileOpen(
                 """
                 INSERT INTO collegedb.schema_change_shard (change_id, shard, applied_at)
                 VALUES (\(id), \(shard), \(now)) ON CONFLICT DO NOTHING

@@ -66,7 +66,7 @@ package final class PostgresCatalog: MappingCatalog {
         let stored = storedKey(key)
         return try run { connection in
             try await Self.firstRow(
-                connection.query(
+                connection.queryWhileOpen(
                     """
                     SELECT r.id, r.shard FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id
                     WHERE k.key = \(stored)
@@ -86,7 +86,7 @@ package final class PostgresCatalog: MappingCatalog {
         let stored = storedKey(key)
         return try run { connection in
             try await Self.firstRow(
-                connection.query(
+                connection.queryWhileOpen(
                     """
                     SELECT r.shard, r.created_at, r.updated_at
                     FROM collegedb.lookup_key k JOIN collegedb.record r ON r.id = k.record_id WHERE k.key = \(stored)
@@ -106,7 +106,7 @@ package final class PostgresCatalog: MappingCatalog {
     package func currentShard(ofRecord id: Int64) async throws -> String? {
         try await answer { connection in
             try await Self.firstRow(
-                connection.query("SELECT shard FROM collegedb.record WHERE id = \(id)", logger: self.logger),
+                connection.queryWhileOpen("SELECT shard FROM collegedb.record WHERE id = \(id)", logger: self.logger),
                 as: String.self
             )
         }
@@ -132,7 +132,7 @@ package final class PostgresCatalog: MappingCatalog {
                 created = try run { connection in
                     try await self.transaction(on: connection) {
                         let id = try await Self.insertedID(
-                            connection.query(
+                            connection.queryWhileOpen(
                                 """
                                 INSERT INTO collegedb.record (shard, created_at, updated_at)
                                 VALUES (\(choice.shard), \(now), \(now)) RETURNING id
@@ -141,7 +141,7 @@ package final class PostgresCatalog: MappingCatalog {
                             )
                         )
                         let claimed = try await Self.firstRow(
-                            connection.query(
+                            connection.queryWhileOpen(
                                 """
                                 INSERT INTO collegedb.lookup_key (key, record_id) VALUES (\(stored), \(id))
                                 ON CONFLICT (key) DO NOTHING RETURNING record_id
@@ -152,7 +152,7 @@ package final class PostgresCatalog: MappingCatalog {
                         )
                         guard claimed != nil else { throw LostRace() }
                         if choice.consumesPosition {
-                            try await connection.query(
+                            try await connection.queryWhileOpen(
                                 """
                                 UPDATE collegedb.meta
                                 SET value = (CASE WHEN value::bigint < 9223372036854775807 THEN value::bigint + 1 ELSE 0 END)::text
@@ -187,7 +187,7 @@ package final class PostgresCatalog: MappingCatalog {
     package func roundRobinPosition() throws -> Int64 {
         try run { connection in
             try await Self.firstRow(
-                connection.query(
+                connection.queryWhileOpen(
                     "SELECT value::bigint FROM collegedb.meta WHERE name = \(Self.roundRobinName)",
                     logger: self.logger
                 ),
@@ -201,12 +201,12 @@ package final class PostgresCatalog: MappingCatalog {
         return try run { connection in
             try await self.transaction(on: connection) {
                 // Daemons giving nodes at once take turns, so no node is given twice.
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "SELECT pg_advisory_xact_lock(\(Self.identifierNodeLock))",
                     logger: self.logger
                 )
                 if let node = try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         "SELECT value::bigint FROM collegedb.meta WHERE name = \(name)",
                         logger: self.logger
                     ),
@@ -215,14 +215,14 @@ package final class PostgresCatalog: MappingCatalog {
                     return node
                 }
                 let highest = try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         "SELECT coalesce(max(value::bigint), 0) FROM collegedb.meta WHERE starts_with(name, 'id_node:')",
                         logger: self.logger
                     ),
                     as: Int64.self
                 )
                 let node = try ClusterIdentifiers.node(after: highest)
-                try await connection.query(
+                try await connection.queryWhileOpen(
                     "INSERT INTO collegedb.meta (name, value) VALUES (\(name), \(String(node)))",
                     logger: self.logger
                 )
@@ -238,7 +238,7 @@ package final class PostgresCatalog: MappingCatalog {
         try run { connection in
             guard
                 let first = try await Self.firstRow(
-                    connection.query(
+                    connection.queryWhileOpen(
                         """
                         INSERT INTO collegedb.meta (name, value) VALUES ('id_next', \(String(count)))
                         ON CONFLICT (name) DO UPDATE SET value = (collegedb.meta.value::bigint + \(count))::text
@@ -256,11 +256,11 @@ package final class PostgresCatalog: MappingCatalog {
     package func statistics() throws -> [String: ShardStatistics] {
         try run { connection in
             var statistics: [String: ShardStatistics] = [:]
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 "SELECT shard, record_count, last_updated FROM collegedb.shard_stats",
                 logger: self.logger
             )
-            for try await (shard, count, lastUpdated) in rows.decode((String, Int64, Int64?).self) {
+            for (shard, count, lastUpdated) in try rows.decode((String, Int64, Int64?).self) {
                 statistics[shard] = ShardStatistics(shard: shard, count: count, lastUpdated: lastUpdated)
             }
             return statistics
@@ -272,8 +272,8 @@ package final class PostgresCatalog: MappingCatalog {
         try run { connection in
             try await self.transaction(on: connection) {
                 let deleted = try await self.truncateRecords(on: connection)
-                try await connection.query("DELETE FROM collegedb.shard_stats", logger: self.logger)
-                try await connection.query(
+                try await connection.queryWhileOpen("DELETE FROM collegedb.shard_stats", logger: self.logger)
+                try await connection.queryWhileOpen(
                     "UPDATE collegedb.meta SET value = '0' WHERE name = \(Self.roundRobinName)",
                     logger: self.logger
                 )
@@ -285,7 +285,7 @@ package final class PostgresCatalog: MappingCatalog {
     package func isHealthy() -> Bool {
         // Any error is the answer: not healthy.
         (try? run { connection in
-            try await Self.firstRow(connection.query("SELECT 1", logger: self.logger), as: Int.self)
+            try await Self.firstRow(connection.queryWhileOpen("SELECT 1", logger: self.logger), as: Int.self)
         }) == 1
     }
 
@@ -378,7 +378,7 @@ package final class PostgresCatalog: MappingCatalog {
     private static func probe(_ connection: PostgresConnection, logger: Logger) async throws {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
-                try await connection.query("SELECT 1", logger: logger)
+                try await connection.queryWhileOpen("SELECT 1", logger: logger)
                 return true
             }
             group.addTask {
@@ -420,11 +420,11 @@ package final class PostgresCatalog: MappingCatalog {
     func truncateRecords(on connection: PostgresConnection) async throws -> Int {
         let count =
             try await Self.firstRow(
-                connection.query("SELECT count(*) FROM collegedb.record", logger: logger),
+                connection.queryWhileOpen("SELECT count(*) FROM collegedb.record", logger: logger),
                 as: Int64.self
             ) ?? 0
-        try await connection.query("TRUNCATE collegedb.lookup_key, collegedb.record", logger: logger)
-        try await connection.query("SELECT pg_notify(\(Self.changesChannel), '*')", logger: logger)
+        try await connection.queryWhileOpen("TRUNCATE collegedb.lookup_key, collegedb.record", logger: logger)
+        try await connection.queryWhileOpen("SELECT pg_notify(\(Self.changesChannel), '*')", logger: logger)
         return Int(count)
     }
 
@@ -471,34 +471,32 @@ package final class PostgresCatalog: MappingCatalog {
 
     /// `body` between `BEGIN` and `COMMIT`, rolled back when it throws.
     func transaction<T>(on connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.queryWhileOpen("BEGIN", logger: logger)
         do {
             let value = try await body()
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.queryWhileOpen("COMMIT", logger: logger)
             return value
         } catch {
             // The body's error is the one to report; a connection whose ROLLBACK fails is dropped
             // by the pool, which rolls the transaction back with the session.
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            _ = try? await connection.queryWhileOpen("ROLLBACK", logger: logger)
             throw error
         }
     }
 
     /// The first row of `rows`, decoded, or nil when there is none.
     static func firstRow<Row: PostgresDecodable & Sendable>(
-        _ rows: PostgresRowSequence,
+        _ rows: PostgresCollectedRows,
         as type: Row.Type
     ) async throws -> Row? {
-        for try await value in rows.decode(Row.self) { return value }
-        return nil
+        try rows.rows.first?.decode(Row.self)
     }
 
     static func firstRow<A: PostgresDecodable & Sendable, B: PostgresDecodable & Sendable>(
-        _ rows: PostgresRowSequence,
+        _ rows: PostgresCollectedRows,
         as type: (A, B).Type
     ) async throws -> (A, B)? {
-        for try await value in rows.decode((A, B).self) { return value }
-        return nil
+        try rows.rows.first?.decode((A, B).self)
     }
 
     static func firstRow<
@@ -506,17 +504,16 @@ package final class PostgresCatalog: MappingCatalog {
         B: PostgresDecodable & Sendable,
         C: PostgresDecodable & Sendable
     >(
-        _ rows: PostgresRowSequence,
+        _ rows: PostgresCollectedRows,
         as type: (A, B, C).Type
     ) async throws -> (A, B, C)? {
-        for try await value in rows.decode((A, B, C).self) { return value }
-        return nil
+        try rows.rows.first?.decode((A, B, C).self)
     }
 
     /// The id an `INSERT … RETURNING id` gave.
     /// - Throws: `MAPPING_STORE_FAILED` when it gave none (a rule or trigger someone added to
     ///   the catalog's tables swallowed the row).
-    static func insertedID(_ rows: PostgresRowSequence) async throws -> Int64 {
+    static func insertedID(_ rows: PostgresCollectedRows) async throws -> Int64 {
         guard let id = try await firstRow(rows, as: Int64.self) else {
             throw CollegeDBError(.mappingStoreFailed, "the catalog returned no id for a row it inserted")
         }

@@ -202,7 +202,7 @@ struct PostgresRecordMover: Sendable {
     /// for each other), in the transaction open on `connection`.
     private static func lock(_ records: [Int64], on connection: PostgresConnection, logger: Logger) async throws {
         let keys = records.sorted().map(RecordFence.lockKey)
-        try await connection.query(
+        try await connection.queryWhileOpen(
             "SELECT pg_advisory_xact_lock(k) FROM unnest(\(keys)::bigint[]) AS k",
             logger: logger
         )
@@ -211,11 +211,11 @@ struct PostgresRecordMover: Sendable {
     /// Whether `table` exists in the session's current schema on `connection`.
     private static func exists(_ table: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool
     {
-        let rows = try await connection.query(
+        let rows = try await connection.queryWhileOpen(
             "SELECT to_regclass(\(table.quotedIdentifier)) IS NOT NULL",
             logger: logger
         )
-        for try await found in rows.decode(Bool.self) { return found }
+        for found in try rows.decode(Bool.self) { return found }
         return false
     }
 
@@ -233,7 +233,7 @@ struct PostgresRecordMover: Sendable {
             try await target.transaction(on: connection) {
                 for (table, rows) in copies {
                     let name = table.name.quotedIdentifier
-                    let checked = try await connection.query(
+                    let checked = try await connection.queryWhileOpen(
                         PostgresQuery(
                             unsafeSQL: """
                                 WITH source AS (SELECT * FROM json_populate_recordset(NULL::\(name), $1::json)),
@@ -246,7 +246,7 @@ struct PostgresRecordMover: Sendable {
                         ),
                         logger: target.logger
                     )
-                    for try await (read, written, same) in checked.decode((Int64, Int64, Bool).self)
+                    for (read, written, same) in try checked.decode((Int64, Int64, Bool).self)
                     where read != written || !same {
                         throw CollegeDBError(
                             .queryFailed,
@@ -297,7 +297,7 @@ struct PostgresRecordMover: Sendable {
         logger: Logger
     ) async throws {
         _ = try await matching(keys, in: table, on: connection, logger: logger) { condition, binds in
-            try await connection.query(
+            try await connection.queryWhileOpen(
                 PostgresQuery(
                     unsafeSQL: "DELETE FROM \(table.name.quotedIdentifier) t WHERE \(condition)",
                     binds: binds
@@ -318,7 +318,7 @@ struct PostgresRecordMover: Sendable {
         logger: Logger
     ) async throws -> [(String, Int)] {
         try await matching(keys, in: table, on: connection, logger: logger) { condition, binds in
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 PostgresQuery(
                     unsafeSQL: """
                         SELECT coalesce(json_agg(t), '[]')::text, count(*) FROM \(table.name.quotedIdentifier) t
@@ -328,7 +328,7 @@ struct PostgresRecordMover: Sendable {
                 ),
                 logger: logger
             )
-            for try await (json, count) in rows.decode((String, Int64).self) { return (json, Int(count)) }
+            for (json, count) in try rows.decode((String, Int64).self) { return (json, Int(count)) }
             return ("[]", 0)
         }
     }
@@ -382,13 +382,13 @@ struct PostgresRecordMover: Sendable {
         logger: Logger,
         _ body: () async throws -> T
     ) async throws -> T? {
-        try await connection.query("SAVEPOINT collegedb_owned_rows", logger: logger)
+        try await connection.queryWhileOpen("SAVEPOINT collegedb_owned_rows", logger: logger)
         do {
             let value = try await body()
-            try await connection.query("RELEASE SAVEPOINT collegedb_owned_rows", logger: logger)
+            try await connection.queryWhileOpen("RELEASE SAVEPOINT collegedb_owned_rows", logger: logger)
             return value
         } catch let error as PSQLError where error.sqlState.map(notOfTheColumnsType.contains) == true {
-            try await connection.query("ROLLBACK TO SAVEPOINT collegedb_owned_rows", logger: logger)
+            try await connection.queryWhileOpen("ROLLBACK TO SAVEPOINT collegedb_owned_rows", logger: logger)
             return nil
         }
     }
@@ -399,7 +399,7 @@ struct PostgresRecordMover: Sendable {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> String {
-        let rows = try await connection.query(
+        let rows = try await connection.queryWhileOpen(
             """
             SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
             WHERE a.attrelid = to_regclass(\(table.name.quotedIdentifier)) AND a.attname = \(table.column)
@@ -407,7 +407,7 @@ struct PostgresRecordMover: Sendable {
             """,
             logger: logger
         )
-        for try await type in rows.decode(String.self) { return type }
+        for type in try rows.decode(String.self) { return type }
         throw CollegeDBError(.invalidTableName, "table '\(table.name)' has no column '\(table.column)'")
     }
 

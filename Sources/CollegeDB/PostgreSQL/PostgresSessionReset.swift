@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// Puts a pooled PostgreSQL session back as it was before a client's call, in one round trip.
@@ -28,15 +29,19 @@ enum PostgresSessionReset {
     /// Resets `connection`'s session; when that fails (the connection is lost, or a setting the
     /// call left makes it fail), closes the connection instead, so no later caller gets it.
     static func reset(_ connection: PostgresConnection, logger: Logger) async {
-        do {
-            try await connection.query(statement, logger: logger)
-        } catch {
+        // Never fails: a failed reset closes the connection.
+        try? await connection.eventLoop.flatSubmit { resetOnLoop(connection, logger: logger) }.get()
+    }
+
+    /// ``reset(_:logger:)`` chained on the connection's event loop; the future never fails.
+    static func resetOnLoop(_ connection: PostgresConnection, logger: Logger) -> EventLoopFuture<Void> {
+        connection.queryOnLoop(statement, logger: logger).map { _ in }.flatMapError { error in
             logger.warning(
                 "a PostgreSQL session could not be reset after a client's call; it is closed",
                 metadata: ["error": "\(String(reflecting: error))"]
             )
             // Closing a connection that is already gone fails too, and there is nothing left to do.
-            try? await connection.close()
+            return connection.close().recover { _ in }
         }
     }
 }

@@ -11,7 +11,7 @@ extension PostgresShard {
         ownership: [String: String]
     ) async throws -> [(table: String, column: String)] {
         var tables: [(name: String, primaryKey: String?)] = []
-        let rows = try await connection.query(
+        let rows = try await connection.queryWhileOpen(
             """
             SELECT c.relname::text, (
                 SELECT a.attname::text FROM pg_index i
@@ -23,7 +23,7 @@ extension PostgresShard {
             """,
             logger: logger
         )
-        for try await (name, primaryKey) in rows.decode((String, String?).self) { tables.append((name, primaryKey)) }
+        for (name, primaryKey) in try rows.decode((String, String?).self) { tables.append((name, primaryKey)) }
         func owner(_ table: (name: String, primaryKey: String?)) -> (table: String, column: String)? {
             if let column = ownership[table.name] { return (table.name, column) }
             return table.primaryKey?.lowercased() == "id" ? (table.name, table.primaryKey!) : nil
@@ -52,7 +52,7 @@ extension PostgresShard {
     ) async throws {
         for (table, column) in tables {
             var keys: [String] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 PostgresQuery(
                     unsafeSQL: """
                         SELECT \(distinct ? "DISTINCT" : "") \(column.quotedIdentifier)::text FROM \(table.quotedIdentifier)
@@ -61,7 +61,7 @@ extension PostgresShard {
                 ),
                 logger: logger
             )
-            for try await key in rows.decode(String.self) { keys.append(key) }
+            for key in try rows.decode(String.self) { keys.append(key) }
             for key in keys { try body(key) }
         }
     }
@@ -89,11 +89,11 @@ extension PostgresShard {
         try blocking { connection in
             var total: Int64 = 0
             for (table, _) in try await self.owningTables(on: connection, only: nil, ownership: ownership) {
-                let rows = try await connection.query(
+                let rows = try await connection.queryWhileOpen(
                     PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.quotedIdentifier)"),
                     logger: self.logger
                 )
-                for try await count in rows.decode(Int64.self) { total += count }
+                for count in try rows.decode(Int64.self) { total += count }
             }
             return total
         }
@@ -106,7 +106,7 @@ extension PostgresShard {
             for (table, column) in tables {
                 var binds = PostgresBindings()
                 binds.append(keys)
-                let rows = try await connection.query(
+                let rows = try await connection.queryWhileOpen(
                     PostgresQuery(
                         unsafeSQL: """
                             SELECT count(*) FROM \(table.quotedIdentifier) WHERE \(column.quotedIdentifier)::text = ANY($1)
@@ -115,7 +115,7 @@ extension PostgresShard {
                     ),
                     logger: self.logger
                 )
-                for try await count in rows.decode(Int64.self) { total += count }
+                for count in try rows.decode(Int64.self) { total += count }
             }
             return Int(total)
         }
@@ -131,7 +131,7 @@ extension PostgresShard {
             guard let keyColumn = try await self.primaryKeyColumn(of: table, on: connection) else { return nil }
             var binds = PostgresBindings()
             binds.append(keys)
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 PostgresQuery(
                     unsafeSQL: """
                         SELECT coalesce(json_agg(\(keyColumn.quotedIdentifier)), '[]')::text FROM \(table.quotedIdentifier)
@@ -141,7 +141,7 @@ extension PostgresShard {
                 ),
                 logger: self.logger
             )
-            for try await json in rows.decode(String.self) { return (keyColumn, json) }
+            for json in try rows.decode(String.self) { return (keyColumn, json) }
             return (keyColumn, "[]")
         }
     }
@@ -151,7 +151,7 @@ extension PostgresShard {
             guard try await self.primaryKeyColumn(of: table, on: connection) != nil else { return 0 }
             var binds = PostgresBindings()
             binds.append(keys)
-            let rows = try await connection.query(
+            let rows = try await connection.queryWhileOpen(
                 PostgresQuery(
                     unsafeSQL: """
                         SELECT count(*) FROM \(table.quotedIdentifier)
@@ -161,7 +161,7 @@ extension PostgresShard {
                 ),
                 logger: self.logger
             )
-            for try await count in rows.decode(Int64.self) { return Int(count) }
+            for count in try rows.decode(Int64.self) { return Int(count) }
             return 0
         }
     }
@@ -169,7 +169,7 @@ extension PostgresShard {
     /// The single column of `table`'s primary key in the current schema; nil when the table is
     /// missing or its key is not one column.
     private func primaryKeyColumn(of table: String, on connection: PostgresConnection) async throws -> String? {
-        let rows = try await connection.query(
+        let rows = try await connection.queryWhileOpen(
             """
             SELECT a.attname::text FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -179,7 +179,7 @@ extension PostgresShard {
             """,
             logger: logger
         )
-        for try await column in rows.decode(String.self) { return column }
+        for column in try rows.decode(String.self) { return column }
         return nil
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -31,6 +32,29 @@ extension PostgresShard {
                 }
                 throw error
             }
+        }
+    }
+
+    /// ``withClientSession(_:)`` for a call made of steps chained on the connection's event loop
+    /// (`body`'s future), the reset or the close after them chained there too: between its round
+    /// trips no thread is woken, and the caller's task resumes once, with the answer.
+    func withChainedClientSession<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>
+    ) async throws -> T {
+        try await withConnection { connection in
+            try await connection.eventLoop.flatSubmit {
+                body(connection).flatMap { value in
+                    PostgresSessionReset.resetOnLoop(connection, logger: self.logger).map { value }
+                }.flatMapError { error in
+                    // As in withClientSession: a session the server ended is closed, not reset.
+                    let ended = Self.connectionFailure(error, leased: true) != nil
+                    let after =
+                        ended
+                        ? connection.close().recover { _ in }
+                        : PostgresSessionReset.resetOnLoop(connection, logger: self.logger)
+                    return after.flatMapThrowing { throw error }
+                }
+            }.get()
         }
     }
 
@@ -93,6 +117,7 @@ extension PostgresShard {
     /// failure.
     static func connectionFailure(_ error: any Error, leased: Bool) -> String? {
         if error is PostgresLeaseTimeout { return "no connection could be made within the connect timeout" }
+        if let error = error as? PostgresConnectionClosed { return error.description }
         guard let error = error as? PSQLError else { return nil }
         switch error.code {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .sslUnsupported, .failedToAddSSLHandler,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -90,14 +91,10 @@ public final class PostgresShard: ShardBackend {
                 }
             }
         }
+        let transaction = shorterTimeout(limits).map { ChainedTransaction(readOnly: false, timeout: $0) }
         return try await measured {
-            try await withClientSession { connection in
-                if let timeout = self.shorterTimeout(limits) {
-                    return try await self.transaction(on: connection, timeout: timeout) {
-                        try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
-                    }
-                }
-                return try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
+            try await withChainedClientSession { connection in
+                self.chained(text, statement.bindings, rowLimit: rowLimit, in: transaction, on: connection)
             }
         }
     }
@@ -108,19 +105,14 @@ public final class PostgresShard: ShardBackend {
         limits: QueryLimits
     ) async throws -> QueryResult? {
         let text = try checked(statement)
+        let transaction = ChainedTransaction(readOnly: true, timeout: shorterTimeout(limits))
         return try await measured {
-            try await withClientSession { connection in
-                do {
-                    return try await self.transaction(
-                        on: connection,
-                        readOnly: true,
-                        timeout: self.shorterTimeout(limits)
-                    ) {
-                        try await self.run(text, statement.bindings, rowLimit: rowLimit, on: connection)
-                    }
-                } catch let error as PSQLError where error.sqlState == Self.readOnlyTransaction {
-                    return nil
+            do {
+                return try await withChainedClientSession { connection in
+                    self.chained(text, statement.bindings, rowLimit: rowLimit, in: transaction, on: connection)
                 }
+            } catch let error as PSQLError where error.sqlState == Self.readOnlyTransaction {
+                return nil
             }
         }
     }
@@ -204,21 +196,21 @@ public final class PostgresShard: ShardBackend {
         return try await measured {
             try await withClientSession { connection in
                 try await self.transaction(on: connection, timeout: self.shorterTimeout(limits)) {
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         "SELECT pg_advisory_xact_lock(\(Self.schemaLedgerLock))",
                         logger: self.logger
                     )
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         PostgresQuery(unsafeSQL: ShardSchemaLedger.createTable),
                         logger: self.logger
                     )
-                    let found = try await connection.query(
+                    let found = try await connection.queryWhileOpen(
                         PostgresQuery(unsafeSQL: "SELECT 1 FROM \(ShardSchemaLedger.table) WHERE name = \(literal)"),
                         logger: self.logger
                     )
-                    for try await _ in found { return false }
+                    if !found.isEmpty { return false }
                     for text in texts { _ = try await self.run(text, [], rowLimit: 0, on: connection) }
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         PostgresQuery(
                             unsafeSQL: """
                                 INSERT INTO \(ShardSchemaLedger.table) (name, applied_at)
@@ -242,11 +234,11 @@ public final class PostgresShard: ShardBackend {
     public func measureSize() async throws -> Int64 {
         try await translatingFailures {
             try await withConnection { connection in
-                let rows = try await connection.query(
+                let rows = try await connection.queryWhileOpen(
                     "SELECT pg_database_size(current_database())",
                     logger: self.logger
                 )
-                for try await size in rows.decode(Int64.self) { return size }
+                for size in try rows.decode(Int64.self) { return size }
                 return 0
             }
         }
@@ -261,18 +253,18 @@ public final class PostgresShard: ShardBackend {
         try await translatingFailures {
             try await withConnection { connection in
                 try await self.transaction(on: connection) {
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         "SELECT pg_advisory_xact_lock(\(PostgresCatalog.identifierNodeLock))",
                         logger: self.logger
                     )
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         PostgresQuery(
                             unsafeSQL:
                                 "CREATE SEQUENCE IF NOT EXISTS collegedb_id_sequence MINVALUE 1 MAXVALUE \(ClusterIdentifiers.counterLimit - 1)"
                         ),
                         logger: self.logger
                     )
-                    try await connection.query(
+                    try await connection.queryWhileOpen(
                         PostgresQuery(
                             unsafeSQL: """
                                 CREATE OR REPLACE FUNCTION collegedb_id() RETURNS bigint LANGUAGE sql VOLATILE
@@ -290,7 +282,7 @@ public final class PostgresShard: ShardBackend {
         // The probe's outcome is recorded in `health` by the connection's use; its error adds nothing.
         _ = try? await translatingFailures {
             try await withConnection(probing: true) { connection in
-                try await connection.query("SELECT 1", logger: self.logger)
+                try await connection.queryWhileOpen("SELECT 1", logger: self.logger)
             }
         }
         return health
@@ -353,23 +345,71 @@ public final class PostgresShard: ShardBackend {
         committing: Bool = true,
         _ body: () async throws -> T
     ) async throws -> T {
-        _ = try await connection.query(readOnly ? "BEGIN READ ONLY" : "BEGIN", logger: logger)
+        _ = try await connection.queryWhileOpen(readOnly ? "BEGIN READ ONLY" : "BEGIN", logger: logger)
         do {
             if let timeout {
-                _ = try await connection.query(
+                _ = try await connection.queryWhileOpen(
                     PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.statementTimeoutMilliseconds)"),
                     logger: logger
                 )
             }
             let value = try await body()
-            _ = try await connection.query(committing ? "COMMIT" : "ROLLBACK", logger: logger)
+            _ = try await connection.queryWhileOpen(committing ? "COMMIT" : "ROLLBACK", logger: logger)
             return value
         } catch {
             // The body's error is the one to report; a connection whose ROLLBACK fails is dropped
             // by the pool, which rolls the transaction back with the session.
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            _ = try? await connection.queryWhileOpen("ROLLBACK", logger: logger)
             throw error
         }
+    }
+
+    /// The transaction a chained statement runs in: `READ ONLY` or not, with the call's own
+    /// shorter time limit.
+    struct ChainedTransaction: Sendable {
+        let readOnly: Bool
+        let timeout: Duration?
+    }
+
+    /// Runs one checked statement as ``run(_:_:rowLimit:on:)`` does, chained on `connection`'s
+    /// event loop (the caller is there): in `transaction` when given, rolled back when it fails,
+    /// else alone in the server's implicit transaction.
+    func chained(
+        _ text: PostgresStatementText,
+        _ bindings: [SQLValue],
+        rowLimit: Int?,
+        in transaction: ChainedTransaction?,
+        on connection: PostgresConnection
+    ) -> EventLoopFuture<QueryResult> {
+        let collector = RowCollector(rowLimit: rowLimit, maximumBytes: settings.maximumResultBytes, shard: name)
+        let query = PostgresQuery(unsafeSQL: text.sql, binds: PostgresValues.bindings(bindings))
+        let logger = self.logger
+        let runStatement = { @Sendable () -> EventLoopFuture<QueryResult> in
+            let started = ContinuousClock.now
+            return connection.queryOnLoop(query, logger: logger) { row in try collector.add(row) }.map { metadata in
+                self.result(metadata, collector, elapsed: ContinuousClock.now - started)
+            }
+        }
+        guard let transaction else { return runStatement() }
+        var opened = connection.queryOnLoop(
+            PostgresQuery(unsafeSQL: transaction.readOnly ? "BEGIN READ ONLY" : "BEGIN"),
+            logger: logger
+        )
+        if let timeout = transaction.timeout {
+            opened = opened.flatMap { _ in
+                connection.queryOnLoop(
+                    PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.statementTimeoutMilliseconds)"),
+                    logger: logger
+                )
+            }
+        }
+        return opened.flatMap { _ in runStatement() }
+            .flatMap { result in connection.queryOnLoop("COMMIT", logger: logger).map { _ in result } }
+            .flatMapError { error in
+                // As in transaction(on:): the statement's error is the one to report.
+                connection.queryOnLoop("ROLLBACK", logger: logger).map { _ in }.recover { _ in }
+                    .flatMapThrowing { throw error }
+            }
     }
 
     /// Runs one checked statement on `connection` and collects its rows, at most `rowLimit`
@@ -382,11 +422,19 @@ public final class PostgresShard: ShardBackend {
     ) async throws -> QueryResult {
         let collector = RowCollector(rowLimit: rowLimit, maximumBytes: settings.maximumResultBytes, shard: name)
         let started = ContinuousClock.now
-        let metadata = try await connection.query(
+        let metadata = try await connection.queryWhileOpen(
             PostgresQuery(unsafeSQL: text.sql, binds: PostgresValues.bindings(bindings)),
             logger: logger
-        ) { row in try collector.add(row) }.get()
-        let elapsed = ContinuousClock.now - started
+        ) { row in try collector.add(row) }
+        return result(metadata, collector, elapsed: ContinuousClock.now - started)
+    }
+
+    /// The answer to a statement whose rows `collector` holds.
+    private func result(
+        _ metadata: PostgresQueryMetadata,
+        _ collector: RowCollector,
+        elapsed: Duration
+    ) -> QueryResult {
         let collected = collector.collected
         let writes = ["INSERT", "UPDATE", "DELETE", "MERGE"].contains(metadata.command)
         return QueryResult(

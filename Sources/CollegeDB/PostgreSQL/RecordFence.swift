@@ -31,7 +31,10 @@ struct RecordFence: Sendable {
     /// record is still on ``shard``.
     /// - Throws: ``MovedAway`` when it is not (nothing was done).
     func hold(on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.lockKey(record)))", logger: logger)
+        try await connection.queryWhileOpen(
+            "SELECT pg_advisory_xact_lock_shared(\(Self.lockKey(record)))",
+            logger: logger
+        )
         guard try await catalog.currentShard(ofRecord: record) == shard else { throw MovedAway() }
     }
 
