@@ -17,7 +17,7 @@ extension PostgresConnection {
     /// statement's command tag and row count.
     /// - Throws: ``PostgresConnectionClosed`` when the connection has closed, or what the
     ///   server or `onRow` threw.
-    func queryWhileOpen(
+    package func queryWhileOpen(
         _ query: PostgresQuery,
         logger: Logger,
         onRow: @escaping @Sendable (PostgresRow) throws -> Void
@@ -27,7 +27,7 @@ extension PostgresConnection {
 
     /// ``queryWhileOpen(_:logger:onRow:)`` for a caller already on the connection's event loop,
     /// which chains its next step there: no thread is woken between round trips.
-    func queryOnLoop(
+    package func queryOnLoop(
         _ query: PostgresQuery,
         logger: Logger,
         onRow: @escaping @Sendable (PostgresRow) throws -> Void = { _ in }
@@ -41,7 +41,7 @@ extension PostgresConnection {
     /// - Throws: ``PostgresConnectionClosed`` when the connection has closed, or what the
     ///   server threw.
     @discardableResult
-    func queryWhileOpen(_ query: PostgresQuery, logger: Logger) async throws -> PostgresCollectedRows {
+    package func queryWhileOpen(_ query: PostgresQuery, logger: Logger) async throws -> PostgresCollectedRows {
         let rows = Mutex<[PostgresRow]>([])
         _ = try await queryWhileOpen(query, logger: logger) { row in rows.withLock { $0.append(row) } }
         return PostgresCollectedRows(rows: rows.withLock { $0 })
@@ -49,25 +49,25 @@ extension PostgresConnection {
 }
 
 /// The rows of a query, all read.
-struct PostgresCollectedRows: Sendable {
-    let rows: [PostgresRow]
+package struct PostgresCollectedRows: Sendable {
+    package let rows: [PostgresRow]
 
     /// Whether the query returned no row.
-    var isEmpty: Bool { rows.isEmpty }
+    package var isEmpty: Bool { rows.isEmpty }
 
     /// Each row's only column, as `Column`.
-    func decode<Column: PostgresDecodable>(_: Column.Type) throws -> [Column] {
+    package func decode<Column: PostgresDecodable>(_: Column.Type) throws -> [Column] {
         try rows.map { try $0.decode(Column.self) }
     }
 
     /// Each row's columns, as `Columns`.
-    func decode<each Column: PostgresDecodable>(_: (repeat each Column).Type) throws -> [(repeat each Column)] {
+    package func decode<each Column: PostgresDecodable>(_: (repeat each Column).Type) throws -> [(repeat each Column)] {
         try rows.map { try $0.decode((repeat each Column).self) }
     }
 }
 
 /// A query was not sent: its connection had closed (the server ended the session, or the
 /// connection failed).
-struct PostgresConnectionClosed: Error, CustomStringConvertible {
-    var description: String { "the connection to the server has closed" }
+package struct PostgresConnectionClosed: Error, CustomStringConvertible {
+    package var description: String { "the connection to the server has closed" }
 }
