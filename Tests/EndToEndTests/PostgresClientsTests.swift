@@ -77,6 +77,22 @@ import Testing
         }
     }
 
+    @Test func aSecondRunIsRefusedWhileTheFirstServes() async throws {
+        let clients = PostgresClients()
+        let group = ServiceGroup(services: [clients], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let serving = try shard(clients)
+            // Served: the group's run has begun.
+            _ = try await serving.execute(SQLStatement(sql: "SELECT 1"))
+            await #expect(throws: CollegeDBError.self) { try await clients.run() }
+            let answer = try await serving.execute(SQLStatement(sql: "SELECT 3 AS n"))
+            #expect(answer.rows.first?.first == .integer(3))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
     @Test func aClientHandedOverAfterTheGroupStoppedIsRefused() async throws {
         let clients = PostgresClients()
         let group = ServiceGroup(services: [clients], logger: logger)

@@ -15,6 +15,8 @@ import Synchronization
 /// until ``CollegeDB/close()``.
 public final class PostgresClients: Service, Sendable {
     private let waiting = AsyncStream<PostgresClientRun>.makeStream()
+    /// Whether ``run()`` was called: the clients handed over have one runner.
+    private let hasRun = Atomic(false)
 
     public init() {}
 
@@ -29,8 +31,12 @@ public final class PostgresClients: Service, Sendable {
     }
 
     /// Runs each client handed over, until graceful shutdown or cancellation; then stops them
-    /// all and returns once they have closed their connections. Run it once.
+    /// all and returns once they have closed their connections.
+    /// - Throws: `INTERNAL_ERROR` when called a second time (the service runs once).
     public func run() async throws {
+        guard !hasRun.exchange(true, ordering: .relaxed) else {
+            throw CollegeDBError(.internalError, "the PostgreSQL clients' service runs once; run() was called again")
+        }
         await withDiscardingTaskGroup { group in
             await withGracefulShutdownHandler {
                 // Ends once no client can be handed over any more and every one handed over
