@@ -160,6 +160,32 @@ import Testing
         #expect(next["n"] as? Int == 1)
     }
 
+    /// `first` on a new key tries the read strategy's shard in a `READ ONLY` transaction before
+    /// it allocates; the server's refusal of a write there (SQLSTATE 25006) is an answer, so it
+    /// ends an outage like any other: after the server is back, such writes are served. (They
+    /// once never were: each refusal left the shard marked down, and the write that followed
+    /// failed at once.)
+    @Test func aWriteThroughFirstOnANewKeyIsServedOnceTheServerIsBack() throws {
+        let server = try PostgresServer.startPrivate()
+        let database = try server.makeDatabase()
+        let daemon = try Daemon(["--shard", "remote=" + server.url(database)], environment: server.environment)
+        let socket = try daemon.connect()
+        _ = try socket.result("createSchema", ["CREATE TABLE t (k TEXT PRIMARY KEY)"])
+        try server.stop()
+        #expect(errorCode(try socket.call("first", ["while-down", "SELECT 1 AS n"])) == "SHARD_UNAVAILABLE")
+        try server.resume()
+        var written: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(20)
+        // A new key each time: one that a failed attempt mapped would skip the READ ONLY try.
+        for attempt in 0... {
+            let key = "new-\(attempt)"
+            written = try socket.call("first", [key, "INSERT INTO t VALUES (?) RETURNING k", [key]])
+            if written["result"] != nil || Date() > deadline { break }
+            usleep(300_000)
+        }
+        #expect(written["result"] != nil, "\(written)")
+    }
+
     /// A SQLite shard and a PostgreSQL shard in one daemon; the server stops under load and
     /// starts again.
     @Test func aServerThatGoesDownFailsOnlyItsKeysAndIsServedAgainWhenBack() throws {

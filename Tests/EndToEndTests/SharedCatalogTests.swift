@@ -276,6 +276,8 @@ import Testing
         }
         let failures = LockedList()
         let stop = Atomic(false)
+        // A failed expectation below must still end the writers and the cutter.
+        defer { stop.store(true, ordering: .relaxed) }
         let writers = try writeEvents(
             through: writing,
             until: { stop.load(ordering: .relaxed) },

@@ -488,14 +488,14 @@ package final class PostgresCatalog: MappingCatalog {
     static func firstRow<Row: PostgresDecodable & Sendable>(
         _ rows: PostgresCollectedRows,
         as type: Row.Type
-    ) async throws -> Row? {
+    ) throws -> Row? {
         try rows.rows.first?.decode(Row.self)
     }
 
     static func firstRow<A: PostgresDecodable & Sendable, B: PostgresDecodable & Sendable>(
         _ rows: PostgresCollectedRows,
         as type: (A, B).Type
-    ) async throws -> (A, B)? {
+    ) throws -> (A, B)? {
         try rows.rows.first?.decode((A, B).self)
     }
 
@@ -506,15 +506,15 @@ package final class PostgresCatalog: MappingCatalog {
     >(
         _ rows: PostgresCollectedRows,
         as type: (A, B, C).Type
-    ) async throws -> (A, B, C)? {
+    ) throws -> (A, B, C)? {
         try rows.rows.first?.decode((A, B, C).self)
     }
 
     /// The id an `INSERT … RETURNING id` gave.
     /// - Throws: `MAPPING_STORE_FAILED` when it gave none (a rule or trigger someone added to
     ///   the catalog's tables swallowed the row).
-    static func insertedID(_ rows: PostgresCollectedRows) async throws -> Int64 {
-        guard let id = try await firstRow(rows, as: Int64.self) else {
+    static func insertedID(_ rows: PostgresCollectedRows) throws -> Int64 {
+        guard let id = try firstRow(rows, as: Int64.self) else {
             throw CollegeDBError(.mappingStoreFailed, "the catalog returned no id for a row it inserted")
         }
         return id

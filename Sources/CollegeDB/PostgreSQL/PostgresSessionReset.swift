@@ -26,14 +26,9 @@ enum PostgresSessionReset {
         $collegedb_reset$
         """
 
-    /// Resets `connection`'s session; when that fails (the connection is lost, or a setting the
-    /// call left makes it fail), closes the connection instead, so no later caller gets it.
-    static func reset(_ connection: PostgresConnection, logger: Logger) async {
-        // Never fails: a failed reset closes the connection.
-        try? await connection.eventLoop.flatSubmit { resetOnLoop(connection, logger: logger) }.get()
-    }
-
-    /// ``reset(_:logger:)`` chained on the connection's event loop; the future never fails.
+    /// Resets `connection`'s session, on its event loop; when that fails (the connection is
+    /// lost, or a setting the call left makes it fail), closes the connection instead, so no
+    /// later caller gets it. The future never fails.
     static func resetOnLoop(_ connection: PostgresConnection, logger: Logger) -> EventLoopFuture<Void> {
         connection.queryOnLoop(statement, logger: logger).map { _ in }.flatMapError { error in
             logger.warning(

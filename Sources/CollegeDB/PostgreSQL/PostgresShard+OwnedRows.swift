@@ -1,4 +1,5 @@
 import PostgresNIO
+import Synchronization
 
 /// A PostgreSQL shard's owning tables, read for moves and rebalancing: the tables of the
 /// session's current schema (none named `_collegedb…`) whose rows belong to a key.
@@ -51,8 +52,9 @@ extension PostgresShard {
         _ body: (String) throws -> Void
     ) async throws {
         for (table, column) in tables {
-            var keys: [String] = []
-            let rows = try await connection.queryWhileOpen(
+            // Decoded as they arrive: a table's raw rows are never all held.
+            let keys = Mutex<[String]>([])
+            _ = try await connection.queryWhileOpen(
                 PostgresQuery(
                     unsafeSQL: """
                         SELECT \(distinct ? "DISTINCT" : "") \(column.quotedIdentifier)::text FROM \(table.quotedIdentifier)
@@ -60,9 +62,11 @@ extension PostgresShard {
                         """
                 ),
                 logger: logger
-            )
-            for key in try rows.decode(String.self) { keys.append(key) }
-            for key in keys { try body(key) }
+            ) { row in
+                let key = try row.decode(String.self)
+                keys.withLock { $0.append(key) }
+            }
+            for key in keys.withLock({ $0 }) { try body(key) }
         }
     }
 

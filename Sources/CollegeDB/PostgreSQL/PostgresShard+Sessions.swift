@@ -17,21 +17,15 @@ extension PostgresShard {
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await withConnection { connection in
+            let value: T
             do {
-                let value = try await body(connection)
-                await PostgresSessionReset.reset(connection, logger: self.logger)
-                return value
+                value = try await body(connection)
             } catch {
-                // A session the server ended has nothing to reset: a query sent on it may
-                // never be answered, so it is closed instead.
-                if Self.connectionFailure(error, leased: true) != nil {
-                    // Closing a connection the server already closed may fail; it is gone either way.
-                    try? await connection.close()
-                } else {
-                    await PostgresSessionReset.reset(connection, logger: self.logger)
-                }
+                try await connection.eventLoop.flatSubmit { self.finishSession(connection, after: error) }.get()
                 throw error
             }
+            try await connection.eventLoop.flatSubmit { self.finishSession(connection, after: nil) }.get()
+            return value
         }
     }
 
@@ -44,18 +38,23 @@ extension PostgresShard {
         try await withConnection { connection in
             try await connection.eventLoop.flatSubmit {
                 body(connection).flatMap { value in
-                    PostgresSessionReset.resetOnLoop(connection, logger: self.logger).map { value }
+                    self.finishSession(connection, after: nil).map { value }
                 }.flatMapError { error in
-                    // As in withClientSession: a session the server ended is closed, not reset.
-                    let ended = Self.connectionFailure(error, leased: true) != nil
-                    let after =
-                        ended
-                        ? connection.close().recover { _ in }
-                        : PostgresSessionReset.resetOnLoop(connection, logger: self.logger)
-                    return after.flatMapThrowing { throw error }
+                    self.finishSession(connection, after: error).flatMapThrowing { throw error }
                 }
             }.get()
         }
+    }
+
+    /// Puts `connection` back after a client's call, on its event loop: a session the server
+    /// ended (`failure` says so) is closed, since a query sent on it may never be answered;
+    /// any other is reset (``PostgresSessionReset``). The future never fails.
+    private func finishSession(_ connection: PostgresConnection, after failure: (any Error)?) -> EventLoopFuture<Void> {
+        if let failure, Self.connectionFailure(failure, leased: true) != nil {
+            // Closing a connection the server already closed may fail; it is gone either way.
+            return connection.close().recover { _ in }
+        }
+        return PostgresSessionReset.resetOnLoop(connection, logger: logger)
     }
 
     /// Leases a pooled connection for `body`. While the server is down, answers at once with

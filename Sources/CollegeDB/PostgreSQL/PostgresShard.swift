@@ -107,12 +107,16 @@ public final class PostgresShard: ShardBackend {
         let text = try checked(statement)
         let transaction = ChainedTransaction(readOnly: true, timeout: shorterTimeout(limits))
         return try await measured {
-            do {
-                return try await withChainedClientSession { connection in
-                    self.chained(text, statement.bindings, rowLimit: rowLimit, in: transaction, on: connection)
-                }
-            } catch let error as PSQLError where error.sqlState == Self.readOnlyTransaction {
-                return nil
+            try await withChainedClientSession { connection in
+                self.chained(text, statement.bindings, rowLimit: rowLimit, in: transaction, on: connection)
+                    .map(Optional.some)
+                    // The server refused a write: an answer (nil), and the server is up.
+                    .flatMapErrorThrowing { error in
+                        guard let error = error as? PSQLError, error.sqlState == Self.readOnlyTransaction else {
+                            throw error
+                        }
+                        return nil
+                    }
             }
         }
     }
@@ -345,13 +349,10 @@ public final class PostgresShard: ShardBackend {
         committing: Bool = true,
         _ body: () async throws -> T
     ) async throws -> T {
-        _ = try await connection.queryWhileOpen(readOnly ? "BEGIN READ ONLY" : "BEGIN", logger: logger)
+        _ = try await connection.queryWhileOpen(Self.begin(readOnly: readOnly), logger: logger)
         do {
             if let timeout {
-                _ = try await connection.queryWhileOpen(
-                    PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.statementTimeoutMilliseconds)"),
-                    logger: logger
-                )
+                _ = try await connection.queryWhileOpen(Self.statementTimeout(timeout), logger: logger)
             }
             let value = try await body()
             _ = try await connection.queryWhileOpen(committing ? "COMMIT" : "ROLLBACK", logger: logger)
@@ -391,25 +392,29 @@ public final class PostgresShard: ShardBackend {
             }
         }
         guard let transaction else { return runStatement() }
-        var opened = connection.queryOnLoop(
-            PostgresQuery(unsafeSQL: transaction.readOnly ? "BEGIN READ ONLY" : "BEGIN"),
-            logger: logger
-        )
-        if let timeout = transaction.timeout {
-            opened = opened.flatMap { _ in
-                connection.queryOnLoop(
-                    PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.statementTimeoutMilliseconds)"),
-                    logger: logger
-                )
-            }
+        return connection.queryOnLoop(Self.begin(readOnly: transaction.readOnly), logger: logger).flatMap { _ in
+            let limited =
+                transaction.timeout.map { timeout in
+                    connection.queryOnLoop(Self.statementTimeout(timeout), logger: logger).map { _ in }
+                } ?? connection.eventLoop.makeSucceededVoidFuture()
+            return limited.flatMap { runStatement() }
+                .flatMap { result in connection.queryOnLoop("COMMIT", logger: logger).map { _ in result } }
+                .flatMapError { error in
+                    // As in transaction(on:): the statement's error is the one to report.
+                    connection.queryOnLoop("ROLLBACK", logger: logger).map { _ in }.recover { _ in }
+                        .flatMapThrowing { throw error }
+                }
         }
-        return opened.flatMap { _ in runStatement() }
-            .flatMap { result in connection.queryOnLoop("COMMIT", logger: logger).map { _ in result } }
-            .flatMapError { error in
-                // As in transaction(on:): the statement's error is the one to report.
-                connection.queryOnLoop("ROLLBACK", logger: logger).map { _ in }.recover { _ in }
-                    .flatMapThrowing { throw error }
-            }
+    }
+
+    /// `BEGIN`, `READ ONLY` when asked.
+    private static func begin(readOnly: Bool) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: readOnly ? "BEGIN READ ONLY" : "BEGIN")
+    }
+
+    /// A transaction's own statement timeout, shorter than the sessions'.
+    private static func statementTimeout(_ timeout: Duration) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.statementTimeoutMilliseconds)")
     }
 
     /// Runs one checked statement on `connection` and collects its rows, at most `rowLimit`

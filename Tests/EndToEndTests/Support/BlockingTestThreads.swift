@@ -44,6 +44,10 @@ final class BlockingTestThreads: TaskExecutor, @unchecked Sendable {
 }
 
 /// Runs each test of a suite on ``BlockingTestThreads``: for suites whose tests block.
+///
+/// The tests' child tasks (`async let`, task groups) run there too; a suite that runs the
+/// engine's tasks in process (a `ServiceGroup`, postgres-nio's pools) should not have the trait,
+/// or those tasks would wait behind the blocked tests. Unstructured tasks are not affected.
 struct RunsOnBlockingThreads: SuiteTrait, TestTrait, TestScoping {
     var isRecursive: Bool { true }
 
