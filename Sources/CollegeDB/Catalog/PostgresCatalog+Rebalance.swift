@@ -464,7 +464,7 @@ extension PostgresCatalog {
                         logger: self.logger
                     )
                 }
-            for row in try rows.decode(Columns.self) { return row }
+            if let row = try rows.first(Columns.self) { return row }
             return nil
         }
         guard

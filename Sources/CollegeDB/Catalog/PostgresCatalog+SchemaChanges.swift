@@ -47,7 +47,7 @@ extension PostgresCatalog {
                     """,
                     logger: self.logger
                 )
-                for row in try inserted.decode(SchemaChangeColumns.self) { return row }
+                if let row = try inserted.first(SchemaChangeColumns.self) { return row }
                 throw CollegeDBError(.mappingStoreFailed, "the catalog recorded schema change '\(name)' without a row")
             }
         }

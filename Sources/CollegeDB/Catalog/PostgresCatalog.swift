@@ -489,14 +489,14 @@ package final class PostgresCatalog: MappingCatalog {
         _ rows: PostgresCollectedRows,
         as type: Row.Type
     ) throws -> Row? {
-        try rows.rows.first?.decode(Row.self)
+        try rows.first(Row.self)
     }
 
     static func firstRow<A: PostgresDecodable & Sendable, B: PostgresDecodable & Sendable>(
         _ rows: PostgresCollectedRows,
         as type: (A, B).Type
     ) throws -> (A, B)? {
-        try rows.rows.first?.decode((A, B).self)
+        try rows.first((A, B).self)
     }
 
     static func firstRow<
@@ -507,7 +507,7 @@ package final class PostgresCatalog: MappingCatalog {
         _ rows: PostgresCollectedRows,
         as type: (A, B, C).Type
     ) throws -> (A, B, C)? {
-        try rows.rows.first?.decode((A, B, C).self)
+        try rows.first((A, B, C).self)
     }
 
     /// The id an `INSERT … RETURNING id` gave.

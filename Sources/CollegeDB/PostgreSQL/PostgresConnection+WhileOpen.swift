@@ -55,6 +55,17 @@ package struct PostgresCollectedRows: Sendable {
     /// Whether the query returned no row.
     package var isEmpty: Bool { rows.isEmpty }
 
+    /// The first row's only column, as `Column`, or nil when there is no row; the other rows
+    /// are not decoded.
+    package func first<Column: PostgresDecodable>(_: Column.Type) throws -> Column? {
+        try rows.first?.decode(Column.self)
+    }
+
+    /// The first row's columns, as `Columns`, or nil when there is no row.
+    package func first<each Column: PostgresDecodable>(_: (repeat each Column).Type) throws -> (repeat each Column)? {
+        try rows.first?.decode((repeat each Column).self)
+    }
+
     /// Each row's only column, as `Column`.
     package func decode<Column: PostgresDecodable>(_: Column.Type) throws -> [Column] {
         try rows.map { try $0.decode(Column.self) }

@@ -215,7 +215,7 @@ struct PostgresRecordMover: Sendable {
             "SELECT to_regclass(\(table.quotedIdentifier)) IS NOT NULL",
             logger: logger
         )
-        for found in try rows.decode(Bool.self) { return found }
+        if let found = try rows.first(Bool.self) { return found }
         return false
     }
 
@@ -328,7 +328,7 @@ struct PostgresRecordMover: Sendable {
                 ),
                 logger: logger
             )
-            for (json, count) in try rows.decode((String, Int64).self) { return (json, Int(count)) }
+            if let (json, count) = try rows.first((String, Int64).self) { return (json, Int(count)) }
             return ("[]", 0)
         }
     }
@@ -407,7 +407,7 @@ struct PostgresRecordMover: Sendable {
             """,
             logger: logger
         )
-        for type in try rows.decode(String.self) { return type }
+        if let type = try rows.first(String.self) { return type }
         throw CollegeDBError(.invalidTableName, "table '\(table.name)' has no column '\(table.column)'")
     }
 

@@ -145,7 +145,7 @@ extension PostgresShard {
                 ),
                 logger: self.logger
             )
-            for json in try rows.decode(String.self) { return (keyColumn, json) }
+            if let json = try rows.first(String.self) { return (keyColumn, json) }
             return (keyColumn, "[]")
         }
     }
@@ -165,7 +165,7 @@ extension PostgresShard {
                 ),
                 logger: self.logger
             )
-            for count in try rows.decode(Int64.self) { return Int(count) }
+            if let count = try rows.first(Int64.self) { return Int(count) }
             return 0
         }
     }
@@ -183,7 +183,7 @@ extension PostgresShard {
             """,
             logger: logger
         )
-        for column in try rows.decode(String.self) { return column }
+        if let column = try rows.first(String.self) { return column }
         return nil
     }
 

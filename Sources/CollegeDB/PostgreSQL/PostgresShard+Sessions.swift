@@ -60,7 +60,6 @@ extension PostgresShard {
     /// Leases a pooled connection for `body`. While the server is down, answers at once with
     /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
     /// tries it; a lease that waits longer than the connect timeout fails the same way.
-
     func withConnection<T: Sendable>(
         probing: Bool = false,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T

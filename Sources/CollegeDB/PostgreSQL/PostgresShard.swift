@@ -242,7 +242,7 @@ public final class PostgresShard: ShardBackend {
                     "SELECT pg_database_size(current_database())",
                     logger: self.logger
                 )
-                for size in try rows.decode(Int64.self) { return size }
+                if let size = try rows.first(Int64.self) { return size }
                 return 0
             }
         }
