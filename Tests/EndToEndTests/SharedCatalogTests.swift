@@ -152,7 +152,8 @@ import Testing
         // the mapping while the reader may not be listening: its notification can be lost.
         _ = try server.query(
             "postgres",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' OR query = 'SELECT 1'"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE (query LIKE 'LISTEN%' OR query LIKE '%collegedb_listener_probe%') "
+                + "AND pid <> pg_backend_pid()"
         )
         _ = try changer.result("updateShardMapping", ["k", "db-2"])
         let changed = ContinuousClock.now
@@ -290,11 +291,11 @@ import Testing
         let catalog = try #require(catalogURL.map(PostgresServer.database(ofURL:)))
         let cutter = Thread {
             while cuttingListeners, !stop.load(ordering: .relaxed) {
-                // A listening connection's last query is its LISTEN or its probe.
+                // A listening connection's last query is its LISTEN or its named probe.
                 _ = try? server.query(
                     "postgres",
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(catalog)' "
-                        + "AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')"
+                        + "AND (query LIKE 'LISTEN%' OR query LIKE '%collegedb_listener_probe%') AND pid <> pg_backend_pid()"
                 )
                 usleep(300_000)
             }

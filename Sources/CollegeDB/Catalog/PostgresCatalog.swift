@@ -378,7 +378,8 @@ package final class PostgresCatalog: MappingCatalog {
     private static func probe(_ connection: PostgresConnection, logger: Logger) async throws {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
-                try await connection.queryWhileOpen("SELECT 1", logger: logger)
+                // Named, so that pg_stat_activity tells the listening connection from the pool's.
+                try await connection.queryWhileOpen("SELECT 1 AS collegedb_listener_probe", logger: logger)
                 return true
             }
             group.addTask {
