@@ -1,3 +1,4 @@
+import CollegeDB
 import Foundation
 import Synchronization
 import Testing
@@ -152,8 +153,8 @@ import Testing
         // the mapping while the reader may not be listening: its notification can be lost.
         _ = try server.query(
             "postgres",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE (query LIKE 'LISTEN%' OR query LIKE '%collegedb_listener_probe%') "
-                + "AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                + "WHERE application_name = '\(PostgresCatalog.listenerApplicationName)'"
         )
         _ = try changer.result("updateShardMapping", ["k", "db-2"])
         let changed = ContinuousClock.now
@@ -289,14 +290,16 @@ import Testing
         // Only this test's catalog's connections: other suites use the server meanwhile.
         let catalogURL = zip(moving.arguments, moving.arguments.dropFirst()).first { $0.0 == "--catalog" }?.1
         let catalog = try #require(catalogURL.map(PostgresServer.database(ofURL:)))
+        let listenersCut = Atomic(0)
         let cutter = Thread {
             while cuttingListeners, !stop.load(ordering: .relaxed) {
-                // A listening connection's last query is its LISTEN or its named probe.
-                _ = try? server.query(
+                let cut = try? server.query(
                     "postgres",
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(catalog)' "
-                        + "AND (query LIKE 'LISTEN%' OR query LIKE '%collegedb_listener_probe%') AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        + "WHERE datname = '\(catalog)' "
+                        + "AND application_name = '\(PostgresCatalog.listenerApplicationName)'"
                 )
+                listenersCut.add(cut.flatMap { Int($0) } ?? 0, ordering: .relaxed)
                 usleep(300_000)
             }
         }
@@ -317,6 +320,11 @@ import Testing
         writers.wait()
         #expect(failures.items.isEmpty, "\(failures.items.prefix(3))")
         #expect(moves > 20 && acknowledged.items.count > 200, "\(moves) moves, \(acknowledged.items.count) writes")
+        // Both daemons' listeners, about every 1.3 s (cut, a second's pause, listening again).
+        #expect(
+            !cuttingListeners || listenersCut.load(ordering: .relaxed) >= 4,
+            "\(listenersCut.load(ordering: .relaxed)) listeners cut"
+        )
         let rows = try eventsByShard(mover)
         // No write lost and none twice: the rows are exactly the acknowledged writes.
         #expect(rows.values.flatMap { $0 }.sorted() == acknowledged.items.sorted())
@@ -330,7 +338,7 @@ import Testing
             }
         }
         print(
-            "shared catalog\(cuttingListeners ? ", listeners cut" : ""): \(moves) moves (\(rowsMoved) rows) while "
+            "shared catalog\(cuttingListeners ? ", listeners cut \(listenersCut.load(ordering: .relaxed)) times" : ""): \(moves) moves (\(rowsMoved) rows) while "
                 + "\(acknowledged.items.count) writes landed"
         )
     }

@@ -24,8 +24,12 @@ package final class PostgresCatalog: MappingCatalog {
     package let keyCodec: MappingKeyCodec
     package var isShared: Bool { true }
     let client: PostgresClient
+    /// The one connection that listens for changes, in a pool of its own (named
+    /// ``listenerApplicationName``): it never answers calls, and a lost one never reaches them.
+    private let listenerClient: PostgresClient
     let logger: Logger
     private let running: PostgresClientRun
+    private let listenerRunning: PostgresClientRun
     private let listener = Mutex<Task<Void, Never>?>(nil)
     /// Why the catalog's server could not be reached, and when it was last tried.
     private let outage = Mutex<(reason: String, lastTried: ContinuousClock.Instant)?>(nil)
@@ -33,6 +37,10 @@ package final class PostgresCatalog: MappingCatalog {
     /// The channel every daemon listens on: a record id whose mapping changed, `*`, or a
     /// ``SharedCatalogChange`` (from triggers on its tables).
     static let changesChannel = "collegedb_mappings"
+
+    /// The `application_name` of the connection that listens for changes, as
+    /// `pg_stat_activity` shows it (the others are `collegedbd`).
+    package static let listenerApplicationName = "collegedbd-listener"
 
     /// Connects to the catalog at `address`, creating its schema when missing. A catalog made
     /// with the other key hashing setting is refused: its keys could never be found.
@@ -46,16 +54,22 @@ package final class PostgresCatalog: MappingCatalog {
         self.address = address
         self.keyCodec = keyCodec
         self.logger = logger
-        var configuration = try address.clientConfiguration()
-        // One connection listens for changes all the time; the others answer calls.
-        configuration.options.maximumConnections = max(address.poolSize, 2)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
+        client = PostgresClient(configuration: try address.clientConfiguration(), backgroundLogger: logger)
+        var listening = try address.clientConfiguration(applicationName: Self.listenerApplicationName)
+        listening.options.maximumConnections = 1
+        listenerClient = PostgresClient(configuration: listening, backgroundLogger: logger)
         running = try clients.start(client)
+        do {
+            listenerRunning = try clients.start(listenerClient)
+        } catch {
+            running.requestStop()
+            throw error
+        }
         do {
             try createSchema(hashing: keyCodec.digest.rawValue)
         } catch {
             running.requestStop()
+            listenerRunning.requestStop()
             throw error
         }
     }
@@ -292,6 +306,7 @@ package final class PostgresCatalog: MappingCatalog {
     package func close() throws {
         listener.withLock { $0?.cancel() }
         running.requestStop()
+        listenerRunning.requestStop()
     }
 
     // MARK: Changes from other daemons
@@ -312,7 +327,7 @@ package final class PostgresCatalog: MappingCatalog {
         othersChanged: @escaping @Sendable (SharedCatalogChange) -> Void,
         listening: @escaping @Sendable (Bool) -> Void
     ) {
-        let client = client
+        let client = listenerClient
         let logger = logger
         let connectTimeout = address.connectTimeout
         let task = Task {
@@ -378,8 +393,7 @@ package final class PostgresCatalog: MappingCatalog {
     private static func probe(_ connection: PostgresConnection, logger: Logger) async throws {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
-                // Named, so that pg_stat_activity tells the listening connection from the pool's.
-                try await connection.queryWhileOpen("SELECT 1 AS collegedb_listener_probe", logger: logger)
+                try await connection.queryWhileOpen("SELECT 1", logger: logger)
                 return true
             }
             group.addTask {
