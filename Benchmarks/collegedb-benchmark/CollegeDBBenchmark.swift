@@ -9,7 +9,7 @@ import Glibc
 /// `first` by a mapped key over the daemon's socket, beside two references measured in the same
 /// run: raw libsqlite3 on the same shard files, and a C Unix-socket server that answers each line
 /// with a fixed reply. Other modes: `writes`, `mapping`, `rebalance`, `adoption`, `postgres`
-/// (a PostgreSQL shard against postgres-nio straight to the server and through pgbouncer),
+/// (a PostgreSQL shard against pgbench, postgres-nio straight to the server and through pgbouncer),
 /// `postgres-rebalance` (a rebalance between PostgreSQL shards against the same rows moved by
 /// hand with postgres-nio), `tenants` (one small database per tenant, 100,000 by default, in a
 /// shard directory), and `hot-path`

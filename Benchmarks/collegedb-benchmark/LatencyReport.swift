@@ -18,6 +18,7 @@ struct LatencyReport {
 
     var p50: Double { percentile(0.50) }
     var p99: Double { percentile(0.99) }
+    var mean: Double { samples.isEmpty ? .nan : samples.reduce(0, +) / Double(samples.count) }
     var throughput: Double { Double(samples.count) / seconds }
 
     var row: String {

@@ -9,7 +9,8 @@ import Glibc
 /// `first` by a mapped key on a PostgreSQL shard through collegedbd (its own SQLite mapping
 /// store, and a second daemon on a shared PostgreSQL catalog, whose routed calls are fenced
 /// against other daemons' moves), beside the same query sent straight to the same server with
-/// postgres-nio, and through pgbouncer (transaction pooling) to that server, in one run. It starts a throwaway cluster with
+/// postgres-nio, through pgbouncer (transaction pooling) to that server, and with PostgreSQL's own
+/// client (libpq, through `pgbench -M prepared`), in one run. It starts a throwaway cluster with
 /// `scripts/postgres-cluster` (run it from the repository) and pgbouncer from Debian's package.
 ///
 ///     .build/release/collegedb-benchmark postgres [--seconds 3] [--keys 10000]
@@ -63,6 +64,16 @@ enum PostgresBenchmark {
         let logger = Logger(label: "benchmark")
         var reports: [LatencyReport] = []
         for connections in [1, 16] {
+            reports.append(
+                try PgBench.measure(
+                    cluster: cluster,
+                    database: "bench",
+                    connections: connections,
+                    seconds: seconds,
+                    keyCount: keyCount,
+                    directory: directory
+                )
+            )
             for (label, socket) in [
                 ("collegedbd `first` over the socket", daemonSocket),
                 ("collegedbd `first`, shared catalog (fenced)", sharedSocket),
@@ -119,6 +130,7 @@ enum PostgresBenchmark {
         }
         print("")
         for connections in [1, 16] {
+            let libpq = find("pgbench", connections)
             let daemon = find("collegedbd `first` over", connections)
             let fenced = find("collegedbd `first`, shared", connections)
             let direct = find("postgres-nio straight", connections)
@@ -140,6 +152,21 @@ enum PostgresBenchmark {
                     format: "  shared catalog (fenced) / direct: p50 %.2fx, requests/s %.2f",
                     fenced.p50 / direct.p50,
                     fenced.throughput / direct.throughput
+                )
+            )
+            print(
+                String(
+                    format:
+                        "  against pgbench (libpq, mean %.1f µs): p50 / pgbench's mean: collegedbd %.2fx (aim <= 2.5x at 1), "
+                        + "shared catalog %.2fx (aim <= 3x at 1), postgres-nio %.2fx; requests/s / pgbench's: "
+                        + "collegedbd %.2f, shared catalog %.2f (aim >= 0.5 at 16), pgbouncer %.2f",
+                    libpq.mean,
+                    daemon.p50 / libpq.mean,
+                    fenced.p50 / libpq.mean,
+                    direct.p50 / libpq.mean,
+                    daemon.throughput / libpq.throughput,
+                    fenced.throughput / libpq.throughput,
+                    bounced.throughput / libpq.throughput
                 )
             )
         }

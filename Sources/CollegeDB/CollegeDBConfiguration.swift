@@ -195,7 +195,7 @@ public struct CollegeDBConfiguration: Sendable {
     /// `directory` is the shard directory's shards when the caller listed them already.
     /// - Throws: `INVALID_PARAMS` when the shard directory cannot be listed.
     func effectiveShards(
-        registrations: [MappingStore.ShardRegistration],
+        registrations: [ShardRegistration],
         directory: [ShardDescriptor]? = nil
     ) throws -> [ShardDescriptor] {
         let directory = try directory ?? directoryShards().shards

@@ -193,6 +193,9 @@ final class RequestHandler: ChannelInboundHandler {
                     return
                 case .notHere(let value):
                     parsed = value
+                case .needsAsync(let value):
+                    serveAsynchronously(value, context: context)
+                    return
                 }
             }
             submit(line, parsed: parsed, context: context)
@@ -214,13 +217,28 @@ final class RequestHandler: ChannelInboundHandler {
             case .answered(let response):
                 bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
             case .needsAsync(let request):
-                Task {
-                    let response = await dispatcher.respond(to: request, context: callContext).map(
-                        JSONSerializer.serialize
-                    )
-                    bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
-                }
+                Self.respondInTask(to: request, dispatcher: dispatcher, callContext: callContext, bound: bound)
             }
+        }
+    }
+
+    /// Serves `request` (a parsed line) in a task, straight from the loop, and comes back to
+    /// the loop with the answer.
+    private func serveAsynchronously(_ request: JSONValue, context: ChannelHandlerContext) {
+        busy = true
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        Self.respondInTask(to: request, dispatcher: dispatcher, callContext: callContext, bound: bound)
+    }
+
+    private static func respondInTask(
+        to request: JSONValue,
+        dispatcher: JSONRPCDispatcher,
+        callContext: CallContext,
+        bound: NIOLoopBound<(handler: RequestHandler, context: ChannelHandlerContext)>
+    ) {
+        Task {
+            let response = await dispatcher.respond(to: request, context: callContext).map(JSONSerializer.serialize)
+            bound.eventLoop.execute { bound.value.handler.finish(response, context: bound.value.context) }
         }
     }
 

@@ -19,14 +19,7 @@ import Testing
 
     /// A shard on a new database of the tests' server, its client run by `clients`.
     private func shard(_ clients: PostgresClients) throws -> PostgresShard {
-        // The server's .pgpass line ends with the password; a shard's password file holds it alone.
-        let passFileLine = try String(contentsOfFile: server.passFile, encoding: .utf8).prefix { $0 != "\n" }
-        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)").path
-        try String(passFileLine.split(separator: ":", maxSplits: 4).last ?? "").write(
-            toFile: passwordFile,
-            atomically: true,
-            encoding: .utf8
-        )
+        let passwordFile = try server.makePasswordFile()
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
         return try PostgresShard(
             name: "a",

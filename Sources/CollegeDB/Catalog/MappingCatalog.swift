@@ -77,9 +77,9 @@ package protocol MappingCatalog: RebalancePlanCatalog, SchemaChangeCatalog {
     func clearMappings() throws -> Int
 
     /// Every registration of a shard added or removed at run time, in the order made.
-    func shardRegistrations() throws -> [MappingStore.ShardRegistration]
+    func shardRegistrations() throws -> [ShardRegistration]
     /// Records that a shard was registered (with its location) or unregistered.
-    func recordRegistration(_ registration: MappingStore.ShardRegistration) throws
+    func recordRegistration(_ registration: ShardRegistration) throws
     /// Forgets what was recorded about shard `name`.
     func forgetRegistration(of name: String) throws
     /// How many records map to `shard`, counted exactly.
@@ -98,7 +98,7 @@ package protocol MappingCatalog: RebalancePlanCatalog, SchemaChangeCatalog {
     /// Forgets a move that is done or undone.
     func finishMove(_ id: Int64) throws
     /// The moves a crash or a kill left unfinished, oldest first.
-    func unfinishedMoves() throws -> [MappingStore.MoveIntent]
+    func unfinishedMoves() throws -> [MoveIntent]
     /// The shards a drain plan keeps from new keys.
     func drainingShards() throws -> Set<String>
     /// Lets `shard` take new keys again (it was unregistered).

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import NIOCore
 import PostgresNIO
 
@@ -27,7 +26,7 @@ extension PostgresCatalog {
     /// came first), a page of 10,000 at a time.
     package func forEachRecord(
         onShard shard: String,
-        _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void
+        _ body: (_ record: Int64, _ key: StoredKey?) throws -> Void
     ) throws {
         var after: Int64 = 0
         while true {
@@ -44,13 +43,13 @@ extension PostgresCatalog {
                 for row in try rows.decode((Int64, ByteBuffer?).self) { page.append(row) }
                 return page
             }
-            for (record, key) in page { try body(record, key.map(databaseValue) ?? .null) }
+            for (record, key) in page { try body(record, key.map(storedKey)) }
             guard let last = page.last, page.count == 10_000 else { return }
             after = last.0
         }
     }
 
-    package func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?] {
+    package func records(forStoredKeys keys: [StoredKey]) throws -> [(id: Int64, shard: String)?] {
         let buffers = keys.map(Self.buffer)
         let found = try run { connection in
             var found: [ByteBuffer: (Int64, String)] = [:]
@@ -67,7 +66,7 @@ extension PostgresCatalog {
         return buffers.map { found[$0].map { (id: $0.0, shard: $0.1) } }
     }
 
-    package func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64] {
+    package func storedKeys(ofRecords records: [Int64]) throws -> [StoredKey: Int64] {
         let pairs = try run { connection in
             var pairs: [(ByteBuffer, Int64)] = []
             let rows = try await connection.queryWhileOpen(
@@ -77,7 +76,7 @@ extension PostgresCatalog {
             for row in try rows.decode((ByteBuffer, Int64).self) { pairs.append(row) }
             return pairs
         }
-        return Dictionary(pairs.map { (databaseValue($0.0), $0.1) }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(pairs.map { (storedKey($0.0), $0.1) }, uniquingKeysWith: { first, _ in first })
     }
 
     package func shards(ofRecords records: [Int64]) throws -> [Int64: String] {
@@ -233,7 +232,7 @@ extension PostgresCatalog {
         let page = rows.prefix(limit).map { record, key, from, to, state, note in
             RebalanceMove(
                 record: record,
-                key: key.map { keyCodec.displayed(databaseValue($0)) },
+                key: key.map { keyCodec.displayed(storedKey($0)) },
                 from: from,
                 to: to,
                 state: state,

@@ -72,7 +72,7 @@ extension PostgresCatalog {
             for key in try rows.decode(ByteBuffer.self) { keys.append(key) }
             return keys
         }
-        return keys.map { keyCodec.displayed(databaseValue($0)) }
+        return keys.map { keyCodec.displayed(storedKey($0)) }
     }
 
     @discardableResult
@@ -140,8 +140,8 @@ extension PostgresCatalog {
             return page
         }
         let page = rows.prefix(limit)
-        let next = rows.count > limit ? page.last.map { KeyCursor(recordID: $0.0, key: databaseValue($0.1)) } : nil
-        return (page.map { keyCodec.displayed(databaseValue($0.1)) }, next)
+        let next = rows.count > limit ? page.last.map { KeyCursor(recordID: $0.0, key: storedKey($0.1)) } : nil
+        return (page.map { keyCodec.displayed(storedKey($0.1)) }, next)
     }
 
     package func clearMappings() throws -> Int {

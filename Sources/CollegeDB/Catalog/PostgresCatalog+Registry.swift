@@ -3,9 +3,9 @@ import PostgresNIO
 
 /// What the shared catalog remembers about shards, and the intents of moves in progress.
 extension PostgresCatalog {
-    package func shardRegistrations() throws -> [MappingStore.ShardRegistration] {
+    package func shardRegistrations() throws -> [ShardRegistration] {
         try run { connection in
-            var registrations: [MappingStore.ShardRegistration] = []
+            var registrations: [ShardRegistration] = []
             let rows = try await connection.queryWhileOpen(
                 "SELECT name, location, registered FROM collegedb.shard_registry ORDER BY position",
                 logger: self.logger
@@ -17,7 +17,7 @@ extension PostgresCatalog {
         }
     }
 
-    package func recordRegistration(_ registration: MappingStore.ShardRegistration) throws {
+    package func recordRegistration(_ registration: ShardRegistration) throws {
         try run { connection in
             try await connection.queryWhileOpen(
                 """
@@ -126,7 +126,7 @@ extension PostgresCatalog {
         }
     }
 
-    package func unfinishedMoves() throws -> [MappingStore.MoveIntent] {
+    package func unfinishedMoves() throws -> [MoveIntent] {
         let rows = try run { connection in
             var intents: [(Int64, Int64, String, String, String, String)] = []
             let rows = try await connection.queryWhileOpen(
@@ -139,13 +139,13 @@ extension PostgresCatalog {
             return intents
         }
         return try rows.map { id, recordID, from, to, plan, state in
-            MappingStore.MoveIntent(
+            MoveIntent(
                 id: id,
                 recordID: recordID,
                 from: from,
                 to: to,
                 plan: try JSONDecoder().decode(MovePlan.self, from: Data(plan.utf8)),
-                state: MappingStore.MoveIntent.State(rawValue: state) ?? .copying
+                state: MoveIntent.State(rawValue: state) ?? .copying
             )
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import NIOCore
 import PostgresNIO
@@ -412,22 +411,22 @@ package final class PostgresCatalog: MappingCatalog {
 
     static let roundRobinName = "round_robin_next"
 
-    /// The stored form of `key`: its digest's bytes, or its UTF-8 text.
+    /// The stored form of `key` as the catalog's `bytea` column holds it: its digest's bytes,
+    /// or its UTF-8 text.
     func storedKey(_ key: String) -> ByteBuffer {
         Self.buffer(keyCodec.storedValue(for: key))
     }
 
-    static func buffer(_ stored: DatabaseValue) -> ByteBuffer {
-        switch stored.storage {
-        case .blob(let bytes): return ByteBuffer(bytes: bytes)
-        case .string(let text): return ByteBuffer(string: text)
-        default: return ByteBuffer()
+    static func buffer(_ stored: StoredKey) -> ByteBuffer {
+        switch stored {
+        case .digest(let bytes): ByteBuffer(bytes: bytes)
+        case .text(let text): ByteBuffer(string: text)
         }
     }
 
-    /// A stored key as the SQLite store holds it: a blob for digests, text for plain keys.
-    func databaseValue(_ stored: ByteBuffer) -> DatabaseValue {
-        keyCodec.hashesKeys ? Data(stored.readableBytesView).databaseValue : String(buffer: stored).databaseValue
+    /// A stored key read from the catalog: a digest's bytes, or the text of a plain key.
+    func storedKey(_ stored: ByteBuffer) -> StoredKey {
+        keyCodec.hashesKeys ? .digest(Data(stored.readableBytesView)) : .text(String(buffer: stored))
     }
 
     /// Deletes every record and key at once, telling every daemon; returns how many records

@@ -1,5 +1,3 @@
-import GRDB
-
 /// Where rebalance plans live beside the mappings they change: each plan's moves (one per
 /// record), its progress and the shards it drains. A move's flip and the plan's progress commit
 /// together, so what a plan says is done is exactly what the mappings say.
@@ -13,11 +11,11 @@ package protocol RebalancePlanCatalog: Sendable {
     func recordCounts() throws -> [String: Int64]
     /// Calls `body` with each record on `shard` and one stored key of it (its first, where the
     /// catalog keeps which that is), in record order.
-    func forEachRecord(onShard shard: String, _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void) throws
+    func forEachRecord(onShard shard: String, _ body: (_ record: Int64, _ key: StoredKey?) throws -> Void) throws
     /// The record and shard of each stored key given (nil for an unmapped one).
-    func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?]
+    func records(forStoredKeys keys: [StoredKey]) throws -> [(id: Int64, shard: String)?]
     /// Every stored key of each of `records`, mapped to its record.
-    func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64]
+    func storedKeys(ofRecords records: [Int64]) throws -> [StoredKey: Int64]
     /// The shard each of `records` maps to now; a deleted record is absent.
     func shards(ofRecords records: [Int64]) throws -> [Int64: String]
 

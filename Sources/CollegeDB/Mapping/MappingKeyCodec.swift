@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// How lookup keys are kept in the mapping store: as the SHA-256 digest of their UTF-8 bytes
 /// (the default; the plain key never reaches the file), as an HMAC-SHA256 digest under a secret
@@ -33,24 +32,24 @@ public struct MappingKeyCodec: Sendable {
     public var hashesKeys: Bool { digest != .plain }
 
     /// The value stored for `key`: the 32 digest bytes, or the text itself.
-    func storedValue(for key: String) -> DatabaseValue {
+    func storedValue(for key: String) -> StoredKey {
         switch digest {
         case .plain:
-            return key.databaseValue
+            return .text(key)
         case .sha256:
-            return Data(SHA256.hash(data: Data(key.utf8))).databaseValue
+            return .digest(Data(SHA256.hash(data: Data(key.utf8))))
         case .hmacSHA256:
-            return Data(HMAC<SHA256>.authenticationCode(for: Data(key.utf8), using: SymmetricKey(data: secret!)))
-                .databaseValue
+            return .digest(
+                Data(HMAC<SHA256>.authenticationCode(for: Data(key.utf8), using: SymmetricKey(data: secret!)))
+            )
         }
     }
 
     /// How a stored key is shown to clients: the lowercase hex digest, or the text itself.
-    func displayed(_ stored: DatabaseValue) -> String {
-        switch stored.storage {
-        case .blob(let digest): return digest.lowercaseHex
-        case .string(let text): return text
-        default: return stored.description
+    func displayed(_ stored: StoredKey) -> String {
+        switch stored {
+        case .digest(let bytes): bytes.lowercaseHex
+        case .text(let text): text
         }
     }
 }

@@ -4,17 +4,6 @@ import GRDB
 /// The intents of `reassignShard`: written before a move touches a shard, advanced when the
 /// mapping flips, deleted when the move is done. An intent holds rowids, never a key.
 extension MappingStore {
-    /// A move of one record's rows between shards.
-    public struct MoveIntent: Sendable, Hashable {
-        public enum State: String, Sendable { case copying, flipped }
-        public var id: Int64
-        public var recordID: Int64
-        public var from: String
-        public var to: String
-        public var plan: MovePlan
-        public var state: State
-    }
-
     /// Records the intent to move `recordID`'s rows (`plan`) from `from` to `to`.
     package func beginMove(recordID: Int64, from: String, to: String, plan: MovePlan) throws -> Int64 {
         let planText = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)

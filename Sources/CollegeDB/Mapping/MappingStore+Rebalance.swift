@@ -21,7 +21,7 @@ extension MappingStore {
     /// Calls `body` with each record on `shard` and its first stored key, in record order.
     package func forEachRecord(
         onShard shard: String,
-        _ body: (_ record: Int64, _ key: DatabaseValue) throws -> Void
+        _ body: (_ record: Int64, _ key: StoredKey?) throws -> Void
     ) throws {
         try guarded {
             try pool.read { db in
@@ -39,7 +39,7 @@ extension MappingStore {
 
     /// The record and shard of each stored key given (nil for an unmapped one), read in one
     /// transaction.
-    package func records(forStoredKeys keys: [DatabaseValue]) throws -> [(id: Int64, shard: String)?] {
+    package func records(forStoredKeys keys: [StoredKey]) throws -> [(id: Int64, shard: String)?] {
         try guarded {
             try pool.read { db in
                 let statement = try db.cachedStatement(sql: Self.recordByKeySQL)
@@ -53,10 +53,10 @@ extension MappingStore {
     }
 
     /// Every stored key of each of `records`, mapped to its record.
-    package func storedKeys(ofRecords records: [Int64]) throws -> [DatabaseValue: Int64] {
+    package func storedKeys(ofRecords records: [Int64]) throws -> [StoredKey: Int64] {
         try guarded {
             try pool.unsafeRead { db in
-                var keys: [DatabaseValue: Int64] = [:]
+                var keys: [StoredKey: Int64] = [:]
                 let rows = try Row.fetchCursor(
                     db,
                     sql: "SELECT key, record_id FROM lookup_key WHERE record_id IN (SELECT value FROM json_each(?))",
@@ -182,10 +182,10 @@ extension MappingStore {
                     arguments: [planID, cursor ?? Int64.min, limit + 1]
                 )
                 let page = try rows.prefix(limit).map { row in
-                    let key: DatabaseValue = try row.decode(atIndex: 1)
+                    let key: StoredKey? = try row.decode(atIndex: 1)
                     return RebalanceMove(
                         record: try row.decode(atIndex: 0),
-                        key: key.isNull ? nil : keyCodec.displayed(key),
+                        key: key.map(keyCodec.displayed),
                         from: try row.decode(atIndex: 2),
                         to: try row.decode(atIndex: 3),
                         state: try row.decode(atIndex: 4),

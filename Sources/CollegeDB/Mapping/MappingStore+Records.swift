@@ -64,7 +64,7 @@ extension MappingStore {
         try guarded {
             try pool.unsafeRead { db in
                 guard let recordID = try recordID(ofKey: key, in: db) else { throw CollegeDBError.mappingNotFound(key) }
-                return try DatabaseValue.fetchAll(
+                return try StoredKey.fetchAll(
                     db,
                     sql: "SELECT key FROM lookup_key WHERE record_id = ? ORDER BY key",
                     arguments: [recordID]
@@ -166,7 +166,7 @@ extension MappingStore {
     }
 
     /// The record a stored key belongs to, or nil.
-    private func recordID(ofStored stored: DatabaseValue, in db: Database) throws -> Int64? {
+    private func recordID(ofStored stored: StoredKey, in db: Database) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: Self.recordIDByKeySQL), arguments: [stored])
     }
 
@@ -188,9 +188,9 @@ extension MappingStore {
 /// Where a page of `getKeysForShard` ended: opaque to clients, as `RECORD.HEX`.
 public struct KeyCursor: Sendable, Hashable {
     let recordID: Int64
-    let key: DatabaseValue
+    let key: StoredKey
 
-    init(recordID: Int64, key: DatabaseValue) {
+    init(recordID: Int64, key: StoredKey) {
         self.recordID = recordID
         self.key = key
     }
@@ -209,20 +209,19 @@ public struct KeyCursor: Sendable, Hashable {
         }
         self.recordID = recordID
         if hashesKeys {
-            key = Data(bytes).databaseValue
+            key = .digest(Data(bytes))
         } else {
             guard let text = String(validating: bytes, as: UTF8.self) else { return nil }
-            key = text.databaseValue
+            key = .text(text)
         }
     }
 
     /// The cursor as clients see it.
     public var text: String {
         let bytes: [UInt8]
-        switch key.storage {
-        case .blob(let data): bytes = Array(data)
-        case .string(let string): bytes = Array(string.utf8)
-        default: bytes = []
+        switch key {
+        case .digest(let data): bytes = Array(data)
+        case .text(let string): bytes = Array(string.utf8)
         }
         return "\(recordID)." + bytes.lowercaseHex
     }

@@ -3,14 +3,6 @@ import GRDB
 /// What the store remembers about shards: those added or removed at run time, statistics
 /// overrides, and the query and error counts kept across restarts.
 extension MappingStore {
-    /// A shard added by `registerShard` (`registered`), or a configured one removed by
-    /// `unregisterShard` (not `registered`).
-    public struct ShardRegistration: Sendable, Hashable {
-        public var name: String
-        public var path: String?
-        public var registered: Bool
-    }
-
     /// Every registration, in the order made.
     package func shardRegistrations() throws -> [ShardRegistration] {
         try guarded {

@@ -1,4 +1,3 @@
-import GRDB
 import Logging
 import PostgresNIO
 
@@ -72,7 +71,7 @@ struct PostgresRecordMover: Sendable {
     func move(
         records: [Int64],
         keys: [String: Int64],
-        unresolved: [DatabaseValue: Int64] = [:],
+        unresolved: [StoredKey: Int64] = [:],
         from source: PostgresShard,
         to target: PostgresShard,
         table: String?,
@@ -170,7 +169,7 @@ struct PostgresRecordMover: Sendable {
     /// Finishes or undoes an interrupted move: under the records' exclusive locks on both
     /// shards, deletes their rows on the one the catalog does not put them on (they flip
     /// together), then forgets the intent.
-    func recover(_ intent: MappingStore.MoveIntent, source: PostgresShard, target: PostgresShard) async throws {
+    func recover(_ intent: MoveIntent, source: PostgresShard, target: PostgresShard) async throws {
         guard let keys = intent.plan.ownerKeys else { return }
         let records = intent.plan.records ?? [intent.recordID]
         let catalog = self.catalog

@@ -10,13 +10,16 @@ import Synchronization
 extension PostgresShard {
     /// Runs a client's call on a leased connection, then puts the session back as the pool
     /// gave it (``PostgresSessionReset``), whatever the call did or however it failed; a
-    /// session that cannot be put back is closed, so the pool never hands it out again. The
-    /// call is answered once the connection is back in the pool, so the caller's next call can
-    /// have it at once.
+    /// session that cannot be put back is closed, so the pool never hands it out again.
+    ///
+    /// A call that succeeds is answered as soon as its last statement is, one round trip before
+    /// the reset is: the session stays leased, out of every other call's reach, until the reset
+    /// is done, in a task of its own. A call that fails is answered after the reset or the
+    /// close, with what the lease made of its error (a lost server is `SHARD_UNAVAILABLE`).
     func withClientSession<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withConnection { connection in
+        try await answeringBeforeTheReset { connection, answer in
             let value: T
             do {
                 value = try await body(connection)
@@ -24,26 +27,66 @@ extension PostgresShard {
                 try await connection.eventLoop.flatSubmit { self.finishSession(connection, after: error) }.get()
                 throw error
             }
+            self.answer(answer, with: value)
             try await connection.eventLoop.flatSubmit { self.finishSession(connection, after: nil) }.get()
-            return value
         }
     }
 
     /// ``withClientSession(_:)`` for a call made of steps chained on the connection's event loop
     /// (`body`'s future), the reset or the close after them chained there too: between its round
-    /// trips no thread is woken, and the caller's task resumes once, with the answer.
+    /// trips no thread is woken.
     func withChainedClientSession<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) -> EventLoopFuture<T>
     ) async throws -> T {
-        try await withConnection { connection in
+        try await answeringBeforeTheReset { connection, answer in
             try await connection.eventLoop.flatSubmit {
                 body(connection).flatMap { value in
-                    self.finishSession(connection, after: nil).map { value }
+                    self.answer(answer, with: value)
+                    return self.finishSession(connection, after: nil)
                 }.flatMapError { error in
                     self.finishSession(connection, after: error).flatMapThrowing { throw error }
                 }
             }.get()
         }
+    }
+
+    /// Leases a connection for `serve` in a task of its own, which answers through `answer`
+    /// (``answer(_:with:)``) before it resets the session; a failure of the lease or of `serve`
+    /// is the answer when none was given. The caller's cancellation reaches the task (a lease
+    /// still waited for is given up).
+    private func answeringBeforeTheReset<T: Sendable>(
+        _ serve: @escaping @Sendable (PostgresConnection, AnswerOnce<T>) async throws -> Void
+    ) async throws -> T {
+        let lease = CancellableTaskSlot()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let answer = AnswerOnce(continuation)
+                lease.hold(
+                    Task {
+                        do {
+                            try await self.withConnection { connection in try await serve(connection, answer) }
+                            // Every path of `serve` answers; were one not to, the caller must not wait forever.
+                            answer.resume(
+                                with: .failure(
+                                    CollegeDBError(.internalError, "shard '\(self.name)': a call got no answer")
+                                )
+                            )
+                        } catch {
+                            answer.resume(with: .failure(error))
+                        }
+                    }
+                )
+            }
+        } onCancel: {
+            lease.cancel()
+        }
+    }
+
+    /// Answers a call the server served. The outage ends first: the caller's next call must not
+    /// meet an outage that ended (the lease would end it only after the reset).
+    private func answer<T: Sendable>(_ answer: AnswerOnce<T>, with value: T) {
+        state.withLock { $0.outage = nil }
+        answer.resume(with: .success(value))
     }
 
     /// Puts `connection` back after a client's call, on its event loop: a session the server

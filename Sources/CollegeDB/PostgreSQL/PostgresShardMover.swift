@@ -1,4 +1,3 @@
-import GRDB
 import PostgresNIO
 
 /// Moves records' rows between two PostgreSQL shards with ``PostgresRecordMover``: fenced
@@ -30,7 +29,7 @@ struct PostgresShardMover: ShardMover {
         guard !moving.isEmpty else { return outcome }
         let (stored, texts) = try await self.texts(of: moving, in: keyTexts)
         var keys: [String: Int64] = [:]
-        var unresolved: [DatabaseValue: Int64] = [:]
+        var unresolved: [StoredKey: Int64] = [:]
         for (key, record) in stored {
             if let text = texts[key] { keys[text] = record } else { unresolved[key] = record }
         }
@@ -53,7 +52,7 @@ struct PostgresShardMover: ShardMover {
     private func texts(
         of records: [Int64],
         in keyTexts: KeyTextCache
-    ) async throws -> (stored: [DatabaseValue: Int64], texts: [DatabaseValue: String]) {
+    ) async throws -> (stored: [StoredKey: Int64], texts: [StoredKey: String]) {
         let catalog = context.catalog
         let stored = try await BlockingWork.run { try catalog.storedKeys(ofRecords: records) }
         let (ownership, source) = (context.ownership, source)
@@ -64,7 +63,7 @@ struct PostgresShardMover: ShardMover {
         return (stored, texts)
     }
 
-    func recover(_ intent: MappingStore.MoveIntent) async throws {
+    func recover(_ intent: MoveIntent) async throws {
         try await mover.recover(intent, source: source, target: target)
     }
 

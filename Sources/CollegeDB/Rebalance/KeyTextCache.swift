@@ -1,4 +1,3 @@
-import GRDB
 import Synchronization
 
 /// The plain text of the keys a plan moves off a shard, for a mapping store that keeps only
@@ -19,8 +18,8 @@ package final class KeyTextCache: Sendable {
     private struct Snapshot {
         var shard: String
         /// The stored keys looked for, and the texts of those found.
-        var wanted: Set<DatabaseValue>
-        var texts: [DatabaseValue: String]
+        var wanted: Set<StoredKey>
+        var texts: [StoredKey: String]
         /// The records whose keys the scan looked for.
         var records: Set<Int64>
         /// The shard's commit count when the scan began, if it counts them.
@@ -51,10 +50,10 @@ package final class KeyTextCache: Sendable {
     /// (on a shard that counts its commits) or had none at the last scan. Plain keys are their
     /// own text. Blocks on the shard when it has to scan.
     func texts(
-        of keys: some Collection<DatabaseValue>,
+        of keys: some Collection<StoredKey>,
         on source: some ShardBackend,
         tables: [(table: String, column: String)]
-    ) throws -> [DatabaseValue: String] {
+    ) throws -> [StoredKey: String] {
         let codec = store.keyCodec
         guard codec.hashesKeys else {
             return Dictionary(keys.map { ($0, codec.displayed($0)) }, uniquingKeysWith: { first, _ in first })
@@ -78,7 +77,7 @@ package final class KeyTextCache: Sendable {
             if wanted.contains(stored) { fresh.texts[stored] = text }
         }
         snapshot.withLock { $0 = fresh }
-        var found: [DatabaseValue: String] = [:]
+        var found: [StoredKey: String] = [:]
         for key in keys { found[key] = fresh.texts[key] }
         return found
     }
@@ -86,14 +85,14 @@ package final class KeyTextCache: Sendable {
     /// The texts from the last scan, when it looked for every one of `keys` and can still vouch
     /// for the keys it did not find (or the shard cannot tell, and the caller looks for them).
     private static func lookup(
-        _ keys: some Collection<DatabaseValue>,
+        _ keys: some Collection<StoredKey>,
         in snapshot: Snapshot?,
         source: some ShardBackend
-    ) -> [DatabaseValue: String]? {
+    ) -> [StoredKey: String]? {
         guard let snapshot, snapshot.shard == source.name, keys.allSatisfy(snapshot.wanted.contains) else {
             return nil
         }
-        var texts: [DatabaseValue: String] = [:]
+        var texts: [StoredKey: String] = [:]
         for key in keys { texts[key] = snapshot.texts[key] }
         guard texts.count == keys.count || snapshot.commits == nil || snapshot.commits == source.commitCount else {
             return nil

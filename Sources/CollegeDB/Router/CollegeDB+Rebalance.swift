@@ -192,7 +192,7 @@ extension CollegeDB {
         }
         for shard in shards where !codec.hashesKeys || drained.contains(shard.name) {
             try store.forEachRecord(onShard: shard.name) { record, key in
-                guard !key.isNull else { return }
+                guard let key else { return }
                 consider(record: record, key: codec.displayed(key), from: shard.name)
             }
         }
@@ -242,13 +242,14 @@ extension CollegeDB {
             var moves: [RebalancePlanner.Move] = []
             for shard in drained {
                 try catalog.forEachRecord(onShard: shard) { record, key in
-                    let chosen =
-                        hashing && !key.isNull
-                        ? RebalancePlanner.hashTarget(
-                            key: catalog.keyCodec.displayed(key),
-                            from: shard,
-                            candidates: receivers
-                        ) : nil
+                    let chosen = key.flatMap { key in
+                        hashing
+                            ? RebalancePlanner.hashTarget(
+                                key: catalog.keyCodec.displayed(key),
+                                from: shard,
+                                candidates: receivers
+                            ) : nil
+                    }
                     let target = chosen ?? receivers[moves.count % receivers.count].name
                     moves.append(RebalancePlanner.Move(record: record, from: shard, to: target))
                 }

@@ -356,6 +356,18 @@ public final class CollegeDB: Sendable {
         return result
     }
 
+    /// Whether `key`'s mapping is in memory and names a shard with no synchronous path (a
+    /// PostgreSQL shard), so that its call goes straight to the asynchronous path. Reads
+    /// memory only: for a caller on an event loop.
+    public func isServedOnlyAsynchronously(key: String) -> Bool {
+        guard let record = mappingCache.record(forKey: key) else { return false }
+        // A shard the registry no longer knows is for the full path to report.
+        guard let shard = try? coordinator.registry.mappedDatabase(named: record.shard, key: key) else {
+            return false
+        }
+        return !shard.hasSynchronousPath
+    }
+
     /// Queues a write for a mapped key in its shard's next group commit, for a caller on an
     /// event loop, or returns false having done nothing (the key's mapping is not in memory, its
     /// record is moving, no reader place is free to classify the statement, or it reads). The

@@ -32,7 +32,7 @@ struct SQLiteShardMover: ShardMover {
         }
     }
 
-    func recover(_ intent: MappingStore.MoveIntent) async throws {
+    func recover(_ intent: MoveIntent) async throws {
         try await BlockingWork.run {
             switch intent.state {
             case .copying:

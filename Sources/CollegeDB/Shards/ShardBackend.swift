@@ -74,6 +74,11 @@ package protocol ShardBackend: OwnedRowsScanning {
 
     // MARK: The optional synchronous fast path
 
+    /// Whether ``executeQuickly(_:rowLimit:limits:onEventLoop:)`` or
+    /// ``enqueueWrite(_:rowLimit:limits:completion:)`` can serve a call. When not, a caller
+    /// goes straight to the asynchronous path, with no attempt on a request thread.
+    var hasSynchronousPath: Bool { get }
+
     /// Runs `statement` at once on this thread when that takes no waiting (a free place and a
     /// quick statement), or returns nil having changed nothing; `onEventLoop` asks for a budget
     /// an event loop can afford. A backend without such a path always returns nil.
@@ -114,6 +119,9 @@ package protocol ShardBackend: OwnedRowsScanning {
 }
 
 extension ShardBackend {
+    /// No synchronous path, unless the backend says otherwise.
+    package var hasSynchronousPath: Bool { false }
+
     /// No synchronous path: every call goes through ``execute(_:rowLimit:limits:)``.
     package func executeQuickly(
         _ statement: SQLStatement,

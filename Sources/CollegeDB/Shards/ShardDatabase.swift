@@ -122,6 +122,9 @@ public final class ShardDatabase: ShardBackend {
 
     // MARK: Clients' statements
 
+    /// A SQLite shard serves quick reads on the calling thread and queues writes.
+    package var hasSynchronousPath: Bool { true }
+
     /// Runs one statement on this thread when a place is free and it finishes within the quick
     /// budget; otherwise returns nil having left nothing behind, and
     /// ``execute(_:rowLimit:limits:)`` should run it. A write runs alone when the writer is

@@ -74,7 +74,7 @@ package protocol ShardMover: Sendable {
 
     /// Finishes or undoes a move a crash interrupted: completes one whose flip committed and
     /// undoes one whose flip did not.
-    func recover(_ intent: MappingStore.MoveIntent) async throws
+    func recover(_ intent: MoveIntent) async throws
 
     /// The error that stops a rebalance job, for an error a batch threw: a shard, the disk or
     /// the catalog that fails, or a move the backend cannot make; nil when the error belongs to the batch's rows alone (a row the

@@ -124,6 +124,9 @@ extension MethodTable {
             },
             eventLoopHandler: readsOnEventLoop ? onEventLoop : nil,
             eventLoopQueuingHandler: queuesOnEventLoop ? queueOnEventLoop : nil,
+            servedOnlyAsynchronously: { arguments, database in
+                database.isServedOnlyAsynchronously(key: arguments.requiredString("key"))
+            },
             handler: { arguments, database in
                 shape(
                     try await routed(

@@ -11,6 +11,10 @@ package struct RPCMethod: Sendable {
 
     /// Queues the call without waiting and answers through the callback later, or returns
     /// false having done nothing. Runs on an event loop.
+    /// Whether a call can only be served by the async handler (its key's shard has no
+    /// synchronous path), so that it goes there at once. Reads memory only.
+    package typealias AsynchronousOnlyCheck = @Sendable (MethodArguments, CollegeDB) -> Bool
+
     package typealias QueuingHandler =
         @Sendable (MethodArguments, CollegeDB, @escaping @Sendable (Result<JSONValue, any Error>) -> Void) throws
         -> Bool
@@ -30,6 +34,8 @@ package struct RPCMethod: Sendable {
     let eventLoopHandler: BlockingHandler?
     /// Queues a write from an event loop (a mapped key's `run`), answering when it committed.
     let eventLoopQueuingHandler: QueuingHandler?
+    /// Asked on the event loop when neither event-loop handler served the call.
+    let servedOnlyAsynchronously: AsynchronousOnlyCheck?
 
     init(
         _ name: String,
@@ -40,6 +46,7 @@ package struct RPCMethod: Sendable {
         blockingHandler: BlockingHandler? = nil,
         eventLoopHandler: BlockingHandler? = nil,
         eventLoopQueuingHandler: QueuingHandler? = nil,
+        servedOnlyAsynchronously: AsynchronousOnlyCheck? = nil,
         handler: @escaping Handler
     ) {
         self.name = name
@@ -50,6 +57,7 @@ package struct RPCMethod: Sendable {
         self.blockingHandler = blockingHandler
         self.eventLoopHandler = eventLoopHandler
         self.eventLoopQueuingHandler = eventLoopQueuingHandler
+        self.servedOnlyAsynchronously = servedOnlyAsynchronously
         self.handler = handler
     }
 }

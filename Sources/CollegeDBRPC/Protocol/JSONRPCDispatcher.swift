@@ -35,6 +35,9 @@ package struct JSONRPCDispatcher: Sendable {
         /// Nothing was done: serve the line off the loop, with `respondBlocking(to:context:)`
         /// given the line as parsed here.
         case notHere(JSONValue)
+        /// Nothing was done, and only `respond(to:context:)` can serve the line (its key's
+        /// shard has no synchronous path): give it the line as parsed here.
+        case needsAsync(JSONValue)
     }
 
     /// Serves a line on the calling event loop when its method can do so in bounded time: a
@@ -62,7 +65,9 @@ package struct JSONRPCDispatcher: Sendable {
         do {
             let arguments = try MethodArguments(request.params, parameters: method.parameters, context: context)
             if let handler = method.eventLoopHandler {
-                guard let result = try handler(arguments, database) else { return .notHere(value) }
+                guard let result = try handler(arguments, database) else {
+                    return elsewhere(value, method, arguments)
+                }
                 outcome = .success(result)
             } else {
                 let queued = try method.eventLoopQueuingHandler!(arguments, database) { result in
@@ -70,13 +75,19 @@ package struct JSONRPCDispatcher: Sendable {
                     log(request.method, context, since: started, outcome)
                     later(response(to: request, outcome).map(JSONSerializer.serialize))
                 }
-                return queued ? .queued : .notHere(value)
+                return queued ? .queued : elsewhere(value, method, arguments)
             }
         } catch {
             outcome = .failure(rpcError(error, method: request.method))
         }
         log(request.method, context, since: started, outcome)
         return .answered(response(to: request, outcome).map(JSONSerializer.serialize))
+    }
+
+    /// Where a line the event loop did not serve goes: straight to the async path when its
+    /// method says only that can serve it, else to a request thread.
+    private func elsewhere(_ value: JSONValue, _ method: RPCMethod, _ arguments: MethodArguments) -> EventLoopOutcome {
+        method.servedOnlyAsynchronously?(arguments, database) == true ? .needsAsync(value) : .notHere(value)
     }
 
     /// Answers a line synchronously when its method can serve it without waiting on anything but

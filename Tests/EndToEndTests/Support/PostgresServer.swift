@@ -59,6 +59,19 @@ final class PostgresServer: Sendable {
     /// Starts the stopped server again on the same port.
     func resume() throws { _ = try Self.run(["resume", directory]) }
 
+    /// A new file holding the server's password alone, as a shard's `passwordFile` wants it
+    /// (``passFile`` is a `.pgpass` line); the caller removes it.
+    func makePasswordFile() throws -> String {
+        let passFileLine = try String(contentsOfFile: passFile, encoding: .utf8).prefix { $0 != "\n" }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)").path
+        try String(passFileLine.split(separator: ":", maxSplits: 4).last ?? "").write(
+            toFile: path,
+            atomically: true,
+            encoding: .utf8
+        )
+        return path
+    }
+
     /// The URL of `database` over TCP (password from ``passFile``).
     func url(_ database: String) -> String { "postgresql://collegedb@127.0.0.1:\(port)/\(database)" }
 
