@@ -8,10 +8,11 @@ import NIOPosix
 /// Serves one connection. Lines are answered one at a time, in order, so each request sees the
 /// effects of those before it. A short read of a key whose mapping is in memory is answered on
 /// the event loop itself, within a budget of half a millisecond; a `run` for such a key is
-/// queued from the loop for its shard's group commit and answered when that committed. Any other line leaves the loop
-/// once: it is decoded and, when it is a mapped key's short `run`/`all`/`first`, served
-/// synchronously on a request thread; anything else continues as a task. The answer is written
-/// back on the event loop.
+/// queued from the loop for its shard's group commit and answered when that committed. A keyed
+/// call whose mapping is in memory and names a shard with no synchronous path (PostgreSQL)
+/// goes from the loop straight to a task. Any other line leaves the loop once: it is decoded
+/// and, when it is a mapped key's short `run`/`all`/`first`, served synchronously on a request
+/// thread; anything else continues as a task. The answer is written back on the event loop.
 ///
 /// Memory per connection is bounded: reading from the socket stops while the received lines
 /// waiting to be answered pass a count or a size, or while the answers already written have not

@@ -64,7 +64,11 @@ extension PostgresShard {
                 lease.hold(
                     Task {
                         do {
-                            try await self.withConnection { connection in try await serve(connection, answer) }
+                            // The answer ended any outage; a reset that fails later must not end
+                            // one recorded since.
+                            try await self.withConnection(endingOutage: false) { connection in
+                                try await serve(connection, answer)
+                            }
                             // Every path of `serve` answers; were one not to, the caller must not wait forever.
                             answer.resume(
                                 with: .failure(
@@ -102,9 +106,12 @@ extension PostgresShard {
 
     /// Leases a pooled connection for `body`. While the server is down, answers at once with
     /// `SHARD_UNAVAILABLE`, except for one call a ``retryInterval`` (or a `probing` one) that
-    /// tries it; a lease that waits longer than the connect timeout fails the same way.
+    /// tries it; a lease that waits longer than the connect timeout fails the same way. When
+    /// `body` succeeds, the outage is over, unless not `endingOutage` (a caller that ended it
+    /// when the server answered).
     func withConnection<T: Sendable>(
         probing: Bool = false,
+        endingOutage: Bool = true,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let now = ContinuousClock.now
@@ -134,7 +141,7 @@ extension PostgresShard {
                     return try await body(connection)
                 }
             )
-            state.withLock { $0.outage = nil }
+            if endingOutage { state.withLock { $0.outage = nil } }
             return value
         } catch {
             if !leased.isSet { state.withLock { $0.waiting -= 1 } }

@@ -9,12 +9,12 @@ package struct RPCMethod: Sendable {
     /// SQLite, or returns nil having done nothing; the async handler then serves it.
     package typealias BlockingHandler = @Sendable (MethodArguments, CollegeDB) throws -> JSONValue?
 
-    /// Queues the call without waiting and answers through the callback later, or returns
-    /// false having done nothing. Runs on an event loop.
     /// Whether a call can only be served by the async handler (its key's shard has no
     /// synchronous path), so that it goes there at once. Reads memory only.
     package typealias AsynchronousOnlyCheck = @Sendable (MethodArguments, CollegeDB) -> Bool
 
+    /// Queues the call without waiting and answers through the callback later, or returns
+    /// false having done nothing. Runs on an event loop.
     package typealias QueuingHandler =
         @Sendable (MethodArguments, CollegeDB, @escaping @Sendable (Result<JSONValue, any Error>) -> Void) throws
         -> Bool

@@ -43,7 +43,8 @@ package struct JSONRPCDispatcher: Sendable {
     /// Serves a line on the calling event loop when its method can do so in bounded time: a
     /// short read of a key whose mapping is in memory is answered at once; a write to such a
     /// key is queued for its shard's group commit and answered through `later`, on the
-    /// committing thread. Anything else is `notHere`, having done nothing.
+    /// committing thread. A keyed call that only the async path can serve (its key's shard has
+    /// no synchronous path) is `needsAsync`; anything else is `notHere`. Both have done nothing.
     package func respondOnEventLoop(
         toLine line: [UInt8],
         context: CallContext = CallContext(),
