@@ -139,7 +139,9 @@ extension MappingStore {
                         """,
                     // The page's records: the cursor's own (some of its keys may be left) and
                     // enough after it, each with at least one key, to fill the page and one more.
-                    arguments: [shard, cursor?.recordID ?? -1, cursor?.key ?? Data().databaseValue, limit + 1]
+                    arguments: [
+                        shard, cursor?.recordID ?? -1, (cursor?.key ?? .digest(Data())).databaseValue, limit + 1,
+                    ]
                 )
                 let page = rows.prefix(limit)
                 let next =
