@@ -28,7 +28,9 @@ enum PgBench {
         // A count of transactions, not -T (pgbench started by this process never ended with
         // -T); a short run sizes the long one to about `seconds`.
         let trial = try transactionsPerSecond(PostgresBenchmark.shell(common + ["-t", "300", database]))
-        let perClient = max(300, Int(trial * seconds / Double(connections)))
+        let wanted = trial * seconds / Double(connections)
+        // A count past what pgbench can run (or not a number, from a strange trial) is capped.
+        let perClient = wanted.isFinite ? max(300, Int(min(wanted, 1e9))) : 300
         let logPrefix = directory + "/pgbench-\(connections)"
         let output = try PostgresBenchmark.shell(
             common + ["-t", "\(perClient)", "-l", "--log-prefix", logPrefix, database]

@@ -16,6 +16,7 @@ import Glibc
 ///     .build/release/collegedb-benchmark postgres [--seconds 3] [--keys 10000]
 enum PostgresBenchmark {
     static func run(seconds: Double, keyCount: Int) async throws {
+        guard keyCount > 0 else { throw BenchmarkFailure("--keys must be at least 1") }
         let cluster = try Cluster.start()
         defer { cluster.remove() }
         try cluster.psql("postgres", "CREATE DATABASE bench")
