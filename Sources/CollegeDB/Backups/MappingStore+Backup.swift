@@ -15,7 +15,7 @@ extension MappingStore {
                 try db.execute(
                     sql:
                         "DELETE FROM shard_registry WHERE registered = 1 AND name NOT IN (SELECT value FROM json_each(?))",
-                    arguments: [Self.json(kept)]
+                    arguments: [JSONArrayText.texts(kept)]
                 )
                 for name in copied {
                     try db.execute(

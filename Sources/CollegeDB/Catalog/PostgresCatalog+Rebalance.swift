@@ -99,7 +99,7 @@ extension PostgresCatalog {
         unmappedRows: Int,
         automatic: Bool
     ) throws -> Int64 {
-        let drainText = MappingStore.json(drain)
+        let drainText = JSONArrayText.texts(drain)
         let now = MappingStore.nowMilliseconds()
         return try run { connection in
             try await self.transaction(on: connection) {
@@ -431,7 +431,7 @@ extension PostgresCatalog {
                 errors.append(message)
                 try await connection.queryWhileOpen(
                     """
-                    UPDATE collegedb.rebalance_plan SET errors = \(MappingStore.json(Array(errors.suffix(100))))
+                    UPDATE collegedb.rebalance_plan SET errors = \(JSONArrayText.texts(Array(errors.suffix(100))))
                     WHERE id = \(planID)
                     """,
                     logger: self.logger

@@ -60,7 +60,7 @@ extension MappingStore {
                 let rows = try Row.fetchCursor(
                     db,
                     sql: "SELECT key, record_id FROM lookup_key WHERE record_id IN (SELECT value FROM json_each(?))",
-                    arguments: [Self.json(records)]
+                    arguments: [JSONArrayText.integers(records)]
                 )
                 while let row = try rows.next() { keys[try row.decode(atIndex: 0)] = try row.decode(atIndex: 1) }
                 return keys
@@ -76,7 +76,7 @@ extension MappingStore {
                     try Row.fetchAll(
                         db,
                         sql: "SELECT id, shard FROM record WHERE id IN (SELECT value FROM json_each(?))",
-                        arguments: [Self.json(records)]
+                        arguments: [JSONArrayText.integers(records)]
                     ).map { (try $0.decode(Int64.self, atIndex: 0), try $0.decode(String.self, atIndex: 1)) },
                     uniquingKeysWith: { first, _ in first }
                 )
@@ -102,7 +102,8 @@ extension MappingStore {
                         VALUES (?, ?, 'planned', ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        Self.nowMilliseconds(), strategy, Self.json(drain), tolerance, moves.count, unmappedRows,
+                        Self.nowMilliseconds(), strategy, JSONArrayText.texts(drain), tolerance, moves.count,
+                        unmappedRows,
                         automatic,
                     ]
                 )
@@ -295,7 +296,8 @@ extension MappingStore {
                         VALUES (?, ?, ?, ?, 'copying', ?, ?, ?)
                         """,
                     arguments: [
-                        records.first ?? 0, from, to, planText, Self.nowMilliseconds(), planID, Self.json(records),
+                        records.first ?? 0, from, to, planText, Self.nowMilliseconds(), planID,
+                        JSONArrayText.integers(records),
                     ]
                 )
                 return db.lastInsertedRowID
@@ -315,7 +317,7 @@ extension MappingStore {
     ) throws {
         try guarded {
             try pool.write { db in
-                let ids = Self.json(records)
+                let ids = JSONArrayText.integers(records)
                 try db.execute(
                     sql: """
                         UPDATE record SET shard = ?, updated_at = ?
@@ -435,7 +437,7 @@ extension MappingStore {
                 errors.append(message)
                 try db.execute(
                     sql: "UPDATE rebalance_plan SET errors = ? WHERE id = ?",
-                    arguments: [Self.json(Array(errors.suffix(100))), planID]
+                    arguments: [JSONArrayText.texts(Array(errors.suffix(100))), planID]
                 )
             }
         }
@@ -508,10 +510,5 @@ extension MappingStore {
 
     static func planNotFound(_ planID: Int64) -> CollegeDBError {
         CollegeDBError(.planNotFound, "no rebalance plan \(planID)")
-    }
-
-    static func json<T: Encodable>(_ value: T) -> String {
-        // The values encoded here are arrays of strings and integers, which always encode.
-        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("[]".utf8), as: UTF8.self)
     }
 }

@@ -58,7 +58,9 @@ package final class KeyTextCache: Sendable {
         guard codec.hashesKeys else {
             return Dictionary(keys.map { ($0, codec.displayed($0)) }, uniquingKeysWith: { first, _ in first })
         }
-        if let known = snapshot.withLock({ Self.lookup(keys, in: $0, source: source) }) { return known }
+        // Looked up outside the lock (a copy of the snapshot shares its storage), so that batches
+        // moving at once do not wait for each other's lookups.
+        if let known = Self.lookup(keys, in: snapshot.withLock { $0 }, source: source) { return known }
         let pending = try store.pendingRecords(ofPlan: planID, from: source.name, limit: Self.recordsPerScan)
         var wanted = Set(try store.storedKeys(ofRecords: pending).keys)
         wanted.formUnion(keys)

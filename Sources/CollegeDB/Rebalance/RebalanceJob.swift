@@ -31,6 +31,11 @@ struct RebalanceJob: Sendable {
     /// Records per batch between SQLite shards: big enough that SQLite, not the round trips,
     /// sets the pace.
     static let batchRecords = 1000
+    /// How many batches between SQLite shards move at once: the copy to the target, the flip in
+    /// the catalog and the delete from the source of one batch each write one file, so while one
+    /// batch waits for a file another finds, reads and checks its rows. Each lane holds only
+    /// its own batch's records.
+    static let sqliteLanes = 2
     /// Records per batch between PostgreSQL shards, which move one by one: a stop or a cancel
     /// waits for at most this many moves.
     static let postgresBatchRecords = 500
@@ -42,6 +47,12 @@ struct RebalanceJob: Sendable {
         guard let throttle else { return most }
         // A throttle is within RebalanceThrottle.range: the quotient fits an Int.
         return min(most, max(1, Int(throttle / 8)))
+    }
+
+    /// How many batches move at once: one between PostgreSQL shards (whose records move one by
+    /// one), and one for a throttled job, which needs no speed.
+    private func lanes(postgres: Bool) -> Int {
+        postgres || throttle != nil ? 1 : Self.sqliteLanes
     }
 
     func run(_ control: JobRunner.Control) async {
@@ -77,7 +88,7 @@ struct RebalanceJob: Sendable {
                     break
                 }
                 let postgres = registry().shards.first?.backendKind == .postgres
-                let limit = recordsPerBatch(postgres: postgres)
+                let limit = recordsPerBatch(postgres: postgres) * lanes(postgres: postgres)
                 guard
                     let batch = try await BlockingWork.run({ try store.nextPendingMoves(ofPlan: planID, limit: limit) })
                 else {
@@ -190,7 +201,29 @@ struct RebalanceJob: Sendable {
         }
         try await prepareTarget(target)
         try await mover.findKeyTexts(of: batch.records, in: keyTexts)
-        return try await move(batch.records, by: mover)
+        return try await moveInLanes(batch.records, by: mover, postgres: source.backendKind == .postgres)
+    }
+
+    /// Moves `records` with `mover` in batches of at most ``recordsPerBatch(postgres:)``, up to
+    /// ``lanes(postgres:)`` at once, and returns the rows moved. Every lane runs to its end
+    /// before the first error any lane met is thrown, so that no batch is left half done.
+    private func moveInLanes(_ records: [Int64], by mover: any ShardMover, postgres: Bool) async throws -> Int {
+        let size = recordsPerBatch(postgres: postgres)
+        let batches = stride(from: 0, to: records.count, by: size).map {
+            Array(records[$0..<min($0 + size, records.count)])
+        }
+        guard batches.count > 1 else { return try await move(records, by: mover) }
+        let outcomes = await withTaskGroup(of: Result<Int, any Error>.self) { group in
+            for batch in batches {
+                group.addTask {
+                    do { return .success(try await move(batch, by: mover)) } catch { return .failure(error) }
+                }
+            }
+            var outcomes: [Result<Int, any Error>] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        return try outcomes.reduce(0) { rows, outcome in rows + (try outcome.get()) }
     }
 
     /// Moves `records` with `mover` as one batch, holding them, and returns the rows moved;

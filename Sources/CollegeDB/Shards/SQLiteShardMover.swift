@@ -1,8 +1,7 @@
 /// Moves records' rows between two SQLite shards: an intent in the catalog naming every row,
-/// the copy by SQLite in one target transaction (journaled there and verified against the
-/// source), the
-/// mappings flipped in one catalog transaction (with the plan's progress, for a batch), the
-/// delete in one source transaction, the intent removed. A crash at any step is recovered at
+/// the copy by SQLite in one target transaction (journaled there), the copy checked against
+/// the source (undone when it differs), the mappings flipped in one catalog transaction (with
+/// the plan's progress, for a batch), the delete in one source transaction, the intent removed. A crash at any step is recovered at
 /// the next start: undone before the flip, completed after it. Every step blocks on SQLite, so
 /// each move runs on the threads for blocking work.
 struct SQLiteShardMover: ShardMover {
@@ -107,7 +106,8 @@ struct SQLiteShardMover: ShardMover {
     private func copyThenFlip(moveID: Int64, plan: MovePlan, flip: () throws -> Void) throws {
         do {
             do {
-                try target.copyRows(of: plan, from: source, moveID: moveID)
+                let copied = try target.copyRows(of: plan, from: source, moveID: moveID)
+                try target.verifyCopy(copied, from: source)
             } catch {
                 throw CollegeDBError.fromQuery(error, shard: target.name)
             }

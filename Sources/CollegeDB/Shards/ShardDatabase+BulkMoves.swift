@@ -35,11 +35,7 @@ extension ShardDatabase {
     /// any affinity holding integers match; a row is taken only when its value reads back as one
     /// of the texts.
     func rows(ofKeyTexts texts: Set<String>, tables: [(table: String, column: String)]) throws -> MovePlan {
-        let values: [Any] = texts.flatMap { text -> [Any] in
-            guard let integer = Int64(text), String(integer) == text else { return [text] }
-            return [text, integer]
-        }
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: values), as: UTF8.self)
+        let json = JSONArrayText.texts(texts, alsoAsIntegers: true)
         return try withPool {
             try $0.read { db in
                 MovePlan(

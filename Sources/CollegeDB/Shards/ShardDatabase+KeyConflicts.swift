@@ -8,12 +8,8 @@ extension ShardDatabase {
         table: String,
         column: String
     ) throws -> (column: String, keys: String)? {
-        let values: [Any] = texts.flatMap { text -> [Any] in
-            guard let integer = Int64(text), String(integer) == text else { return [text] }
-            return [text, integer]
-        }
-        let candidates = String(decoding: try JSONSerialization.data(withJSONObject: values), as: UTF8.self)
-        let exact = String(decoding: try JSONSerialization.data(withJSONObject: Array(texts)), as: UTF8.self)
+        let candidates = JSONArrayText.texts(texts, alsoAsIntegers: true)
+        let exact = JSONArrayText.texts(texts)
         return try withPool {
             try $0.read { db in
                 let keyColumns = try String.fetchAll(

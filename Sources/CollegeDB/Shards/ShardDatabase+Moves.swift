@@ -79,8 +79,8 @@ extension ShardDatabase {
     /// copy (`INSERT INTO … SELECT`) and detached after it. The transaction is deferred and
     /// writes here first, so it locks only this file for writing (clients keep writing to the
     /// source meanwhile) and never has to upgrade a read snapshot; only this file is written,
-    /// so the copy's commit is one file's.
-    func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws {
+    /// so the copy's commit is one file's. Returns what it copied, for ``verifyCopy(_:from:)``.
+    func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws -> [CopiedTable] {
         let schemas = try source.withPool {
             try $0.unsafeRead { db in
                 try plan.tables.map { table in
@@ -95,7 +95,7 @@ extension ShardDatabase {
                 }
             }
         }
-        try source.withOpenFiles { _ in
+        return try source.withOpenFiles { _ in
             try withPool { pool in
                 try pool.writeWithoutTransaction { db in
                     try db.execute(
@@ -111,18 +111,25 @@ extension ShardDatabase {
                         // A detach that fails now is done again before the next copy, above.
                         try? db.execute(sql: "DETACH DATABASE \(Self.copySourceSchema)")
                     }
+                    var copied: [CopiedTable] = []
                     try db.inTransaction(.deferred) {
                         try db.execute(sql: "DELETE FROM main.\(Self.journalTable) WHERE 0")
-                        try copyAttached(plan, schemas: schemas, moveID: moveID, in: db)
+                        copied = try copyAttached(plan, schemas: schemas, moveID: moveID, in: db)
                         return .commit
                     }
+                    return copied
                 }
             }
         }
     }
 
     /// The copy itself, inside the target's transaction with the source attached.
-    private func copyAttached(_ plan: MovePlan, schemas: [[String]], moveID: Int64, in db: Database) throws {
+    private func copyAttached(
+        _ plan: MovePlan,
+        schemas: [[String]],
+        moveID: Int64,
+        in db: Database
+    ) throws -> [CopiedTable] {
         try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
         let journal = try db.cachedStatement(
             sql: """
@@ -134,7 +141,7 @@ extension ShardDatabase {
         for (table, schema) in zip(plan.tables, schemas) where try !db.tableExists(table.name, in: "main") {
             for statement in schema { try db.execute(sql: statement) }
         }
-        for table in plan.tables where !table.sourceRowIDs.isEmpty {
+        return try plan.tables.filter { !$0.sourceRowIDs.isEmpty }.map { table in
             let quoted = table.name.quotedIdentifier
             // Every column but generated ones, which SQLite computes on the target.
             let names = try String.fetchAll(
@@ -143,7 +150,9 @@ extension ShardDatabase {
                 arguments: [table.name]
             ).map(\.quotedIdentifier)
             let columns = names.joined(separator: ", ")
-            let sourceRows = Self.json(corrupting ? Array(table.sourceRowIDs.dropLast()) : table.sourceRowIDs)
+            let sourceRows = JSONArrayText.integers(
+                corrupting ? Array(table.sourceRowIDs.dropLast()) : table.sourceRowIDs
+            )
             let inserted = try Int64.fetchAll(
                 db,
                 sql: """
@@ -153,56 +162,9 @@ extension ShardDatabase {
                     """,
                 arguments: [sourceRows]
             )
-            let insertedJSON = Self.json(inserted)
-            try journal.execute(arguments: [moveID, table.name, insertedJSON])
-            try Self.verifyCopy(
-                of: table,
-                columns: names.map { "quote(\($0))" }.joined(separator: ", "),
-                copied: inserted.count,
-                rowIDs: insertedJSON,
-                in: db
-            )
+            try journal.execute(arguments: [moveID, table.name, JSONArrayText.integers(inserted)])
+            return CopiedTable(table: table, columns: names, rowIDs: inserted)
         }
-    }
-
-    /// Checks, inside the copy's transaction, that the rows inserted into `table` (at `rowIDs`,
-    /// a JSON array) are the planned rows of the attached source: as many, and each row read
-    /// found among them, compared by SQLite (`EXCEPT` over `columns`, each value `quote`d so
-    /// that its type and bytes count, not a collation; exact for every table whose rows are
-    /// distinct, as a primary key or any unique column makes them). A copy that differs fails
-    /// its batch before the flip, so nothing is deleted.
-    /// - Throws: `INTERNAL_ERROR` naming the table and the counts.
-    private static func verifyCopy(
-        of table: MovePlan.Table,
-        columns: String,
-        copied: Int,
-        rowIDs: String,
-        in db: Database
-    ) throws {
-        let quoted = table.name.quotedIdentifier
-        let source =
-            "SELECT \(columns) FROM \(copySourceSchema).\(quoted) WHERE rowid IN (SELECT value FROM json_each(?1))"
-        let copy = "SELECT \(columns) FROM main.\(quoted) WHERE rowid IN (SELECT value FROM json_each(?2))"
-        let read =
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(source))", arguments: [json(table.sourceRowIDs)]) ?? 0
-        let differing =
-            try Int.fetchOne(
-                db,
-                sql: "SELECT count(*) FROM (\(source) EXCEPT \(copy))",
-                arguments: [json(table.sourceRowIDs), rowIDs]
-            ) ?? 0
-        guard copied == read, differing == 0 else {
-            throw CollegeDBError(
-                .internalError,
-                "the copy of table '\(table.name)' differs from its source (\(copied) row(s) copied of "
-                    + "\(read) read); the batch is undone and nothing is deleted"
-            )
-        }
-    }
-
-    /// `values` as a JSON array, for `json_each`.
-    static func json(_ values: [Int64]) -> String {
-        "[" + values.map(String.init).joined(separator: ",") + "]"
     }
 
     /// Deletes the planned rows here in one transaction (a no-op for rows already gone).
