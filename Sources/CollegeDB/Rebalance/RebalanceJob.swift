@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// Runs a plan's pending moves in batches until none is left, it is asked to stop (here, or by
 /// another daemon of a shared catalog), or a shard fails. Each batch holds only its own
@@ -31,13 +32,14 @@ struct RebalanceJob: Sendable {
     /// Records per batch between SQLite shards: big enough that SQLite, not the round trips,
     /// sets the pace.
     static let batchRecords = 1000
-    /// How many batches between SQLite shards move at once: the copy to the target, the flip in
-    /// the catalog and the delete from the source of one batch each write one file, so while one
-    /// batch waits for a file another finds, reads and checks its rows. Each lane holds only
-    /// its own batch's records.
-    static let sqliteLanes = 2
-    /// Records per batch between PostgreSQL shards, which move one by one: a stop or a cancel
-    /// waits for at most this many moves.
+    /// How many batches move at once. Between SQLite shards, the copy to the target, the flip in
+    /// the catalog and the delete from the source of one batch each write one file, so while
+    /// one batch waits for a file another finds, reads and checks its rows; between PostgreSQL
+    /// shards a batch mostly waits for round trips to the servers. Each lane holds only its own
+    /// batch's records.
+    static let lanes = 2
+    /// Records per batch between PostgreSQL shards, each batch one transaction on the source
+    /// holding its records' locks.
     static let postgresBatchRecords = 500
     /// How many times a drain plan looks for records that reached its shards while it ran.
     static let leftoverRounds = 10
@@ -49,11 +51,13 @@ struct RebalanceJob: Sendable {
         return min(most, max(1, Int(throttle / 8)))
     }
 
-    /// How many batches move at once: one between PostgreSQL shards (whose records move one by
-    /// one), and one for a throttled job, which needs no speed.
-    private func lanes(postgres: Bool) -> Int {
-        postgres || throttle != nil ? 1 : Self.sqliteLanes
-    }
+    /// How many batches move at once: one for a throttled job, which needs no speed.
+    private var laneCount: Int { throttle == nil ? Self.lanes : 1 }
+
+    /// How many batches one round of the job takes from the plan: enough that its lanes rarely
+    /// start together; one when a single lane moves them, so that the plan's state (a cancel by
+    /// another daemon) and the throttle are checked between any two batches.
+    private var batchesPerRound: Int { laneCount == 1 ? 1 : 4 * laneCount }
 
     func run(_ control: JobRunner.Control) async {
         let started = ContinuousClock.now
@@ -88,7 +92,7 @@ struct RebalanceJob: Sendable {
                     break
                 }
                 let postgres = registry().shards.first?.backendKind == .postgres
-                let limit = recordsPerBatch(postgres: postgres) * lanes(postgres: postgres)
+                let limit = recordsPerBatch(postgres: postgres) * batchesPerRound
                 guard
                     let batch = try await BlockingWork.run({ try store.nextPendingMoves(ofPlan: planID, limit: limit) })
                 else {
@@ -105,7 +109,7 @@ struct RebalanceJob: Sendable {
                     continue
                 }
                 let batchStarted = ContinuousClock.now
-                rowsThisRun += try await moveBatch(batch)
+                rowsThisRun += try await moveBatch(batch, control: control)
                 if let throttle {
                     // Paused in short steps, so that a stop is not held up by the throttle.
                     let due = started + .milliseconds(Int64(Double(rowsThisRun) / throttle * 1000))
@@ -171,7 +175,10 @@ struct RebalanceJob: Sendable {
     }
 
     /// Moves one batch. A shard that does not serve stops the job. Returns the rows moved.
-    private func moveBatch(_ batch: (from: String, to: String, records: [Int64])) async throws -> Int {
+    private func moveBatch(
+        _ batch: (from: String, to: String, records: [Int64]),
+        control: JobRunner.Control
+    ) async throws -> Int {
         let registry = self.registry()
         let store = self.store
         let planID = self.planID
@@ -201,29 +208,60 @@ struct RebalanceJob: Sendable {
         }
         try await prepareTarget(target)
         try await mover.findKeyTexts(of: batch.records, in: keyTexts)
-        return try await moveInLanes(batch.records, by: mover, postgres: source.backendKind == .postgres)
+        return try await moveInLanes(
+            batch.records,
+            by: mover,
+            postgres: source.backendKind == .postgres,
+            control: control
+        )
     }
 
-    /// Moves `records` with `mover` in batches of at most ``recordsPerBatch(postgres:)``, up to
-    /// ``lanes(postgres:)`` at once, and returns the rows moved. Every lane runs to its end
-    /// before the first error any lane met is thrown, so that no batch is left half done.
-    private func moveInLanes(_ records: [Int64], by mover: any ShardMover, postgres: Bool) async throws -> Int {
+    /// Moves `records` with `mover` in batches of at most ``recordsPerBatch(postgres:)``, on
+    /// ``laneCount`` lanes that each take the next batch as soon as theirs is done (so
+    /// that they do not wait for the same file at the same time), until none is left, a stop
+    /// is requested or a lane meets an error; returns the rows moved. Every lane ends its own
+    /// batch before the first error is thrown, so that no batch is left half done.
+    private func moveInLanes(
+        _ records: [Int64],
+        by mover: any ShardMover,
+        postgres: Bool,
+        control: JobRunner.Control
+    ) async throws -> Int {
         let size = recordsPerBatch(postgres: postgres)
         let batches = stride(from: 0, to: records.count, by: size).map {
             Array(records[$0..<min($0 + size, records.count)])
         }
-        guard batches.count > 1 else { return try await move(records, by: mover) }
-        let outcomes = await withTaskGroup(of: Result<Int, any Error>.self) { group in
-            for batch in batches {
+        let lanesState = LanesState()
+        let outcomes = await withTaskGroup(of: (rows: Int, error: (any Error)?).self) { group in
+            for _ in 0..<min(laneCount, batches.count) {
                 group.addTask {
-                    do { return .success(try await move(batch, by: mover)) } catch { return .failure(error) }
+                    var rows = 0
+                    while !lanesState.failed.load(ordering: .acquiring), control.stopRequest == nil {
+                        let index = lanesState.nextBatch.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard index < batches.count else { break }
+                        do {
+                            rows += try await move(batches[index], by: mover)
+                        } catch {
+                            lanesState.failed.store(true, ordering: .releasing)
+                            return (rows, error)
+                        }
+                    }
+                    return (rows, nil)
                 }
             }
-            var outcomes: [Result<Int, any Error>] = []
+            var outcomes: [(rows: Int, error: (any Error)?)] = []
             for await outcome in group { outcomes.append(outcome) }
             return outcomes
         }
-        return try outcomes.reduce(0) { rows, outcome in rows + (try outcome.get()) }
+        if let error = outcomes.lazy.compactMap({ $0.error }).first { throw error }
+        return outcomes.reduce(0) { $0 + $1.rows }
+    }
+
+    /// What the lanes of ``moveInLanes(_:by:postgres:control:)`` share: the next batch to take,
+    /// and whether a lane failed (then no lane takes another).
+    private final class LanesState: Sendable {
+        let nextBatch = Atomic(0)
+        let failed = Atomic(false)
     }
 
     /// Moves `records` with `mover` as one batch, holding them, and returns the rows moved;

@@ -33,7 +33,7 @@ enum BlockingWork {
     }()
 
     /// Threads for background jobs' steps: at most one job of each kind runs, and a rebalance
-    /// moves up to two batches at once (``RebalanceJob/sqliteLanes``).
+    /// moves up to two batches at once (``RebalanceJob/lanes``).
     static let backgroundWorkThreads = 3
     /// How much less CPU priority background threads have than the rest (a nice value).
     static let backgroundNiceness: Int32 = 10
