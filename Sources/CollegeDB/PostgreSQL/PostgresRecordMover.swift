@@ -153,8 +153,14 @@ struct PostgresRecordMover: Sendable {
                     throw error
                 }
                 killPoint.reached("after-flip")
-                for table in plan.tables {
-                    try await Self.delete(ownerKeys, table: table, on: connection, logger: source.logger)
+                do {
+                    for table in plan.tables {
+                        try await Self.delete(ownerKeys, table: table, on: connection, logger: source.logger)
+                    }
+                } catch  where planID != nil {
+                    // Flipped: a plan's records are on the target and no longer its batch's to
+                    // retry, so the job stops; the intent has the next start delete their rows here.
+                    throw MoveFinishFailure(error, source: source.name)
                 }
                 // The commit that follows releases the locks; the intent goes once it is done.
                 return (moveID, outcome)

@@ -12,6 +12,14 @@ struct PostgresShardMover: ShardMover {
         PostgresRecordMover(catalog: context.catalog, ownership: context.ownership, killPoint: context.killPoint)
     }
 
+    /// Two when both shards' pools have room for them beside their clients (``lanePoolSize``
+    /// connections or more): a batch mostly waits for round trips, so a second one moves
+    /// meanwhile; each lane leases a connection of each shard for its batch.
+    var lanes: Int { min(source.address.poolSize, target.address.poolSize) >= Self.lanePoolSize ? 2 : 1 }
+
+    /// The pool size from which two batches move at once.
+    static let lanePoolSize = 4
+
     func move(key: String, recordID: Int64, table: String?) async throws -> Int {
         try await mover.move(key: key, recordID: recordID, from: source, to: target, table: table)
     }

@@ -32,12 +32,6 @@ struct RebalanceJob: Sendable {
     /// Records per batch between SQLite shards: big enough that SQLite, not the round trips,
     /// sets the pace.
     static let batchRecords = 1000
-    /// How many batches move at once. Between SQLite shards, the copy to the target, the flip in
-    /// the catalog and the delete from the source of one batch each write one file, so while
-    /// one batch waits for a file another finds, reads and checks its rows; between PostgreSQL
-    /// shards a batch mostly waits for round trips to the servers. Each lane holds only its own
-    /// batch's records.
-    static let lanes = 2
     /// Records per batch between PostgreSQL shards, each batch one transaction on the source
     /// holding its records' locks.
     static let postgresBatchRecords = 500
@@ -51,13 +45,10 @@ struct RebalanceJob: Sendable {
         return min(most, max(1, Int(throttle / 8)))
     }
 
-    /// How many batches move at once: one for a throttled job, which needs no speed.
-    private var laneCount: Int { throttle == nil ? Self.lanes : 1 }
-
-    /// How many batches one round of the job takes from the plan: enough that its lanes rarely
-    /// start together; one when a single lane moves them, so that the plan's state (a cancel by
-    /// another daemon) and the throttle are checked between any two batches.
-    private var batchesPerRound: Int { laneCount == 1 ? 1 : 4 * laneCount }
+    /// How many batches one round of the job takes from the plan: several, so that lanes
+    /// (``ShardMover/lanes``) rarely start together; one under a throttle, which paces the job
+    /// between rounds and moves one batch at a time.
+    private var batchesPerRound: Int { throttle == nil ? 8 : 1 }
 
     func run(_ control: JobRunner.Control) async {
         let started = ContinuousClock.now
@@ -216,11 +207,13 @@ struct RebalanceJob: Sendable {
         )
     }
 
-    /// Moves `records` with `mover` in batches of at most ``recordsPerBatch(postgres:)``, on
-    /// ``laneCount`` lanes that each take the next batch as soon as theirs is done (so
-    /// that they do not wait for the same file at the same time), until none is left, a stop
-    /// is requested or a lane meets an error; returns the rows moved. Every lane ends its own
-    /// batch before the first error is thrown, so that no batch is left half done.
+    /// Moves `records` with `mover` in batches of at most ``recordsPerBatch(postgres:)``, on the
+    /// mover's ``ShardMover/lanes`` (one under a throttle), each taking the next batch as soon
+    /// as its own is done (so that they rarely wait for the same server at the same time), until
+    /// none is left, a stop is requested, the plan is no longer running in the catalog (another
+    /// daemon cancelled it; read before each batch) or a lane meets an error; returns the rows
+    /// moved. Every lane ends its own batch before the first error is thrown, so that no batch
+    /// is left half done.
     private func moveInLanes(
         _ records: [Int64],
         by mover: any ShardMover,
@@ -233,13 +226,15 @@ struct RebalanceJob: Sendable {
         }
         let lanesState = LanesState()
         let outcomes = await withTaskGroup(of: (rows: Int, error: (any Error)?).self) { group in
-            for _ in 0..<min(laneCount, batches.count) {
+            for _ in 0..<min(throttle == nil ? mover.lanes : 1, batches.count) {
                 group.addTask {
                     var rows = 0
                     while !lanesState.failed.load(ordering: .acquiring), control.stopRequest == nil {
                         let index = lanesState.nextBatch.wrappingAdd(1, ordering: .relaxed).oldValue
                         guard index < batches.count else { break }
                         do {
+                            // The job's loop reads the state again and ends in it.
+                            guard try await planIsRunning() else { break }
                             rows += try await move(batches[index], by: mover)
                         } catch {
                             lanesState.failed.store(true, ordering: .releasing)
@@ -255,6 +250,13 @@ struct RebalanceJob: Sendable {
         }
         if let error = outcomes.lazy.compactMap({ $0.error }).first { throw error }
         return outcomes.reduce(0) { $0 + $1.rows }
+    }
+
+    /// Whether the plan is still running in the catalog (another daemon of a shared catalog
+    /// cancels a plan there).
+    private func planIsRunning() async throws -> Bool {
+        let (store, planID) = (self.store, self.planID)
+        return try await BlockingWork.run { try store.planStatus(planID)?.state } == .running
     }
 
     /// What the lanes of ``moveInLanes(_:by:postgres:control:)`` share: the next batch to take,

@@ -388,7 +388,7 @@ extension CollegeDB {
         return try? await rebalanceStatus(planID: planID)
     }
 
-    /// Stops a plan after its current batch (every record stays whole on one shard) and
+    /// Stops a plan after the batches under way (every record stays whole on one shard) and
     /// returns its status; its drained shards take new keys again. A done plan is left done.
     public func cancelRebalance(planID: Int64) async throws -> RebalanceStatus {
         let store = catalog

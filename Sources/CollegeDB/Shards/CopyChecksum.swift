@@ -1,9 +1,10 @@
 import GRDB
 
 /// An order-independent checksum of rows, as an SQL aggregate: each row's text (its values
-/// `quote`d and joined, so that type and bytes count) is hashed, and the hashes are summed.
+/// written so that type and bytes count, and joined) is hashed, and the hashes are summed.
 /// A move compares the checksum of the rows it read on the source with that of the rows it
-/// inserted on the target, in one pass over each. The hash is seeded per process, so two
+/// inserted on the target, in one pass over each. The daemon's own connections to a shard
+/// have it (``ShardDatabase/configuration()``). The hash is seeded per process, so two
 /// checksums compare only within one daemon's run, as a copy's verification does.
 struct CopyChecksum: DatabaseAggregate {
     /// The function's name in SQL: `collegedb_copy_checksum(text)`.
@@ -23,7 +24,8 @@ struct CopyChecksum: DatabaseAggregate {
     mutating func step(_ dbValues: [DatabaseValue]) throws {
         var hasher = Hasher()
         if var text = dbValues.first.flatMap(String.fromDatabaseValue) {
-            // The bytes, not the characters: canonically equivalent texts differ here.
+            // The bytes, not the characters: canonically equivalent texts differ here (the row
+            // text is ASCII: text values come as hex).
             text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
         sum &+= hasher.finalize()

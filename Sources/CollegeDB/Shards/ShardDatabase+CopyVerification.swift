@@ -1,66 +1,46 @@
 import GRDB
 
-/// The check of a move's copy, after its commit and before its flip: the rows inserted on the
-/// target must be the planned rows of the source.
+/// The check of a move's copy, inside the copy's transaction on the target, with the source
+/// attached: the rows inserted must be the planned rows of the source.
 extension ShardDatabase {
-    /// The rows a copy inserted into one table.
-    struct CopiedTable {
-        /// The planned rows, by their source rowids.
-        let table: MovePlan.Table
-        /// The columns copied (every one but generated ones), quoted.
-        let columns: [String]
-        /// The rowids the copy inserted here.
-        let rowIDs: [Int64]
-    }
-
-    /// Checks that the rows `copied` inserted here are the planned rows of `source`: as many,
-    /// and with the same checksum (``CopyChecksum`` over every copied value, `quote`d so that
-    /// its type and bytes count, not a collation), in one read of each file. It reads after
-    /// the copy committed, so that the check does not hold this shard's writer; the copy's
-    /// rows are journaled, so a copy that differs is undone before its flip and nothing is
-    /// deleted.
+    /// Checks that the rows inserted into `table` (at `copiedRowIDs`) are the planned rows of
+    /// the attached source: as many as the plan's rows still there, and with the same checksum
+    /// (``CopyChecksum`` over every copied column, each text value as its bytes in hex and
+    /// every other value as `quote()` gives it, so that type and bytes count, not a collation),
+    /// in one pass over each side, from the copy's own snapshot. A copy that differs fails,
+    /// and its transaction rolls back whole (whatever a trigger on the target wrote too), so
+    /// its batch fails before the flip and nothing is deleted.
     /// - Throws: `INTERNAL_ERROR` naming the table and the counts.
-    func verifyCopy(_ copied: [CopiedTable], from source: ShardDatabase) throws {
-        for copy in copied {
-            let rowText = copy.columns.map { "quote(\($0))" }.joined(separator: " || ',' || ")
-            let read = try source.countAndChecksum(
-                of: copy.table.name,
-                rowText: rowText,
-                rowIDs: copy.table.sourceRowIDs
+    static func verifyCopy(
+        of table: MovePlan.Table,
+        columns: [String],
+        copiedRowIDs: [Int64],
+        in db: Database
+    ) throws {
+        let rowText = columns.map { "CASE typeof(\($0)) WHEN 'text' THEN 'T' || hex(\($0)) ELSE quote(\($0)) END" }
+            .joined(separator: " || ',' || ")
+        func countAndChecksum(in schema: String, rowIDs: [Int64]) throws -> CopyChecksum.Total {
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*), \(CopyChecksum.name)(\(rowText)) FROM \(schema).\(table.name.quotedIdentifier)
+                    WHERE rowid IN (SELECT value FROM json_each(?))
+                    """,
+                arguments: [JSONArrayText.integers(rowIDs)]
             )
-            let written = try countAndChecksum(of: copy.table.name, rowText: rowText, rowIDs: copy.rowIDs)
-            guard copy.rowIDs.count == read.rows, written == read else {
-                throw CollegeDBError(
-                    .internalError,
-                    "the copy of table '\(copy.table.name)' differs from its source (\(copy.rowIDs.count) row(s) "
-                        + "copied of \(read.rows) read); the batch is undone and nothing is deleted"
-                )
-            }
+            return CopyChecksum.Total(
+                rows: try row?.decode(Int?.self, atIndex: 0) ?? 0,
+                checksum: try row?.decode(Int64?.self, atIndex: 1)
+            )
         }
-    }
-
-    /// How many of `rowIDs` are rows of `table` here, and their checksum.
-    private func countAndChecksum(
-        of table: String,
-        rowText: String,
-        rowIDs: [Int64]
-    ) throws -> CopyChecksum.Total {
-        try withPool {
-            try $0.read { db in
-                db.add(function: CopyChecksum.function)
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT count(*), \(CopyChecksum.name)(\(rowText)) FROM \(table.quotedIdentifier)
-                        WHERE rowid IN (SELECT value FROM json_each(?))
-                        """,
-                    arguments: [JSONArrayText.integers(rowIDs)]
-                )
-                return CopyChecksum.Total(
-                    rows: try row?.decode(Int?.self, atIndex: 0) ?? 0,
-                    checksum: try row?.decode(Int64?.self, atIndex: 1)
-                )
-            }
+        let read = try countAndChecksum(in: copySourceSchema, rowIDs: table.sourceRowIDs)
+        let written = try countAndChecksum(in: "main", rowIDs: copiedRowIDs)
+        guard copiedRowIDs.count == read.rows, written == read else {
+            throw CollegeDBError(
+                .internalError,
+                "the copy of table '\(table.name)' differs from its source (\(copiedRowIDs.count) row(s) "
+                    + "copied of \(read.rows) read); the batch is undone and nothing is deleted"
+            )
         }
     }
 }

@@ -79,8 +79,9 @@ extension ShardDatabase {
     /// copy (`INSERT INTO … SELECT`) and detached after it. The transaction is deferred and
     /// writes here first, so it locks only this file for writing (clients keep writing to the
     /// source meanwhile) and never has to upgrade a read snapshot; only this file is written,
-    /// so the copy's commit is one file's. Returns what it copied, for ``verifyCopy(_:from:)``.
-    func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws -> [CopiedTable] {
+    /// so the copy's commit is one file's. The copy is checked before it commits
+    /// (``verifyCopy(of:columns:copiedRowIDs:in:)``): one that differs rolls back whole.
+    func copyRows(of plan: MovePlan, from source: ShardDatabase, moveID: Int64) throws {
         let schemas = try source.withPool {
             try $0.unsafeRead { db in
                 try plan.tables.map { table in
@@ -95,7 +96,7 @@ extension ShardDatabase {
                 }
             }
         }
-        return try source.withOpenFiles { _ in
+        try source.withOpenFiles { _ in
             try withPool { pool in
                 try pool.writeWithoutTransaction { db in
                     try db.execute(
@@ -111,25 +112,18 @@ extension ShardDatabase {
                         // A detach that fails now is done again before the next copy, above.
                         try? db.execute(sql: "DETACH DATABASE \(Self.copySourceSchema)")
                     }
-                    var copied: [CopiedTable] = []
                     try db.inTransaction(.deferred) {
                         try db.execute(sql: "DELETE FROM main.\(Self.journalTable) WHERE 0")
-                        copied = try copyAttached(plan, schemas: schemas, moveID: moveID, in: db)
+                        try copyAttached(plan, schemas: schemas, moveID: moveID, in: db)
                         return .commit
                     }
-                    return copied
                 }
             }
         }
     }
 
     /// The copy itself, inside the target's transaction with the source attached.
-    private func copyAttached(
-        _ plan: MovePlan,
-        schemas: [[String]],
-        moveID: Int64,
-        in db: Database
-    ) throws -> [CopiedTable] {
+    private func copyAttached(_ plan: MovePlan, schemas: [[String]], moveID: Int64, in db: Database) throws {
         try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
         let journal = try db.cachedStatement(
             sql: """
@@ -141,7 +135,7 @@ extension ShardDatabase {
         for (table, schema) in zip(plan.tables, schemas) where try !db.tableExists(table.name, in: "main") {
             for statement in schema { try db.execute(sql: statement) }
         }
-        return try plan.tables.filter { !$0.sourceRowIDs.isEmpty }.map { table in
+        for table in plan.tables where !table.sourceRowIDs.isEmpty {
             let quoted = table.name.quotedIdentifier
             // Every column but generated ones, which SQLite computes on the target.
             let names = try String.fetchAll(
@@ -163,7 +157,7 @@ extension ShardDatabase {
                 arguments: [sourceRows]
             )
             try journal.execute(arguments: [moveID, table.name, JSONArrayText.integers(inserted)])
-            return CopiedTable(table: table, columns: names, rowIDs: inserted)
+            try Self.verifyCopy(of: table, columns: names, copiedRowIDs: inserted, in: db)
         }
     }
 

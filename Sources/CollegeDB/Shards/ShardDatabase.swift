@@ -100,6 +100,8 @@ public final class ShardDatabase: ShardBackend {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(5)
         configuration.maximumReaderCount = 2
+        // For checking a move's copy; registered once, so that statements stay prepared.
+        configuration.prepareDatabase { db in db.add(function: CopyChecksum.function) }
         return configuration
     }
 

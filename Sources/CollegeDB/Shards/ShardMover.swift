@@ -61,6 +61,9 @@ package protocol ShardMover: Sendable {
     /// meanwhile: a PostgreSQL mover then throws `MAPPING_NOT_FOUND`).
     func move(key: String, recordID: Int64, table: String?) async throws -> Int
 
+    /// How many of a plan's batches it moves well at once, each holding only its own records.
+    var lanes: Int { get }
+
     /// Finds the plain text of `records`' keys on the source (a scan of its owning columns
     /// when the catalog keeps digests), so that moving them holds them only for the move.
     /// Call it before holding them.

@@ -32,9 +32,8 @@ enum BlockingWork {
         return pool
     }()
 
-    /// Threads for background jobs' steps: at most one job of each kind runs, and a rebalance
-    /// moves up to two batches at once (``RebalanceJob/lanes``).
-    static let backgroundWorkThreads = 3
+    /// Threads for background jobs' steps: at most one job of each kind runs.
+    static let backgroundWorkThreads = 2
     /// How much less CPU priority background threads have than the rest (a nice value).
     static let backgroundNiceness: Int32 = 10
 

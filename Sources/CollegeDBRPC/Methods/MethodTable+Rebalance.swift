@@ -197,7 +197,7 @@ extension MethodTable {
         },
         RPCMethod(
             "cancelRebalance",
-            "Stops a plan after its current batch, every record whole on one shard; its drained shards take keys again.",
+            "Stops a plan after the batches under way, every record whole on one shard; its drained shards take keys again.",
             parameters: [planParameter],
             result: "the status, as getRebalanceStatus",
             administrative: true

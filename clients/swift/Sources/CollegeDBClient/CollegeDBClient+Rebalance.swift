@@ -147,7 +147,7 @@ extension CollegeDBClient {
         return result == .null ? nil : try decoded(result)
     }
 
-    /// Stops a plan after its current batch.
+    /// Stops a plan after the batches under way.
     @discardableResult
     public func cancelRebalance(planId: Int64) async throws -> RebalanceStatus {
         try await decoded(call("cancelRebalance", .array([.integer(planId)])))
