@@ -9,7 +9,7 @@ struct SQLiteShardMover: ShardMover {
     let target: ShardDatabase
     let context: MoveContext
 
-    /// One: a second lane moved 17% more rows a second on a 2-core machine, but it took the
+    /// One: a second lane moved up to 25% more rows a second on a 2-core machine, but it took the
     /// core that requests need (reads of other keys were 2.7–3x slower at p99 while it ran).
     var lanes: Int { 1 }
 
