@@ -44,7 +44,11 @@ enum PgBench {
             // client_id transaction_no latency_us script_no epoch_s epoch_us
             for line in text.split(separator: "\n") {
                 let fields = line.split(separator: " ")
-                if fields.count > 2, let microseconds = UInt64(fields[2]) { nanoseconds.append(microseconds * 1000) }
+                // A latency too large to be one is not a transaction's: the line is skipped.
+                if fields.count > 2, let microseconds = UInt64(fields[2]) {
+                    let (latency, overflow) = microseconds.multipliedReportingOverflow(by: 1000)
+                    if !overflow { nanoseconds.append(latency) }
+                }
             }
             try FileManager.default.removeItem(atPath: directory + "/" + log)
         }

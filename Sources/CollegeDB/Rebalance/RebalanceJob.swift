@@ -77,8 +77,7 @@ struct RebalanceJob: Sendable {
                     finalState = stop
                     break
                 }
-                // Another daemon of a shared catalog cancels a plan in the catalog.
-                if let state = try await BlockingWork.run({ try store.planStatus(planID)?.state }), state != .running {
+                if let state = try await stateStoppingThePlan() {
                     finalState = state
                     break
                 }
@@ -234,7 +233,7 @@ struct RebalanceJob: Sendable {
                         guard index < batches.count else { break }
                         do {
                             // The job's loop reads the state again and ends in it.
-                            guard try await planIsRunning() else { break }
+                            guard try await stateStoppingThePlan() == nil else { break }
                             rows += try await move(batches[index], by: mover)
                         } catch {
                             lanesState.failed.store(true, ordering: .releasing)
@@ -252,11 +251,12 @@ struct RebalanceJob: Sendable {
         return outcomes.reduce(0) { $0 + $1.rows }
     }
 
-    /// Whether the plan is still running in the catalog (another daemon of a shared catalog
-    /// cancels a plan there).
-    private func planIsRunning() async throws -> Bool {
+    /// The plan's state in the catalog when it is no longer running (another daemon of a shared
+    /// catalog cancels a plan there), else nil.
+    private func stateStoppingThePlan() async throws -> RebalanceState? {
         let (store, planID) = (self.store, self.planID)
-        return try await BlockingWork.run { try store.planStatus(planID)?.state } == .running
+        let state = try await BlockingWork.run { try store.planStatus(planID)?.state }
+        return state == .running ? nil : state
     }
 
     /// What the lanes of ``moveInLanes(_:by:postgres:control:)`` share: the next batch to take,

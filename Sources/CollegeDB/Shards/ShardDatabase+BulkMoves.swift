@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 
 /// The shard's part in moving many records at once: finding their rows by key, and reading the

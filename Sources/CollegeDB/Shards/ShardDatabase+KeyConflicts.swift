@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 
 /// What a dry run asks of a SQLite shard to find rows whose primary key is taken on the target.
